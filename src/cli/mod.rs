@@ -1,0 +1,171 @@
+//! The `vmcp` command line, as `DESIGN.md` fixes it. This is the only place that
+//! uses `anyhow`: everything below returns typed errors, and here they become a
+//! message on stderr and an exit code.
+
+mod start;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, bail};
+use clap::{Args, Parser, Subcommand};
+
+use crate::config;
+
+#[derive(Parser, Debug)]
+#[command(name = "vmcp", version, about = "A virtual MCP gateway: one MCP endpoint in front of many MCP servers")]
+pub struct Cli {
+    /// Log filter (error, warn, info, debug, trace, or directives like vmcp=debug); VMCP_LOG overrides.
+    #[arg(long, global = true, default_value = "info")]
+    pub log_level: String,
+    /// Log as JSON lines instead of text.
+    #[arg(long, global = true)]
+    pub log_json: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run the gateway in the foreground.
+    Start(start::StartArgs),
+    /// Write, check or import configuration.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+    /// Run a configurable MCP server for tests and experiments.
+    Mock(crate::mock::MockArgs),
+    /// Stop a running gateway (not available in this version yet).
+    Stop(ConfigArgs),
+    /// Show a running gateway's status (not available in this version yet).
+    Status(ConfigArgs),
+    /// List servers of a running gateway (not available in this version yet).
+    List(ConfigArgs),
+    /// Show one server of a running gateway (not available in this version yet).
+    Info(ConfigArgs),
+    /// Mount a server at runtime (not available in this version yet).
+    Mount(ConfigArgs),
+    /// Unmount a server at runtime (not available in this version yet).
+    Unmount(ConfigArgs),
+    /// Check a running gateway's health (not available in this version yet).
+    Health(ConfigArgs),
+    /// Show a running gateway's metrics (not available in this version yet).
+    Metrics(ConfigArgs),
+    /// Load-test an MCP server (not available in this version yet).
+    Bench(ConfigArgs),
+}
+
+/// Arguments of commands not available yet: accepted loosely so the message
+/// about their absence is what the user sees.
+#[derive(Args, Debug)]
+pub struct ConfigArgs {
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
+    rest: Vec<String>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ConfigCommand {
+    /// Write a commented starter configuration.
+    Init {
+        /// Where to write it ("-" for stdout).
+        #[arg(long, short, default_value = "vmcp.toml")]
+        output: PathBuf,
+        /// Overwrite an existing file.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Check a configuration file; exits 1 and lists every error found.
+    Validate {
+        /// The file (default: $VMCP_CONFIG, ./vmcp.toml, $XDG_CONFIG_HOME/vmcp/config.toml).
+        file: Option<PathBuf>,
+    },
+    /// Convert a desktop client's mcpServers JSON (not available in this version yet).
+    Import(ConfigArgs),
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    crate::observe::init_logging(&cli.log_level, cli.log_json);
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("vmcp: error: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Start(args) => start::run(args),
+        Command::Mock(args) => runtime()?.block_on(crate::mock::run(args)).map(|_| ExitCode::SUCCESS),
+        Command::Config(ConfigCommand::Init { output, force }) => config_init(&output, force),
+        Command::Config(ConfigCommand::Validate { file }) => config_validate(file),
+        Command::Config(ConfigCommand::Import(_)) => not_yet("config import"),
+        Command::Stop(_) => not_yet("stop"),
+        Command::Status(_) => not_yet("status"),
+        Command::List(_) => not_yet("list"),
+        Command::Info(_) => not_yet("info"),
+        Command::Mount(_) => not_yet("mount"),
+        Command::Unmount(_) => not_yet("unmount"),
+        Command::Health(_) => not_yet("health"),
+        Command::Metrics(_) => not_yet("metrics"),
+        Command::Bench(_) => not_yet("bench"),
+    }
+}
+
+fn not_yet(what: &str) -> anyhow::Result<ExitCode> {
+    bail!("`vmcp {what}` is not available in this version yet (it needs the admin API); run the gateway with `vmcp start`")
+}
+
+pub(crate) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the async runtime")
+}
+
+/// The configuration files to read: those given, else the first default that exists.
+pub(crate) fn config_paths(given: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
+    if !given.is_empty() {
+        return Ok(given.to_vec());
+    }
+    match config::default_path() {
+        Some(p) => Ok(vec![p]),
+        None => bail!(
+            "no configuration file found: looked at $VMCP_CONFIG, ./vmcp.toml and $XDG_CONFIG_HOME/vmcp/config.toml; \
+             pass --config FILE or create one with `vmcp config init`"
+        ),
+    }
+}
+
+fn config_init(output: &PathBuf, force: bool) -> anyhow::Result<ExitCode> {
+    if output.as_os_str() == "-" {
+        print!("{}", config::STARTER);
+        return Ok(ExitCode::SUCCESS);
+    }
+    if output.exists() && !force {
+        bail!("{} already exists; pass --force to overwrite it", output.display());
+    }
+    std::fs::write(output, config::STARTER).with_context(|| format!("cannot write {}", output.display()))?;
+    eprintln!("wrote {}; check it with `vmcp config validate {}`", output.display(), output.display());
+    Ok(ExitCode::SUCCESS)
+}
+
+fn config_validate(file: Option<PathBuf>) -> anyhow::Result<ExitCode> {
+    let paths = config_paths(file.as_slice())?;
+    match config::load(&paths) {
+        Ok(cfg) => {
+            let names: Vec<_> = cfg.servers.keys().cloned().collect();
+            println!(
+                "{}: ok ({} server{}: {})",
+                paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "),
+                names.len(),
+                if names.len() == 1 { "" } else { "s" },
+                names.join(", ")
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(errors) => {
+            eprintln!("{errors}");
+            eprintln!("{} error{} found", errors.0.len(), if errors.0.len() == 1 { "" } else { "s" });
+            Ok(ExitCode::from(1))
+        }
+    }
+}

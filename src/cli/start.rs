@@ -1,0 +1,146 @@
+//! `vmcp start`: run the gateway in the foreground, over stdio or HTTP, until a
+//! signal (or, in stdio mode, the end of stdin); then stop every backend.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use axum::Router;
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::serve::ListenerExt;
+use clap::Args;
+use tokio::io::BufReader;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::{self, Config};
+use crate::gateway::Gateway;
+use crate::transport::http::{HttpOptions, McpHttp};
+
+#[derive(Args, Debug)]
+pub struct StartArgs {
+    /// Configuration file; may repeat (later files override earlier ones).
+    #[arg(long = "config", short = 'c', value_name = "FILE")]
+    pub config: Vec<PathBuf>,
+    /// Listen address for the HTTP front end (overrides gateway.listen).
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<String>,
+    /// Speak MCP on stdin/stdout instead of HTTP (logs go to stderr).
+    #[arg(long)]
+    pub stdio: bool,
+    /// Detach and run in the background (not available in this version yet).
+    #[arg(long)]
+    pub daemon: bool,
+    /// Where to write the pid (not available in this version yet).
+    #[arg(long, value_name = "FILE")]
+    pub pid_file: Option<PathBuf>,
+    /// Where to write logs (not available in this version yet).
+    #[arg(long, value_name = "FILE")]
+    pub log_file: Option<PathBuf>,
+}
+
+pub fn run(args: StartArgs) -> anyhow::Result<ExitCode> {
+    if args.daemon || args.pid_file.is_some() || args.log_file.is_some() {
+        bail!("--daemon, --pid-file and --log-file are not available in this version yet; run `vmcp start` in the foreground");
+    }
+    let paths = super::config_paths(&args.config)?;
+    let mut cfg = config::load(&paths).map_err(|e| anyhow::anyhow!("invalid configuration:\n{e}"))?;
+    if let Some(listen) = &args.listen {
+        cfg.gateway.listen = listen.clone();
+    }
+    let rt = super::runtime()?;
+    rt.block_on(async move {
+        let stop = CancellationToken::new();
+        tokio::spawn(watch_signals(stop.clone()));
+        let gateway = Gateway::start(&cfg);
+        let result = if args.stdio { serve_stdio(&gateway, &cfg, stop.clone()).await } else { serve_http(&gateway, &cfg, stop.clone()).await };
+        tracing::info!("stopping backends");
+        gateway.shutdown().await;
+        tracing::info!("stopped");
+        result
+    })?;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn watch_signals(stop: CancellationToken) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut int), Ok(mut term)) = (signal(SignalKind::interrupt()), signal(SignalKind::terminate())) else {
+        tracing::error!("cannot install signal handlers");
+        return;
+    };
+    tokio::select! {
+        _ = int.recv() => tracing::info!("SIGINT: shutting down"),
+        _ = term.recv() => tracing::info!("SIGTERM: shutting down"),
+    }
+    stop.cancel();
+}
+
+async fn serve_stdio(gateway: &Arc<Gateway>, cfg: &Config, stop: CancellationToken) -> anyhow::Result<()> {
+    tracing::info!(servers = cfg.servers.len(), "serving MCP on stdio");
+    let input = BufReader::with_capacity(64 * 1024, tokio::io::stdin());
+    crate::transport::stdio::serve(gateway, input, tokio::io::stdout(), cfg.gateway.max_message_size, stop).await;
+    Ok(())
+}
+
+async fn serve_http(gateway: &Arc<Gateway>, cfg: &Config, stop: CancellationToken) -> anyhow::Result<()> {
+    let addr = &cfg.gateway.listen;
+    let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr} (gateway.listen)"))?;
+    let local = listener.local_addr().context("listener address")?;
+    let options = HttpOptions {
+        max_message_size: cfg.gateway.max_message_size,
+        allowed_origins: cfg.gateway.allowed_origins.clone(),
+        keepalive: Duration::from_secs(15),
+    };
+    let mcp = McpHttp::new(Arc::new(gateway.clone()), options);
+    let app = Router::new()
+        .merge(mcp.router())
+        .merge(health_routes(gateway.clone()));
+    // Announce the address on stderr in a fixed form, so scripts (and tests) that
+    // pass port 0 can find it.
+    eprintln!("vmcp: listening on http://{local}/mcp");
+    tracing::info!(%local, servers = cfg.servers.len(), "serving MCP over streamable HTTP at /mcp");
+    let grace = cfg.gateway.shutdown_grace;
+    // Small writes (SSE events) must not wait for delayed ACKs: TCP_NODELAY.
+    let listener = listener.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
+    let drain = mcp.clone();
+    let signal = stop.clone();
+    let server = axum::serve(listener, app).with_graceful_shutdown(async move {
+        signal.cancelled().await;
+        // Ending the sessions ends their streams, so the drain below can finish.
+        drain.close_all();
+    });
+    let serving = tokio::spawn(async move { server.await });
+    stop.cancelled().await;
+    match tokio::time::timeout(grace, serving).await {
+        Ok(Ok(Ok(()))) => {}
+        Ok(Ok(Err(e))) => tracing::warn!("HTTP server: {e}"),
+        Ok(Err(e)) => tracing::warn!("HTTP server task: {e}"),
+        Err(_) => tracing::warn!("connections still open after {} ms; closing them", grace.as_millis()),
+    }
+    Ok(())
+}
+
+fn health_routes(gateway: Arc<Gateway>) -> Router {
+    Router::new()
+        .route("/healthz", get(|| async { ([("content-type", "application/json")], r#"{"status":"ok"}"#) }))
+        .route(
+            "/readyz",
+            get(move || {
+                let g = gateway.clone();
+                async move {
+                    match g.is_ready() {
+                        Ok(()) => (StatusCode::OK, [("content-type", "application/json")], r#"{"status":"ready"}"#.to_owned()).into_response(),
+                        Err(missing) => {
+                            let body = serde_json::json!({ "status": "not_ready", "reason": "required servers are not ready", "servers": missing });
+                            (StatusCode::SERVICE_UNAVAILABLE, [("content-type", "application/json")], body.to_string()).into_response()
+                        }
+                    }
+                }
+            }),
+        )
+}

@@ -1,0 +1,61 @@
+//! The starter configuration that `vmcp config init` writes.
+//!
+//! It must parse as is (a test makes sure), run as is (its two servers are
+//! the built-in `vmcp mock`), and teach the format: every `[gateway]` key is
+//! there, commented out, with its default (a test checks these too).
+
+/// A commented configuration that works as written.
+pub const STARTER: &str = r#"# vmcp configuration: one MCP endpoint in front of many MCP servers.
+# Check it with `vmcp config validate`; start with `vmcp start`.
+# Any string may use ${VAR} (an error when VAR is unset), ${VAR:-default},
+# and $${ for a literal ${.
+
+[gateway]
+# Every key below shows its default; uncomment to change it.
+# listen = "127.0.0.1:3000"          # HTTP front end: /mcp, /sse, /ws, /healthz, /readyz, /metrics
+# separator = "__"                   # exposed tool and prompt names are "<server><separator><name>"
+# prefix = "always"                  # always | conditional (only when >1 server) | never (fail on clash)
+# state_dir = "~/.local/state/vmcp"  # registry.db, admin.sock, vmcp.pid and vmcp.log live here
+# max_message_size = "16MiB"         # largest message accepted: bytes, or "512KiB", "1MB", "100B"
+# max_name_length = 64               # longer exposed names are shortened with a hash (at least 16)
+# server_name = "vmcp"               # serverInfo.name announced to clients
+# allowed_origins = []               # Origin values allowed besides loopback ones
+# request_timeout = "60s"            # per request to a server: "500ms", "30s", "2m", "1m30s"
+# init_timeout = "30s"               # how long a server may take to start and answer initialize
+# shutdown_grace = "10s"             # how long shutdown waits for requests in flight
+
+# Each [servers.<id>] table is one MCP server. The id (a lowercase letter, then up
+# to 31 lowercase letters, digits or "-") prefixes its tools: "alpha__echo".
+# These two run vmcp's built-in test server, so this file works as it is (with
+# vmcp on your PATH); replace them with your own servers.
+
+[servers.alpha]
+command = "vmcp"
+args = ["mock"]                      # `vmcp mock --help` lists its options
+description = "built-in mock MCP server"
+
+[servers.beta]
+command = "vmcp"
+args = ["mock"]
+description = "a second mock, to see how names from two servers combine"
+required = false                     # /readyz waits only for required servers
+
+# A real stdio server: vmcp starts `command` and speaks MCP on its stdin/stdout.
+# [servers.time]
+# transport = "stdio"                # the default
+# command = "uvx"
+# args = ["mcp-server-time"]
+# env = { TZ = "${TZ:-UTC}" }
+# cwd = "~"
+# request_timeout = "30s"            # overrides [gateway] request_timeout
+# enabled = true
+# required = true
+
+# Remote servers use transport = "http" (streamable HTTP), "sse" (the legacy
+# HTTP+SSE transport) or "websocket", with a url instead of a command (this
+# version does not support them yet):
+# [servers.search]
+# transport = "http"
+# url = "https://search.internal/mcp"
+# headers = { Authorization = "Bearer ${SEARCH_TOKEN}" }
+"#;

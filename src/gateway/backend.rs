@@ -1,0 +1,328 @@
+//! One live connection to a backend MCP server: the client half of MCP.
+//!
+//! A [`BackendConn`] is shared by every client session. It assigns its own
+//! request ids (so concurrent clients never collide), matches responses to
+//! waiting callers, and hands everything the server sends unprompted
+//! (notifications, server→client requests) to the gateway. A caller that stops
+//! waiting — timeout, client cancellation, client gone — sends
+//! `notifications/cancelled` upstream on its way out.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
+use std::time::Duration;
+
+use serde::Serialize;
+use serde_json::value::RawValue;
+use tokio::sync::{Notify, mpsc, oneshot};
+use tokio_util::sync::CancellationToken;
+
+use super::error::GatewayError;
+use super::session::ClientSession;
+use crate::protocol::{ErrorObject, Id, Message, Notification, RawObject, Request, Response, Revision, jsonrpc, method};
+use crate::transport::Tx;
+use crate::transport::lines::Line;
+
+/// What the server said about itself in `initialize`.
+#[derive(Debug, Clone)]
+pub struct InitInfo {
+    pub revision: Revision,
+    pub capabilities: RawObject,
+    pub server_info: Option<Box<RawValue>>,
+    pub instructions: Option<String>,
+}
+
+impl InitInfo {
+    pub fn has(&self, capability: &str) -> bool {
+        self.capabilities.get(capability).is_some_and(|v| v.get() != "null")
+    }
+}
+
+/// The client session that caused a backend request, so server→client requests
+/// made on its behalf can find their way back.
+#[derive(Clone)]
+pub struct Owner {
+    pub session: Weak<ClientSession>,
+    pub session_id: u64,
+    pub related: Option<Tx>,
+}
+
+type Reply = Result<Box<RawValue>, GatewayError>;
+
+struct Pending {
+    method: String,
+    reply: oneshot::Sender<Reply>,
+    owner: Option<Owner>,
+}
+
+/// Called for each notification or request the backend sends.
+pub type Handler = Arc<dyn Fn(&Arc<BackendConn>, Message) + Send + Sync>;
+
+pub struct BackendConn {
+    pub server: Arc<str>,
+    tx: mpsc::Sender<String>,
+    pending: Mutex<HashMap<u64, Pending>>,
+    next_id: AtomicU64,
+    closed: CancellationToken,
+    timeout: Duration,
+    info: OnceLock<InitInfo>,
+}
+
+impl BackendConn {
+    pub fn new(server: Arc<str>, tx: mpsc::Sender<String>, timeout: Duration) -> Arc<Self> {
+        Arc::new(BackendConn {
+            server,
+            tx,
+            pending: Mutex::new(HashMap::new()),
+            next_id: AtomicU64::new(1),
+            closed: CancellationToken::new(),
+            timeout,
+            info: OnceLock::new(),
+        })
+    }
+
+    pub fn info(&self) -> Option<&InitInfo> {
+        self.info.get()
+    }
+
+    pub fn is_closed(&self) -> bool {
+        self.closed.is_cancelled()
+    }
+
+    /// Resolves when the connection has closed.
+    pub async fn closed(&self) {
+        self.closed.cancelled().await
+    }
+
+    /// Reads the backend's messages until its output ends, then fails everything
+    /// still waiting.
+    pub async fn run(self: Arc<Self>, mut incoming: mpsc::Receiver<Line>, handler: Handler) {
+        while let Some(line) = incoming.recv().await {
+            match line {
+                Line::Data(bytes) => match jsonrpc::parse_message(&bytes) {
+                    Ok(Message::Response(r)) => self.complete(r),
+                    Ok(msg) => handler(&self, msg),
+                    Err(e) => {
+                        tracing::warn!(server = %self.server, "ignoring unreadable output from the server: {e}: {}", preview(&bytes))
+                    }
+                },
+                Line::TooLong(n) => {
+                    tracing::warn!(server = %self.server, "the server sent a {n}-byte message, over gateway.max_message_size; dropped");
+                    self.fail_if_single(|p| GatewayError::TooLarge { server: self.server.to_string(), method: p.method.clone() });
+                }
+            }
+        }
+        self.close();
+    }
+
+    /// Marks the connection closed and fails every waiting caller.
+    pub fn close(&self) {
+        self.closed.cancel();
+        let drained: Vec<Pending> = match self.pending.lock() {
+            Ok(mut p) => p.drain().map(|(_, v)| v).collect(),
+            Err(_) => Vec::new(),
+        };
+        for p in drained {
+            let _ = p.reply.send(Err(GatewayError::Gone { server: self.server.to_string(), method: p.method }));
+        }
+    }
+
+    fn complete(&self, r: Response) {
+        let Id::Number(n) = r.id else {
+            tracing::debug!(server = %self.server, id = %r.id, "response with an id vmcp never sent");
+            return;
+        };
+        let pending = self.pending.lock().ok().and_then(|mut p| p.remove(&(n as u64)));
+        match pending {
+            Some(p) => {
+                let _ = p.reply.send(r.outcome.map_err(GatewayError::Remote));
+            }
+            None => tracing::debug!(server = %self.server, id = n, "late response (the caller stopped waiting)"),
+        }
+    }
+
+    /// An oversized message cannot be read for its id; when exactly one request is
+    /// in flight it must be the answer to that one, so fail it rather than let it
+    /// wait for its timeout.
+    fn fail_if_single(&self, err: impl Fn(&Pending) -> GatewayError) {
+        let Ok(mut pending) = self.pending.lock() else { return };
+        if pending.len() == 1 {
+            let key = pending.keys().next().copied();
+            if let Some(p) = key.and_then(|k| pending.remove(&k)) {
+                let e = err(&p);
+                let _ = p.reply.send(Err(e));
+            }
+        }
+    }
+
+    /// Client sessions with requests in flight here, for routing server→client requests.
+    pub fn owners(&self) -> Vec<Owner> {
+        let Ok(pending) = self.pending.lock() else { return Vec::new() };
+        let mut owners: Vec<Owner> = Vec::new();
+        for p in pending.values() {
+            if let Some(o) = &p.owner
+                && !owners.iter().any(|x| x.session_id == o.session_id)
+            {
+                owners.push(o.clone());
+            }
+        }
+        owners
+    }
+
+    /// Sends a request and waits for its answer. `activity` is notified by
+    /// progress reports for this request; each one restarts the timeout.
+    pub async fn call(
+        &self,
+        method: &str,
+        params: Option<Box<RawValue>>,
+        owner: Option<Owner>,
+        activity: Option<Arc<Notify>>,
+    ) -> Result<Box<RawValue>, GatewayError> {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let (reply, mut rx) = oneshot::channel();
+        if let Ok(mut p) = self.pending.lock() {
+            p.insert(id, Pending { method: method.to_owned(), reply, owner });
+        }
+        let mut guard = CallGuard { conn: self, id, armed: true };
+        if self.closed.is_cancelled() {
+            guard.armed = false;
+            self.forget(id);
+            return Err(GatewayError::Unavailable { server: self.server.to_string(), reason: "not connected".into() });
+        }
+        let msg = Message::Request(Request { id: Id::Number(id as i64), method: method.to_owned(), params }).to_json();
+        if self.tx.send(msg).await.is_err() {
+            guard.armed = false;
+            self.forget(id);
+            return Err(GatewayError::Gone { server: self.server.to_string(), method: method.to_owned() });
+        }
+        let activity = activity.unwrap_or_default();
+        loop {
+            tokio::select! {
+                r = &mut rx => {
+                    guard.armed = false;
+                    return match r {
+                        Ok(reply) => reply,
+                        Err(_) => Err(GatewayError::Gone { server: self.server.to_string(), method: method.to_owned() }),
+                    };
+                }
+                _ = activity.notified() => continue,
+                _ = tokio::time::sleep(self.timeout) => {
+                    return Err(GatewayError::Timeout {
+                        server: self.server.to_string(),
+                        method: method.to_owned(),
+                        timeout_ms: self.timeout.as_millis(),
+                    });
+                }
+            }
+        }
+    }
+
+    fn forget(&self, id: u64) -> bool {
+        self.pending.lock().ok().and_then(|mut p| p.remove(&id)).is_some()
+    }
+
+    /// Sends a notification (fire and forget).
+    pub fn notify(&self, method: &str, params: Option<Box<RawValue>>) {
+        let msg = Message::Notification(Notification { method: method.to_owned(), params }).to_json();
+        if self.tx.try_send(msg).is_err() {
+            tracing::debug!(server = %self.server, method, "could not queue a notification for the server");
+        }
+    }
+
+    /// Answers a request the server sent.
+    pub fn respond(&self, id: Id, outcome: Result<Box<RawValue>, ErrorObject>) {
+        let msg = Message::Response(Response { id, outcome }).to_json();
+        if self.tx.try_send(msg).is_err() {
+            tracing::debug!(server = %self.server, "could not queue a response for the server");
+        }
+    }
+
+    /// The MCP handshake, with the gateway as the client.
+    pub async fn initialize(&self) -> Result<InitInfo, GatewayError> {
+        #[derive(Serialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Params<'a> {
+            protocol_version: &'a str,
+            capabilities: serde_json::Value,
+            client_info: serde_json::Value,
+        }
+        let params = Params {
+            protocol_version: Revision::LATEST.as_str(),
+            // The gateway can carry each of these to the client that caused them.
+            capabilities: serde_json::json!({ "roots": { "listChanged": true }, "sampling": {}, "elicitation": {} }),
+            client_info: serde_json::json!({ "name": "vmcp", "version": env!("CARGO_PKG_VERSION") }),
+        };
+        let result = self.call(method::INITIALIZE, Some(jsonrpc::to_raw(&params)), None, None).await?;
+        let bad = |reason: String| GatewayError::BadResult {
+            server: self.server.to_string(),
+            method: method::INITIALIZE.into(),
+            reason,
+        };
+        let obj = RawObject::parse(&result).map_err(|e| bad(e.to_string()))?;
+        let version = obj.get_str("protocolVersion").ok_or_else(|| bad("no protocolVersion".into()))?;
+        let revision = Revision::parse(&version).ok_or_else(|| {
+            bad(format!("protocol version {version:?} is not one vmcp speaks ({})", Revision::ALL.map(|r| r.as_str()).join(", ")))
+        })?;
+        let capabilities = obj
+            .get("capabilities")
+            .map(RawObject::parse)
+            .transpose()
+            .map_err(|e| bad(format!("capabilities: {e}")))?
+            .unwrap_or_default();
+        let info = InitInfo {
+            revision,
+            capabilities,
+            server_info: obj.get("serverInfo").map(|v| v.to_owned()),
+            instructions: obj.get_str("instructions"),
+        };
+        self.notify(method::INITIALIZED, None);
+        let _ = self.info.set(info.clone());
+        Ok(info)
+    }
+
+    /// Every item of a paginated list, following `nextCursor` to the end.
+    pub async fn list_all(&self, method: &str, key: &str) -> Result<Vec<RawObject>, GatewayError> {
+        let mut items = Vec::new();
+        let mut cursor: Option<String> = None;
+        let bad = |reason: String| GatewayError::BadResult { server: self.server.to_string(), method: method.into(), reason };
+        for _page in 0..10_000 {
+            let params = cursor.as_ref().map(|c| jsonrpc::to_raw(&serde_json::json!({ "cursor": c })));
+            let result = self.call(method, params, None, None).await?;
+            let obj = RawObject::parse(&result).map_err(|e| bad(e.to_string()))?;
+            let page: Vec<RawObject> = match obj.get(key) {
+                Some(raw) => serde_json::from_str(raw.get()).map_err(|e| bad(format!("{key}: {e}")))?,
+                None => Vec::new(),
+            };
+            items.extend(page);
+            match obj.get_str("nextCursor") {
+                Some(next) if Some(&next) != cursor.as_ref() && !next.is_empty() => cursor = Some(next),
+                Some(next) if Some(&next) == cursor.as_ref() => {
+                    return Err(bad(format!("nextCursor {next:?} repeats the cursor it was given")));
+                }
+                _ => return Ok(items),
+            }
+        }
+        Err(bad("more than 10000 pages".into()))
+    }
+}
+
+/// Cancels the request upstream if the caller stops waiting before the answer.
+struct CallGuard<'a> {
+    conn: &'a BackendConn,
+    id: u64,
+    armed: bool,
+}
+
+impl Drop for CallGuard<'_> {
+    fn drop(&mut self) {
+        if self.armed && self.conn.forget(self.id) && !self.conn.is_closed() {
+            let params = jsonrpc::to_raw(&serde_json::json!({ "requestId": self.id, "reason": "cancelled by vmcp: the client cancelled, disconnected or timed out" }));
+            self.conn.notify(method::CANCELLED, Some(params));
+        }
+    }
+}
+
+fn preview(bytes: &[u8]) -> String {
+    let s = String::from_utf8_lossy(&bytes[..bytes.len().min(120)]).into_owned();
+    if bytes.len() > 120 { format!("{s}…") } else { s }
+}

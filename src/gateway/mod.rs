@@ -1,0 +1,213 @@
+//! The gateway: one MCP server in front of many.
+//!
+//! - [`server`]: each backend server's lifecycle (start, initialize, restart with backoff, stop).
+//! - [`backend`]: a live connection to one backend, with id remapping and cancellation.
+//! - [`catalog`] and [`names`]: the merged, namespaced tools and prompts.
+//! - [`session`]: one client's session (handshake, in-flight requests, server→client requests).
+//! - [`router`]: where each client request goes.
+//! - [`upstream`]: what backends send unprompted (notifications, sampling, elicitation, roots).
+//! - [`cursor`]: the composite cursor of fanned-out lists.
+//!
+//! See `DESIGN.md` beside this file for version negotiation and naming.
+
+pub mod backend;
+pub mod catalog;
+pub mod cursor;
+pub mod error;
+pub mod names;
+pub mod router;
+pub mod server;
+pub mod session;
+pub mod upstream;
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock, Weak};
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::config::Config;
+use crate::protocol::{Message, Notification};
+use crate::transport::{Outbound, Service};
+use catalog::{Catalog, Listing};
+use names::Naming;
+use server::{Server, Status};
+use session::ClientSession;
+pub use error::GatewayError;
+
+/// Gateway-wide settings, fixed at start.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub naming: Naming,
+    pub server_name: String,
+    pub request_timeout: Duration,
+    pub init_timeout: Duration,
+    pub shutdown_grace: Duration,
+    pub max_message_size: usize,
+}
+
+pub struct Gateway {
+    pub settings: Settings,
+    servers: RwLock<BTreeMap<String, Arc<Server>>>,
+    catalog: RwLock<Arc<Catalog>>,
+    sessions: Mutex<HashMap<u64, Weak<ClientSession>>>,
+    next_session: AtomicU64,
+    pub(crate) upstream: upstream::Routes,
+    shutdown: CancellationToken,
+    supervisors: TaskTracker,
+}
+
+impl Gateway {
+    /// Builds the gateway and starts every enabled server in parallel. Returns at
+    /// once; [`Gateway::wait_started`] waits for the first start attempts.
+    pub fn start(config: &Config) -> Arc<Gateway> {
+        let g = &config.gateway;
+        let enabled: Vec<_> = config.servers.iter().filter(|(_, s)| s.enabled).collect();
+        let naming = Naming::new(&g.separator, g.max_name_length, g.prefix, enabled.len());
+        let settings = Settings {
+            naming: naming.clone(),
+            server_name: g.server_name.clone(),
+            request_timeout: g.request_timeout,
+            init_timeout: g.init_timeout,
+            shutdown_grace: g.shutdown_grace,
+            max_message_size: g.max_message_size,
+        };
+        let servers = enabled
+            .iter()
+            .map(|(id, cfg)| ((*id).clone(), Server::new(id, (*cfg).clone())))
+            .collect::<BTreeMap<_, _>>();
+        let gw = Arc::new(Gateway {
+            settings,
+            servers: RwLock::new(servers),
+            catalog: RwLock::new(Arc::new(Catalog::empty(&naming))),
+            sessions: Mutex::new(HashMap::new()),
+            next_session: AtomicU64::new(1),
+            upstream: upstream::Routes::default(),
+            shutdown: CancellationToken::new(),
+            supervisors: TaskTracker::new(),
+        });
+        for server in gw.servers() {
+            let weak = Arc::downgrade(&gw);
+            let token = gw.shutdown.child_token();
+            gw.supervisors.spawn(server::supervise(weak, server, token));
+        }
+        gw
+    }
+
+    pub fn servers(&self) -> Vec<Arc<Server>> {
+        self.servers.read().map(|s| s.values().cloned().collect()).unwrap_or_default()
+    }
+
+    pub fn server(&self, id: &str) -> Option<Arc<Server>> {
+        self.servers.read().ok().and_then(|s| s.get(id).cloned())
+    }
+
+    pub fn catalog(&self) -> Arc<Catalog> {
+        match self.catalog.read() {
+            Ok(c) => c.clone(),
+            Err(p) => p.into_inner().clone(),
+        }
+    }
+
+    /// Waits until every server has finished its first start attempt (ready or
+    /// failed), at most `init_timeout`. A client that connects while backends are
+    /// starting then sees their tools in its first list rather than an empty one.
+    pub async fn wait_started(&self) {
+        let waits = self.servers().into_iter().map(|s| async move { s.settled().await });
+        let _ = tokio::time::timeout(self.settings.init_timeout, futures_util::future::join_all(waits)).await;
+    }
+
+    /// Rebuilds the catalog from every ready server and tells clients when it changed.
+    pub(crate) fn rebuild_catalog(&self) {
+        let servers = self.servers();
+        let snapshots: Vec<_> = servers.iter().map(|s| (s.id.clone(), s.lists())).collect();
+        let tools: Vec<_> = snapshots.iter().map(|(id, l)| (id.clone(), &l.tools[..])).collect();
+        let prompts: Vec<_> = snapshots.iter().map(|(id, l)| (id.clone(), &l.prompts[..])).collect();
+        let naming = &self.settings.naming;
+        let new = Catalog { tools: Listing::build("tools", naming, &tools), prompts: Listing::build("prompts", naming, &prompts) };
+        let old = self.catalog();
+        let tools_changed = old.tools.result().get() != new.tools.result().get();
+        let prompts_changed = old.prompts.result().get() != new.prompts.result().get();
+        if let Ok(mut c) = self.catalog.write() {
+            *c = Arc::new(new);
+        }
+        if tools_changed {
+            self.broadcast(crate::protocol::method::TOOLS_LIST_CHANGED);
+        }
+        if prompts_changed {
+            self.broadcast(crate::protocol::method::PROMPTS_LIST_CHANGED);
+        }
+    }
+
+    /// Sends a parameterless notification to every initialized session.
+    pub(crate) fn broadcast(&self, method: &str) {
+        let msg = Message::Notification(Notification { method: method.to_owned(), params: None }).to_json();
+        for s in self.live_sessions() {
+            s.send_outbound(msg.clone());
+        }
+    }
+
+    pub(crate) fn live_sessions(&self) -> Vec<Arc<ClientSession>> {
+        let Ok(mut sessions) = self.sessions.lock() else { return Vec::new() };
+        sessions.retain(|_, w| w.strong_count() > 0);
+        sessions.values().filter_map(Weak::upgrade).filter(|s| s.is_initialized()).collect()
+    }
+
+    pub(crate) fn forget_session(&self, id: u64) {
+        if let Ok(mut s) = self.sessions.lock() {
+            s.remove(&id);
+        }
+    }
+
+    /// Ready servers, in id order.
+    pub(crate) fn ready(&self) -> Vec<(Arc<Server>, Arc<backend::BackendConn>)> {
+        self.servers().into_iter().filter_map(|s| s.conn().map(|c| (s, c))).collect()
+    }
+
+    /// True once every server marked `required` is ready.
+    pub fn is_ready(&self) -> Result<(), Vec<String>> {
+        let missing: Vec<String> = self
+            .servers()
+            .iter()
+            .filter(|s| s.config.required && s.status() != Status::Ready)
+            .map(|s| format!("{}: {}", s.id, s.describe()))
+            .collect();
+        if missing.is_empty() { Ok(()) } else { Err(missing) }
+    }
+
+    pub fn is_shutting_down(&self) -> bool {
+        self.shutdown.is_cancelled()
+    }
+
+    /// Stops every backend (each process group is terminated) and returns once
+    /// all are gone.
+    pub async fn shutdown(&self) {
+        self.shutdown.cancel();
+        for s in self.live_sessions() {
+            transport_close(&s);
+        }
+        self.supervisors.close();
+        self.supervisors.wait().await;
+    }
+}
+
+fn transport_close(s: &Arc<ClientSession>) {
+    use crate::transport::Session as _;
+    s.close();
+}
+
+impl Service for Arc<Gateway> {
+    type Session = ClientSession;
+
+    fn open(&self, front: &'static str, outbound: Outbound) -> Arc<ClientSession> {
+        let id = self.next_session.fetch_add(1, Ordering::Relaxed);
+        let session = ClientSession::new(id, self.clone(), front, outbound);
+        if let Ok(mut s) = self.sessions.lock() {
+            s.insert(id, Arc::downgrade(&session));
+        }
+        tracing::debug!(session = id, front, "session opened");
+        session
+    }
+}

@@ -1,0 +1,345 @@
+//! Where each client request goes.
+//!
+//! Tools and prompts are found in the catalog; resources by their `server+`
+//! prefix; lists of resources and templates are fanned out to every ready server
+//! and merged under a composite cursor; `logging/setLevel` goes to all. The
+//! request reaches its server under the original name, with a progress token the
+//! gateway can map back; the result comes back as the server sent it.
+
+use std::sync::Arc;
+
+use futures_util::future::join_all;
+use serde_json::value::RawValue;
+
+use super::Gateway;
+use super::backend::{BackendConn, Owner};
+use super::cursor::Composite;
+use super::error::GatewayError;
+use super::session::ClientSession;
+use crate::protocol::{RawObject, Request, Revision, jsonrpc, method};
+use crate::transport::Tx;
+
+type Routed = Result<Box<RawValue>, GatewayError>;
+
+impl Gateway {
+    pub(crate) async fn route(&self, session: &Arc<ClientSession>, req: &Request, related: Option<Tx>) -> Routed {
+        let m = req.method.as_str();
+        match m {
+            method::TOOLS_LIST => {
+                self.no_cursor(req)?;
+                Ok(self.catalog().tools.result())
+            }
+            method::PROMPTS_LIST => {
+                self.no_cursor(req)?;
+                Ok(self.catalog().prompts.result())
+            }
+            method::RESOURCES_LIST => self.fan_out_list(req, "resources", "uri").await,
+            method::RESOURCES_TEMPLATES_LIST => self.fan_out_list(req, "resourceTemplates", "uriTemplate").await,
+            method::TOOLS_CALL | method::PROMPTS_GET => {
+                let mut params = object(req)?;
+                let name = params.get_str("name").ok_or_else(|| GatewayError::InvalidParams(format!("{m}: missing \"name\"")))?;
+                let (server, original) = self.resolve_name(m, &name)?;
+                params.set("name", &original);
+                self.forward(session, &server, m, params, related).await
+            }
+            method::RESOURCES_READ => {
+                let mut params = object(req)?;
+                let uri = params.get_str("uri").ok_or_else(|| GatewayError::InvalidParams(format!("{m}: missing \"uri\"")))?;
+                let (server, original) = self.resolve_uri(&uri)?;
+                params.set("uri", &original);
+                self.forward(session, &server, m, params, related).await
+            }
+            method::RESOURCES_SUBSCRIBE | method::RESOURCES_UNSUBSCRIBE => self.subscription(session, req).await,
+            method::COMPLETION_COMPLETE => {
+                let mut params = object(req)?;
+                let mut reference: RawObject = params
+                    .get_as("ref")
+                    .ok_or_else(|| GatewayError::InvalidParams("completion/complete: missing \"ref\" object".into()))?;
+                let server = match reference.get_str("type").as_deref() {
+                    Some("ref/prompt") => {
+                        let name = reference.get_str("name").ok_or_else(|| GatewayError::InvalidParams("ref/prompt without \"name\"".into()))?;
+                        let (server, original) = self.resolve_name(method::PROMPTS_GET, &name)?;
+                        reference.set("name", &original);
+                        server
+                    }
+                    Some("ref/resource") => {
+                        let uri = reference.get_str("uri").ok_or_else(|| GatewayError::InvalidParams("ref/resource without \"uri\"".into()))?;
+                        let (server, original) = self.resolve_uri(&uri)?;
+                        reference.set("uri", &original);
+                        server
+                    }
+                    other => return Err(GatewayError::InvalidParams(format!("completion/complete: unknown ref type {other:?}"))),
+                };
+                params.set("ref", &reference);
+                self.forward(session, &server, m, params, related).await
+            }
+            method::LOGGING_SET_LEVEL => {
+                let params = object(req)?;
+                let calls = self.ready().into_iter().filter(|(_, c)| c.info().is_some_and(|i| i.has("logging"))).map(|(s, c)| {
+                    let p = params.to_raw();
+                    async move {
+                        if let Err(e) = c.call(method::LOGGING_SET_LEVEL, Some(p), None, None).await {
+                            tracing::warn!(server = %s.id, "logging/setLevel: {e}");
+                        }
+                    }
+                });
+                join_all(calls).await;
+                Ok(jsonrpc::empty_object())
+            }
+            _ => Err(GatewayError::MethodNotFound(m.to_owned())),
+        }
+    }
+
+    /// Lists served from the catalog come in one page; a cursor can only be one
+    /// the gateway never issued.
+    fn no_cursor(&self, req: &Request) -> Result<(), GatewayError> {
+        let cursor = req.params.as_deref().and_then(|p| RawObject::parse(p).ok()).and_then(|p| p.get_str("cursor"));
+        match cursor {
+            Some(c) => Err(GatewayError::InvalidParams(format!("{}: invalid cursor {c:?}: this list has a single page", req.method))),
+            None => Ok(()),
+        }
+    }
+
+    /// Finds the server and original name behind an exposed tool or prompt name.
+    fn resolve_name(&self, m: &str, name: &str) -> Result<(Arc<str>, String), GatewayError> {
+        let catalog = self.catalog();
+        let listing = if m == method::TOOLS_CALL { &catalog.tools } else { &catalog.prompts };
+        if let Some(e) = listing.lookup(name) {
+            return Ok((e.server.clone(), e.original.clone()));
+        }
+        // Not in the catalog: if the name points at a server that is down, say so
+        // rather than "unknown".
+        let n = &self.settings.naming;
+        if n.prefixed
+            && let Some((server, _)) = name.split_once(n.separator.as_str())
+            && let Some(s) = self.server(server)
+            && s.conn().is_none()
+        {
+            return Err(GatewayError::Unavailable { server: server.to_owned(), reason: s.describe() });
+        }
+        Err(if m == method::TOOLS_CALL { GatewayError::UnknownTool(name.to_owned()) } else { GatewayError::UnknownPrompt(name.to_owned()) })
+    }
+
+    /// Finds the server and original URI behind an exposed resource URI.
+    pub(crate) fn resolve_uri(&self, uri: &str) -> Result<(Arc<str>, String), GatewayError> {
+        let n = &self.settings.naming;
+        if n.prefixed {
+            let unknown = |reason: String| GatewayError::UnknownResource { uri: uri.to_owned(), reason };
+            let (server, original) =
+                n.split_uri(uri).ok_or_else(|| unknown("expected <server>+<uri>, as resources/list shows them".into()))?;
+            let s = self.server(server).ok_or_else(|| unknown(format!("no server '{server}'")))?;
+            return Ok((s.id.clone(), original.to_owned()));
+        }
+        let servers = self.servers();
+        if let [only] = &servers[..] {
+            return Ok((only.id.clone(), uri.to_owned()));
+        }
+        if let Some(server) = self.upstream.resource_owner(uri) {
+            return Ok((server, uri.to_owned()));
+        }
+        let with_resources: Vec<_> =
+            self.ready().into_iter().filter(|(_, c)| c.info().is_some_and(|i| i.has("resources"))).collect();
+        match &with_resources[..] {
+            [(s, _)] => Ok((s.id.clone(), uri.to_owned())),
+            _ => Err(GatewayError::UnknownResource {
+                uri: uri.to_owned(),
+                reason: "several servers offer resources and this URI was not in any list; set gateway.prefix = \"always\" to route by prefix".into(),
+            }),
+        }
+    }
+
+    fn conn_for(&self, server: &str) -> Result<Arc<BackendConn>, GatewayError> {
+        let s = self
+            .server(server)
+            .ok_or_else(|| GatewayError::Unavailable { server: server.to_owned(), reason: "not mounted".into() })?;
+        s.conn().ok_or_else(|| GatewayError::Unavailable { server: server.to_owned(), reason: s.describe() })
+    }
+
+    /// Sends a request to its server on a session's behalf.
+    pub(crate) async fn forward(
+        &self,
+        session: &Arc<ClientSession>,
+        server: &str,
+        m: &str,
+        mut params: RawObject,
+        related: Option<Tx>,
+    ) -> Routed {
+        let conn = self.conn_for(server)?;
+        let progress = self.upstream.rewrite_progress(&mut params, session, related.as_ref());
+        let owner = Owner { session: Arc::downgrade(session), session_id: session.id, related };
+        let activity = progress.as_ref().map(|p| p.activity());
+        conn.call(m, Some(params.to_raw()), Some(owner), activity).await
+    }
+
+    /// `resources/list` and `resources/templates/list`: one page from every server
+    /// that has more, merged, with a composite cursor for the rest.
+    async fn fan_out_list(&self, req: &Request, key: &'static str, uri_key: &'static str) -> Routed {
+        let m = req.method.as_str();
+        let params = match &req.params {
+            Some(p) => RawObject::parse(p).map_err(|e| GatewayError::InvalidParams(format!("{m}: {e}")))?,
+            None => RawObject::new(),
+        };
+        let targets: Vec<(Arc<str>, Arc<BackendConn>, Option<String>)> = match params.get_str("cursor") {
+            Some(c) => {
+                let composite = Composite::decode(&c).map_err(|e| GatewayError::InvalidParams(format!("{m}: {e}")))?;
+                composite
+                    .servers()
+                    .filter_map(|(server, cursor)| {
+                        let conn = self.server(server)?.conn()?;
+                        Some((conn.server.clone(), conn, Some(cursor.to_owned())))
+                    })
+                    .collect()
+            }
+            None => self
+                .ready()
+                .into_iter()
+                .filter(|(_, c)| c.info().is_some_and(|i| i.has("resources")))
+                .map(|(s, c)| (s.id.clone(), c, None))
+                .collect(),
+        };
+        let calls = targets.into_iter().map(|(server, conn, cursor)| {
+            let mut p = params.clone();
+            match &cursor {
+                Some(c) => p.set("cursor", c),
+                None => {
+                    p.remove("cursor");
+                }
+            }
+            async move { (server, conn.call(m, Some(p.to_raw()), None, None).await) }
+        });
+        let mut items: Vec<RawObject> = Vec::new();
+        let mut next = Composite::new();
+        for (server, result) in join_all(calls).await {
+            let page = match result.and_then(|r| RawObject::parse(&r).map_err(|e| bad(&server, m, e.to_string()))) {
+                Ok(page) => page,
+                Err(e) => {
+                    // Fail open: one broken server must not hide everyone else's resources.
+                    tracing::warn!(server = %server, "{m} failed: {e}");
+                    continue;
+                }
+            };
+            let list: Vec<RawObject> = match page.get(key) {
+                Some(raw) => match serde_json::from_str(raw.get()) {
+                    Ok(l) => l,
+                    Err(e) => {
+                        tracing::warn!(server = %server, "{m}: bad \"{key}\": {e}");
+                        continue;
+                    }
+                },
+                None => Vec::new(),
+            };
+            for mut item in list {
+                if let Some(uri) = item.get_str(uri_key) {
+                    if !self.settings.naming.prefixed {
+                        self.upstream.remember_resource_owner(&uri, &server);
+                    }
+                    item.set(uri_key, &self.settings.naming.expose_uri(&server, &uri));
+                }
+                items.push(item);
+            }
+            if let Some(c) = page.get_str("nextCursor") {
+                next.insert(&server, c);
+            }
+        }
+        let mut result = RawObject::new();
+        result.set(key, &items);
+        if !next.is_empty() {
+            result.set("nextCursor", &next.encode());
+        }
+        Ok(result.to_raw())
+    }
+
+    async fn subscription(&self, session: &Arc<ClientSession>, req: &Request) -> Routed {
+        let m = req.method.as_str();
+        let mut params = object(req)?;
+        let uri = params.get_str("uri").ok_or_else(|| GatewayError::InvalidParams(format!("{m}: missing \"uri\"")))?;
+        let (server, original) = self.resolve_uri(&uri)?;
+        params.set("uri", &original);
+        let subscribe = m == method::RESOURCES_SUBSCRIBE;
+        let changed = match session.subscriptions.lock() {
+            Ok(mut subs) => if subscribe { subs.insert(uri.clone()) } else { subs.remove(&uri) },
+            Err(_) => false,
+        };
+        if !changed {
+            // Already (un)subscribed: nothing to tell the server.
+            return Ok(jsonrpc::empty_object());
+        }
+        // Several sessions share one backend: it hears the first subscribe and the
+        // last unsubscribe only.
+        let forward = if subscribe { self.upstream.subscribe(&uri) } else { self.upstream.unsubscribe(&uri) };
+        if !forward {
+            return Ok(jsonrpc::empty_object());
+        }
+        let conn = self.conn_for(&server);
+        let result = match conn {
+            Ok(c) => c.call(m, Some(params.to_raw()), None, None).await,
+            Err(e) => Err(e),
+        };
+        if result.is_err() && subscribe {
+            if let Ok(mut subs) = session.subscriptions.lock() {
+                subs.remove(&uri);
+            }
+            self.upstream.unsubscribe(&uri);
+        }
+        result
+    }
+
+    /// A session that goes away gives up its subscriptions.
+    pub(crate) async fn release_subscription(&self, uri: &str) {
+        if !self.upstream.unsubscribe(uri) {
+            return;
+        }
+        if let Ok((server, original)) = self.resolve_uri(uri)
+            && let Ok(conn) = self.conn_for(&server)
+        {
+            let p = jsonrpc::to_raw(&serde_json::json!({ "uri": original }));
+            let _ = conn.call(method::RESOURCES_UNSUBSCRIBE, Some(p), None, None).await;
+        }
+    }
+
+    /// What the gateway answers to `initialize`.
+    pub(crate) fn initialize_result(&self, revision: Revision) -> Box<RawValue> {
+        let servers = self.servers();
+        let mut capabilities = serde_json::json!({
+            "tools": { "listChanged": true },
+            "prompts": { "listChanged": true },
+            "resources": { "subscribe": true, "listChanged": true },
+            "logging": {},
+        });
+        if revision >= Revision::V2025_03_26 {
+            capabilities["completions"] = serde_json::json!({});
+        }
+        let mut result = RawObject::new();
+        result.set("protocolVersion", revision.as_str());
+        result.set("capabilities", &capabilities);
+        result.set("serverInfo", &serde_json::json!({ "name": self.settings.server_name, "version": env!("CARGO_PKG_VERSION") }));
+        // One server, unprefixed: look like that server where we can.
+        let single = !self.settings.naming.prefixed && servers.len() == 1;
+        let mut instructions = Vec::new();
+        for s in &servers {
+            let Some(conn) = s.conn() else { continue };
+            let Some(info) = conn.info() else { continue };
+            if single && let Some(si) = &info.server_info {
+                result.set_raw("serverInfo", si.clone());
+            }
+            if let Some(text) = info.instructions.as_deref().filter(|t| !t.trim().is_empty()) {
+                instructions.push(if single { text.to_owned() } else { format!("## {}\n\n{}", s.id, text.trim()) });
+            }
+        }
+        if !instructions.is_empty() {
+            result.set("instructions", &instructions.join("\n\n"));
+        }
+        result.to_raw()
+    }
+}
+
+fn object(req: &Request) -> Result<RawObject, GatewayError> {
+    match &req.params {
+        Some(p) => RawObject::parse(p).map_err(|e| GatewayError::InvalidParams(format!("{}: params must be an object: {e}", req.method))),
+        None => Err(GatewayError::InvalidParams(format!("{}: missing params", req.method))),
+    }
+}
+
+fn bad(server: &str, m: &str, reason: String) -> GatewayError {
+    GatewayError::BadResult { server: server.to_owned(), method: m.to_owned(), reason }
+}

@@ -1,0 +1,321 @@
+//! One backend server's life: start, initialize, fetch its lists, serve, and
+//! when it fails, restart with exponential backoff, until the gateway stops.
+//!
+//! While a server is down its tools and prompts leave the catalog (clients are
+//! told with `list_changed`) and requests for it fail at once with an error that
+//! says why; every other server goes on serving.
+
+use std::sync::{Arc, Mutex, Weak};
+use std::time::{Duration, Instant};
+
+use tokio_util::sync::CancellationToken;
+
+use super::Gateway;
+use super::backend::{BackendConn, InitInfo};
+use crate::config::ServerConfig;
+use crate::protocol::{RawObject, method};
+use crate::transport::child::{self, ChildSpec};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    Starting,
+    Ready,
+    Down,
+    Stopped,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Starting => "starting",
+            Status::Ready => "ready",
+            Status::Down => "down",
+            Status::Stopped => "stopped",
+        }
+    }
+}
+
+/// A server's tools and prompts, as it last listed them.
+#[derive(Debug, Clone, Default)]
+pub struct Lists {
+    pub tools: Arc<Vec<RawObject>>,
+    pub prompts: Arc<Vec<RawObject>>,
+}
+
+struct State {
+    status: Status,
+    conn: Option<Arc<BackendConn>>,
+    lists: Lists,
+    last_error: Option<String>,
+    restarts: u32,
+    pid: Option<u32>,
+}
+
+pub struct Server {
+    pub id: Arc<str>,
+    pub config: ServerConfig,
+    state: Mutex<State>,
+    /// Cancelled once the first start attempt has finished, either way.
+    settled: CancellationToken,
+}
+
+impl Server {
+    pub fn new(id: &str, config: ServerConfig) -> Arc<Server> {
+        Arc::new(Server {
+            id: id.into(),
+            config,
+            state: Mutex::new(State {
+                status: Status::Starting,
+                conn: None,
+                lists: Lists::default(),
+                last_error: None,
+                restarts: 0,
+                pid: None,
+            }),
+            settled: CancellationToken::new(),
+        })
+    }
+
+    fn with<R>(&self, f: impl FnOnce(&mut State) -> R) -> R {
+        match self.state.lock() {
+            Ok(mut s) => f(&mut s),
+            Err(p) => f(&mut p.into_inner()),
+        }
+    }
+
+    pub fn status(&self) -> Status {
+        self.with(|s| s.status)
+    }
+
+    /// The live connection, when ready.
+    pub fn conn(&self) -> Option<Arc<BackendConn>> {
+        self.with(|s| if s.status == Status::Ready { s.conn.clone() } else { None })
+    }
+
+    pub fn lists(&self) -> Lists {
+        self.with(|s| if s.status == Status::Ready { s.lists.clone() } else { Lists::default() })
+    }
+
+    pub fn last_error(&self) -> Option<String> {
+        self.with(|s| s.last_error.clone())
+    }
+
+    pub fn restarts(&self) -> u32 {
+        self.with(|s| s.restarts)
+    }
+
+    pub fn pid(&self) -> Option<u32> {
+        self.with(|s| s.pid)
+    }
+
+    /// A one-line account of the state, for errors and status output.
+    pub fn describe(&self) -> String {
+        self.with(|s| match (&s.status, &s.last_error) {
+            (Status::Ready, _) => "ready".to_owned(),
+            (Status::Starting, None) => "starting".to_owned(),
+            (st, Some(e)) => format!("{} ({e})", st.as_str()),
+            (st, None) => st.as_str().to_owned(),
+        })
+    }
+
+    pub async fn settled(&self) {
+        self.settled.cancelled().await
+    }
+
+    pub(crate) fn set_lists(&self, lists: Lists) {
+        self.with(|s| s.lists = lists);
+    }
+
+    fn set_down(&self, error: String) {
+        tracing::warn!(server = %self.id, "server down: {error}");
+        self.with(|s| {
+            s.status = Status::Down;
+            s.conn = None;
+            s.pid = None;
+            s.last_error = Some(error);
+        });
+    }
+}
+
+const BACKOFF_MIN: Duration = Duration::from_millis(500);
+const BACKOFF_MAX: Duration = Duration::from_secs(30);
+/// A run this long resets the backoff: the server was healthy, the crash is news.
+const STABLE_AFTER: Duration = Duration::from_secs(30);
+
+/// Runs `server` until `stop` is cancelled.
+pub async fn supervise(gw: Weak<Gateway>, server: Arc<Server>, stop: CancellationToken) {
+    let mut backoff = BACKOFF_MIN;
+    loop {
+        let started_at = Instant::now();
+        let outcome = run_once(&gw, &server, &stop).await;
+        server.settled.cancel();
+        match outcome {
+            RunEnd::Stopped => break,
+            RunEnd::Failed(error) => {
+                server.set_down(error);
+                if let Some(g) = gw.upgrade() {
+                    g.rebuild_catalog();
+                }
+            }
+        }
+        if started_at.elapsed() >= STABLE_AFTER {
+            backoff = BACKOFF_MIN;
+        }
+        tracing::info!(server = %server.id, "restarting in {} ms", backoff.as_millis());
+        tokio::select! {
+            _ = tokio::time::sleep(backoff) => {}
+            _ = stop.cancelled() => break,
+        }
+        backoff = (backoff * 2).min(BACKOFF_MAX);
+        server.with(|s| {
+            s.restarts += 1;
+            s.status = Status::Starting;
+        });
+    }
+    server.with(|s| {
+        s.status = Status::Stopped;
+        s.conn = None;
+        s.pid = None;
+    });
+    if let Some(g) = gw.upgrade()
+        && !g.is_shutting_down()
+    {
+        g.rebuild_catalog();
+    }
+}
+
+enum RunEnd {
+    Stopped,
+    Failed(String),
+}
+
+/// One life of the server process, from spawn to exit.
+async fn run_once(gw: &Weak<Gateway>, server: &Arc<Server>, stop: &CancellationToken) -> RunEnd {
+    let Some(g) = gw.upgrade() else { return RunEnd::Stopped };
+    let settings = g.settings.clone();
+    let handler = super::upstream::handler(Arc::downgrade(&g));
+    drop(g);
+    let cfg = &server.config;
+    let Some(command) = cfg.command.clone() else {
+        return RunEnd::Failed("no command configured".into());
+    };
+    let spec = ChildSpec {
+        server: server.id.to_string(),
+        command: resolve_command(command),
+        args: cfg.args.clone(),
+        env: cfg.env.clone(),
+        cwd: cfg.cwd.clone(),
+        max_message_size: settings.max_message_size,
+    };
+    let mut child = match child::spawn(&spec) {
+        Ok(c) => c,
+        Err(e) => return RunEnd::Failed(e.to_string()),
+    };
+    let pid = child.process.pid();
+    server.with(|s| s.pid = pid);
+    tracing::info!(server = %server.id, pid, "started `{}`", spec.command);
+    let timeout = cfg.request_timeout.unwrap_or(settings.request_timeout);
+    let conn = BackendConn::new(server.id.clone(), child.outgoing.clone(), timeout);
+    tokio::spawn(conn.clone().run(child.incoming, handler));
+
+    let ready = async {
+        let info = conn.initialize().await?;
+        let lists = fetch_lists(&conn, &info).await?;
+        Ok::<_, super::GatewayError>((info, lists))
+    };
+    let init = tokio::select! {
+        r = tokio::time::timeout(settings.init_timeout, ready) => r,
+        status = child.process.wait() => {
+            let why = exit_reason(status);
+            child.process.terminate(settings.shutdown_grace).await;
+            conn.close();
+            return RunEnd::Failed(format!("exited during start-up: {why}"));
+        }
+        _ = stop.cancelled() => {
+            child.process.terminate(settings.shutdown_grace).await;
+            conn.close();
+            return RunEnd::Stopped;
+        }
+    };
+    let (info, lists) = match init {
+        Ok(Ok(v)) => v,
+        Ok(Err(e)) => {
+            child.process.terminate(settings.shutdown_grace).await;
+            conn.close();
+            return RunEnd::Failed(format!("initialize failed: {e}"));
+        }
+        Err(_) => {
+            child.process.terminate(settings.shutdown_grace).await;
+            conn.close();
+            return RunEnd::Failed(format!("no answer to initialize within {} ms (gateway.init_timeout)", settings.init_timeout.as_millis()));
+        }
+    };
+    tracing::info!(
+        server = %server.id,
+        protocol = %info.revision,
+        tools = lists.tools.len(),
+        prompts = lists.prompts.len(),
+        "ready"
+    );
+    server.with(|s| {
+        s.status = Status::Ready;
+        s.conn = Some(conn.clone());
+        s.lists = lists;
+        s.last_error = None;
+    });
+    server.settled.cancel();
+    if let Some(g) = gw.upgrade() {
+        g.rebuild_catalog();
+        g.broadcast(method::RESOURCES_LIST_CHANGED);
+    }
+
+    let end = tokio::select! {
+        status = child.process.wait() => RunEnd::Failed(format!("exited: {}", exit_reason(status))),
+        _ = conn.closed() => RunEnd::Failed("closed its stdout".into()),
+        _ = stop.cancelled() => RunEnd::Stopped,
+    };
+    // Take the server out of service before the process is gone, so no new
+    // request is sent to it, then fail what was in flight.
+    server.with(|s| {
+        s.conn = None;
+        if let RunEnd::Stopped = end {
+            s.status = Status::Stopped;
+        }
+    });
+    conn.close();
+    child.process.terminate(settings.shutdown_grace).await;
+    if let (RunEnd::Failed(_), Some(g)) = (&end, gw.upgrade()) {
+        g.broadcast(method::RESOURCES_LIST_CHANGED);
+    }
+    end
+}
+
+/// `command = "vmcp"` means this very executable, so that `vmcp mock` backends
+/// work whether or not vmcp is on the PATH (and always match the gateway's version).
+fn resolve_command(command: String) -> String {
+    if command == "vmcp"
+        && let Ok(exe) = std::env::current_exe()
+    {
+        return exe.to_string_lossy().into_owned();
+    }
+    command
+}
+
+/// Fetches the lists the catalog keeps, for the capabilities the server announced.
+pub(crate) async fn fetch_lists(conn: &BackendConn, info: &InitInfo) -> Result<Lists, super::GatewayError> {
+    let tools = if info.has("tools") { conn.list_all(method::TOOLS_LIST, "tools").await? } else { Vec::new() };
+    let prompts = if info.has("prompts") { conn.list_all(method::PROMPTS_LIST, "prompts").await? } else { Vec::new() };
+    Ok(Lists { tools: Arc::new(tools), prompts: Arc::new(prompts) })
+}
+
+fn exit_reason(status: std::io::Result<std::process::ExitStatus>) -> String {
+    use std::os::unix::process::ExitStatusExt;
+    match status {
+        Ok(s) => match (s.code(), s.signal()) {
+            (Some(c), _) => format!("exit status {c}"),
+            (None, Some(sig)) => format!("killed by signal {sig}"),
+            _ => s.to_string(),
+        },
+        Err(e) => format!("cannot wait for it: {e}"),
+    }
+}

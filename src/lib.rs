@@ -1,0 +1,26 @@
+//! vmcp: a virtual MCP gateway. One MCP endpoint in front of many MCP servers,
+//! the way a virtual file system puts one tree over many storage backends.
+//!
+//! A map of the crate, from the wire inwards:
+//!
+//! - [`protocol`]: JSON-RPC 2.0 envelopes with raw bodies; MCP revisions and method names.
+//! - [`transport`]: framing and I/O: child processes (stdio backends), the stdio
+//!   front end, streamable HTTP. Generic over a [`transport::Service`].
+//! - [`gateway`]: the service clients talk to: sessions, the merged catalog,
+//!   routing, backend lifecycles, server→client traffic.
+//! - [`config`]: the TOML configuration, with `${VAR}` substitution and precise errors.
+//! - [`mock`]: `vmcp mock`, a configurable MCP server for tests and experiments.
+//! - [`observe`]: logging setup.
+//! - [`cli`]: the `vmcp` command line (the binary's `main` is a thin wrapper).
+//!
+//! Data flow: client → front (`transport::stdio` / `transport::http`) →
+//! [`gateway::session::ClientSession`] → [`gateway`] router → [`gateway::backend::BackendConn`]
+//! → `transport::child` → MCP server, and back.
+
+pub mod cli;
+pub mod config;
+pub mod gateway;
+pub mod mock;
+pub mod observe;
+pub mod protocol;
+pub mod transport;

@@ -1,0 +1,99 @@
+//! `vmcp mock`: a configurable MCP server for tests, benchmarks and experiments.
+//!
+//! It speaks MCP over stdio, or over streamable HTTP with `--listen`, through the
+//! same transports as the gateway. It offers N generated tools, resources,
+//! templates and prompts (paginated with `--page-size`), plus tools that exercise
+//! everything a gateway must carry: progress, sampling, elicitation, roots,
+//! list changes, resource updates, logging, slow calls, errors and crashes.
+//! It is a test backend: nothing in the gateway depends on it.
+
+mod catalog;
+mod session;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::Args;
+use tokio::io::BufReader;
+use tokio_util::sync::CancellationToken;
+
+use crate::transport::http::{HttpOptions, McpHttp};
+
+#[derive(Args, Debug, Clone)]
+pub struct MockArgs {
+    /// serverInfo.name to announce.
+    #[arg(long, default_value = "vmcp-mock")]
+    pub name: String,
+    /// Number of generated tools (tool_0 … tool_{N-1}), besides the built-in ones.
+    #[arg(long, default_value_t = 3)]
+    pub tools: usize,
+    /// Number of resources (mock://resource/0 …).
+    #[arg(long, default_value_t = 3)]
+    pub resources: usize,
+    /// Number of resource templates (mock://template/0/{id} …).
+    #[arg(long, default_value_t = 1)]
+    pub templates: usize,
+    /// Number of prompts (prompt_0 …).
+    #[arg(long, default_value_t = 2)]
+    pub prompts: usize,
+    /// Items per page in every list (0: everything in one page).
+    #[arg(long, default_value_t = 0)]
+    pub page_size: usize,
+    /// Latency added to every request, in milliseconds.
+    #[arg(long, default_value_t = 0)]
+    pub latency_ms: u64,
+    /// Probability (0 to 1) that a tool call fails with a JSON-RPC error.
+    #[arg(long, default_value_t = 0.0)]
+    pub error_rate: f64,
+    /// Exit (status 3) upon receiving the Nth request.
+    #[arg(long)]
+    pub crash_after: Option<u64>,
+    /// Exit (status 4) before answering initialize, to test start-up failures.
+    #[arg(long)]
+    pub fail_start: bool,
+    /// Instructions to announce in initialize.
+    #[arg(long)]
+    pub instructions: Option<String>,
+    /// Leave out the built-in tools (echo, add, progress, …): only generated ones.
+    #[arg(long)]
+    pub no_builtins: bool,
+    /// Serve streamable HTTP on this address (e.g. 127.0.0.1:0) instead of stdio.
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<String>,
+}
+
+pub async fn run(args: MockArgs) -> anyhow::Result<()> {
+    let service = Arc::new(session::MockService::new(args.clone()));
+    let stop = CancellationToken::new();
+    {
+        let stop = stop.clone();
+        tokio::spawn(async move {
+            let _ = tokio::signal::ctrl_c().await;
+            stop.cancel();
+        });
+    }
+    match &args.listen {
+        None => {
+            let input = BufReader::with_capacity(64 * 1024, tokio::io::stdin());
+            crate::transport::stdio::serve(service.as_ref(), input, tokio::io::stdout(), 64 * 1024 * 1024, stop).await;
+        }
+        Some(addr) => {
+            let listener = tokio::net::TcpListener::bind(addr).await?;
+            eprintln!("vmcp mock: listening on http://{}/mcp", listener.local_addr()?);
+            let options = HttpOptions { max_message_size: 64 * 1024 * 1024, allowed_origins: Vec::new(), keepalive: Duration::from_secs(15) };
+            let http = McpHttp::new(service, options);
+            let app = http.router();
+            use axum::serve::ListenerExt;
+            let listener = listener.tap_io(|tcp| {
+                let _ = tcp.set_nodelay(true);
+            });
+            axum::serve(listener, app)
+                .with_graceful_shutdown(async move {
+                    stop.cancelled().await;
+                    http.close_all();
+                })
+                .await?;
+        }
+    }
+    Ok(())
+}

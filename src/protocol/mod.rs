@@ -1,0 +1,13 @@
+//! The wire protocol: JSON-RPC 2.0 framing and the MCP vocabulary on top of it.
+//!
+//! Nothing here does I/O. `jsonrpc` parses and writes envelopes while keeping
+//! bodies raw; `raw` edits one member of a raw object without touching the rest;
+//! `mcp` names the revisions and methods.
+
+pub mod jsonrpc;
+pub mod mcp;
+pub mod raw;
+
+pub use jsonrpc::{ErrorObject, Frame, Id, Message, Notification, ParseError, Request, Response, code};
+pub use mcp::{Revision, method};
+pub use raw::RawObject;

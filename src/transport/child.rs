@@ -1,0 +1,158 @@
+//! The client side of the stdio transport: an MCP server run as a child process.
+//!
+//! Framing and process hygiene only. Every child is started in a process group of
+//! its own, so that stopping it also stops whatever it spawned (`npx` → `node`,
+//! `uvx` → `python`), and with a parent-death signal, so that even a `kill -9` of
+//! the gateway leaves no orphan behind. Its stderr is read line by line into the
+//! gateway's log, tagged with the server id.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::{ExitStatus, Stdio};
+use std::time::Duration;
+
+use nix::sys::signal::{Signal, killpg};
+use nix::unistd::Pid;
+use tokio::io::{AsyncWriteExt, BufReader};
+use tokio::process::{Child, ChildStdin, Command};
+use tokio::sync::mpsc;
+
+use super::lines::{Line, LineReader};
+
+/// What to run.
+#[derive(Debug, Clone)]
+pub struct ChildSpec {
+    /// The server id, for log lines.
+    pub server: String,
+    pub command: String,
+    pub args: Vec<String>,
+    pub env: BTreeMap<String, String>,
+    pub cwd: Option<PathBuf>,
+    /// The largest message accepted from the child.
+    pub max_message_size: usize,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ChildError {
+    #[error("cannot start `{command}`: {source}")]
+    Spawn { command: String, source: std::io::Error },
+    #[error("`{command}` started without {what}")]
+    MissingPipe { command: String, what: &'static str },
+}
+
+/// A running child: a channel to write messages to its stdin, a channel of lines
+/// read from its stdout, and the process itself.
+pub struct ChildConn {
+    pub outgoing: mpsc::Sender<String>,
+    pub incoming: mpsc::Receiver<Line>,
+    pub process: ChildProcess,
+}
+
+/// Spawns the child and the tasks that move bytes in and out of it.
+pub fn spawn(spec: &ChildSpec) -> Result<ChildConn, ChildError> {
+    let mut cmd = Command::new(&spec.command);
+    cmd.args(&spec.args)
+        .envs(&spec.env)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .kill_on_drop(true);
+    if let Some(cwd) = &spec.cwd {
+        cmd.current_dir(cwd);
+    }
+    // SAFETY: the closure runs in the forked child before exec and calls only
+    // prctl(2), which is async-signal-safe.
+    unsafe {
+        cmd.pre_exec(|| {
+            nix::sys::prctl::set_pdeathsig(Signal::SIGKILL).map_err(std::io::Error::from)
+        });
+    }
+    let mut child = cmd.spawn().map_err(|source| ChildError::Spawn {
+        command: spec.command.clone(),
+        source,
+    })?;
+    let missing = |what| ChildError::MissingPipe { command: spec.command.clone(), what };
+    let stdin = child.stdin.take().ok_or_else(|| missing("stdin"))?;
+    let stdout = child.stdout.take().ok_or_else(|| missing("stdout"))?;
+    let stderr = child.stderr.take().ok_or_else(|| missing("stderr"))?;
+    let pid = child.id().map(|p| Pid::from_raw(p as i32));
+
+    let (out_tx, out_rx) = mpsc::channel::<String>(256);
+    let (in_tx, in_rx) = mpsc::channel::<Line>(256);
+    tokio::spawn(write_loop(stdin, out_rx));
+    let limit = spec.max_message_size;
+    tokio::spawn(async move {
+        let mut reader = LineReader::new(BufReader::with_capacity(64 * 1024, stdout), limit);
+        while let Ok(Some(line)) = reader.next().await {
+            if in_tx.send(line).await.is_err() {
+                break;
+            }
+        }
+    });
+    let server = spec.server.clone();
+    tokio::spawn(async move {
+        let mut reader = LineReader::new(BufReader::new(stderr), 64 * 1024);
+        while let Ok(Some(line)) = reader.next().await {
+            match line {
+                Line::Data(d) => {
+                    tracing::info!(target: "vmcp::backend::stderr", server = %server, "{}", String::from_utf8_lossy(&d))
+                }
+                Line::TooLong(n) => {
+                    tracing::info!(target: "vmcp::backend::stderr", server = %server, "({n} bytes of stderr output in one line, not shown)")
+                }
+            }
+        }
+    });
+    Ok(ChildConn { outgoing: out_tx, incoming: in_rx, process: ChildProcess { child, pgid: pid } })
+}
+
+/// Writes each message followed by a newline, flushing once per burst.
+async fn write_loop(mut stdin: ChildStdin, mut rx: mpsc::Receiver<String>) {
+    while let Some(msg) = rx.recv().await {
+        let mut buf = msg.into_bytes();
+        buf.push(b'\n');
+        // Coalesce whatever else is already queued into the same write.
+        while let Ok(more) = rx.try_recv() {
+            buf.extend_from_slice(more.as_bytes());
+            buf.push(b'\n');
+        }
+        if stdin.write_all(&buf).await.is_err() || stdin.flush().await.is_err() {
+            break;
+        }
+    }
+    // Dropping stdin closes the pipe: the polite way to ask a stdio server to exit.
+}
+
+/// The child process and its process group.
+pub struct ChildProcess {
+    child: Child,
+    pgid: Option<Pid>,
+}
+
+impl ChildProcess {
+    pub fn pid(&self) -> Option<u32> {
+        self.pgid.map(|p| p.as_raw() as u32)
+    }
+
+    /// Waits for the child to exit by itself.
+    pub async fn wait(&mut self) -> std::io::Result<ExitStatus> {
+        self.child.wait().await
+    }
+
+    /// Stops the whole process group: SIGTERM, up to `grace` to exit, then SIGKILL
+    /// for the group in every case (a leader that exited may leave children).
+    pub async fn terminate(&mut self, grace: Duration) {
+        if let Some(pgid) = self.pgid {
+            let _ = killpg(pgid, Signal::SIGTERM);
+        }
+        if tokio::time::timeout(grace, self.child.wait()).await.is_err() {
+            tracing::debug!(pid = ?self.pgid, "child did not exit within the grace period; killing its group");
+        }
+        if let Some(pgid) = self.pgid {
+            let _ = killpg(pgid, Signal::SIGKILL);
+        }
+        let _ = self.child.start_kill();
+        let _ = self.child.wait().await;
+    }
+}

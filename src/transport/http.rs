@@ -1,0 +1,385 @@
+//! The server side of streamable HTTP: `POST`, `GET` and `DELETE` on `/mcp`.
+//!
+//! - `POST` carries one message or a batch. A request is answered with JSON, or
+//!   with an SSE stream when it may cause messages before its response (a tool
+//!   call can report progress or ask the client for sampling) and the client
+//!   accepts `text/event-stream`. Notifications and responses get `202`.
+//! - `GET` opens the session's standalone SSE stream for messages that belong to
+//!   no request (list changes, resource updates). One per session.
+//! - `DELETE` ends the session.
+//!
+//! Sessions are named by `Mcp-Session-Id`, minted on `initialize`. `Origin` is
+//! checked on every request (DNS-rebinding protection): absent, a loopback
+//! origin, or one listed in `gateway.allowed_origins`.
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response as HttpResponse};
+use axum::routing::post;
+use futures_util::future::join_all;
+use futures_util::stream::{self, Stream};
+use tokio::sync::mpsc;
+
+use super::{Outbound, Service, Session, sse};
+use crate::protocol::{ErrorObject, Frame, Id, Message, Response, Revision, code, jsonrpc, method};
+
+pub const SESSION_HEADER: &str = "mcp-session-id";
+pub const VERSION_HEADER: &str = "mcp-protocol-version";
+
+/// Front-end limits and policy.
+#[derive(Debug, Clone)]
+pub struct HttpOptions {
+    pub max_message_size: usize,
+    pub allowed_origins: Vec<String>,
+    pub keepalive: Duration,
+}
+
+struct Entry<S> {
+    session: Arc<S>,
+    outbound: Outbound,
+}
+
+/// Shared state of the `/mcp` routes.
+pub struct McpHttp<S: Service> {
+    service: Arc<S>,
+    options: HttpOptions,
+    sessions: Mutex<HashMap<String, Arc<Entry<S::Session>>>>,
+}
+
+impl<S: Service> McpHttp<S> {
+    pub fn new(service: Arc<S>, options: HttpOptions) -> Arc<Self> {
+        Arc::new(McpHttp { service, options, sessions: Mutex::new(HashMap::new()) })
+    }
+
+    /// The `/mcp` routes.
+    pub fn router(self: &Arc<Self>) -> Router {
+        Router::new()
+            .route("/mcp", post(post_mcp::<S>).get(get_mcp::<S>).delete(delete_mcp::<S>))
+            .with_state(self.clone())
+    }
+
+    pub fn session_count(&self) -> usize {
+        self.sessions.lock().map(|s| s.len()).unwrap_or(0)
+    }
+
+    /// Closes every session (shutdown).
+    pub fn close_all(&self) {
+        let all: Vec<_> = match self.sessions.lock() {
+            Ok(mut s) => s.drain().map(|(_, e)| e).collect(),
+            Err(_) => Vec::new(),
+        };
+        for e in all {
+            e.outbound.detach();
+            e.session.close();
+        }
+    }
+
+    fn lookup(&self, headers: &HeaderMap) -> Result<Arc<Entry<S::Session>>, HttpResponse> {
+        let Some(id) = headers.get(SESSION_HEADER).and_then(|v| v.to_str().ok()) else {
+            return Err(error(StatusCode::BAD_REQUEST, code::INVALID_REQUEST, "Bad Request: missing Mcp-Session-Id header (send initialize first)"));
+        };
+        let found = self.sessions.lock().ok().and_then(|s| s.get(id).cloned());
+        found.ok_or_else(|| {
+            error(StatusCode::NOT_FOUND, code::INVALID_REQUEST, format!("Session not found: {id} (expired or deleted; initialize a new one)"))
+        })
+    }
+}
+
+/// An HTTP error whose body is a JSON-RPC error response with a null id.
+pub fn error(status: StatusCode, code: i64, message: impl Into<String>) -> HttpResponse {
+    let body = Message::Response(Response::err(Id::Null, ErrorObject::new(code, message))).to_json();
+    (status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
+}
+
+fn json_response(body: String) -> HttpResponse {
+    (StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], body).into_response()
+}
+
+/// Origin validation. Non-browser clients send no Origin and are allowed.
+pub fn origin_allowed(headers: &HeaderMap, allowed: &[String]) -> bool {
+    let Some(origin) = headers.get(header::ORIGIN) else { return true };
+    let Ok(origin) = origin.to_str() else { return false };
+    if allowed.iter().any(|a| a == "*" || a.eq_ignore_ascii_case(origin)) {
+        return true;
+    }
+    let host = origin.split_once("://").map(|(_, rest)| rest).unwrap_or("");
+    let host = match host.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or(""),
+        None => host.split(':').next().unwrap_or(""),
+    };
+    matches!(host, "localhost" | "127.0.0.1" | "::1") || host.ends_with(".localhost")
+}
+
+/// Checks the headers every `/mcp` request must get right.
+fn preflight(headers: &HeaderMap, options: &HttpOptions) -> Result<(), HttpResponse> {
+    if !origin_allowed(headers, &options.allowed_origins) {
+        let origin = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()).unwrap_or("?");
+        return Err(error(StatusCode::FORBIDDEN, code::INVALID_REQUEST, format!("Forbidden: Origin {origin} is not allowed (see gateway.allowed_origins)")));
+    }
+    if let Some(v) = headers.get(VERSION_HEADER) {
+        let v = v.to_str().unwrap_or("");
+        if Revision::parse(v).is_none() {
+            let known: Vec<_> = Revision::ALL.iter().map(|r| r.as_str()).collect();
+            return Err(error(StatusCode::BAD_REQUEST, code::INVALID_REQUEST, format!("Bad Request: unsupported MCP-Protocol-Version {v:?} (supported: {})", known.join(", "))));
+        }
+    }
+    Ok(())
+}
+
+fn accepts(headers: &HeaderMap, mime: &str) -> bool {
+    headers
+        .get_all(header::ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|v| v.split(',').any(|part| {
+            let part = part.split(';').next().unwrap_or("").trim();
+            part == mime || part == "*/*"
+        }))
+}
+
+/// Methods whose handling may send messages to the client before the response.
+fn may_stream(method: &str) -> bool {
+    matches!(method, method::TOOLS_CALL | method::PROMPTS_GET | method::RESOURCES_READ | method::COMPLETION_COMPLETE)
+}
+
+async fn post_mcp<S: Service>(State(front): State<Arc<McpHttp<S>>>, headers: HeaderMap, body: Body) -> HttpResponse {
+    if let Err(resp) = preflight(&headers, &front.options) {
+        return resp;
+    }
+    if let Some(ct) = headers.get(header::CONTENT_TYPE) {
+        let ct = ct.to_str().unwrap_or("");
+        if !ct.trim_start().to_ascii_lowercase().starts_with("application/json") {
+            return error(StatusCode::UNSUPPORTED_MEDIA_TYPE, code::INVALID_REQUEST, format!("Unsupported Media Type: Content-Type must be application/json, not {ct:?}"));
+        }
+    }
+    let limit = front.options.max_message_size;
+    let bytes = match axum::body::to_bytes(body, limit).await {
+        Ok(b) => b,
+        Err(_) => {
+            return error(StatusCode::PAYLOAD_TOO_LARGE, code::INVALID_REQUEST, format!("Invalid request: body exceeds gateway.max_message_size ({limit} bytes)"));
+        }
+    };
+    let (messages, batch) = match jsonrpc::parse_frame(&bytes) {
+        Frame::Single(Ok(m)) => (vec![Ok(m)], false),
+        Frame::Single(Err(e)) => {
+            let body = Message::Response(e.to_response()).to_json();
+            return (StatusCode::BAD_REQUEST, [(header::CONTENT_TYPE, "application/json")], body).into_response();
+        }
+        Frame::Batch(items) => (items, true),
+    };
+
+    let is_init = messages.iter().any(|m| matches!(m, Ok(Message::Request(r)) if r.method == method::INITIALIZE));
+    let (entry, new_session) = if is_init {
+        if batch {
+            return error(StatusCode::BAD_REQUEST, code::INVALID_REQUEST, "Invalid request: initialize must not be part of a batch");
+        }
+        let outbound = Outbound::new();
+        let session = front.service.open("http", outbound.clone());
+        (Arc::new(Entry { session, outbound }), Some(new_session_id()))
+    } else {
+        match front.lookup(&headers) {
+            Ok(e) => (e, None),
+            Err(resp) => return resp,
+        }
+    };
+
+    let mut requests = Vec::new();
+    let mut immediate = Vec::new();
+    for m in messages {
+        match m {
+            Ok(Message::Request(r)) => requests.push(r),
+            Ok(Message::Notification(n)) => entry.session.notification(n),
+            Ok(Message::Response(r)) => entry.session.response(r),
+            Err(e) => immediate.push(e.to_response()),
+        }
+    }
+    if requests.is_empty() && immediate.is_empty() {
+        return StatusCode::ACCEPTED.into_response();
+    }
+
+    let streaming = accepts(&headers, "text/event-stream") && requests.iter().any(|r| may_stream(&r.method));
+    // An initialize answered with a JSON-RPC error (still HTTP 200) must not leave a session behind.
+    let mut init_failed = false;
+    let mut resp = if streaming {
+        let (tx, rx) = mpsc::channel::<String>(256);
+        let session = entry.session.clone();
+        let task = tokio::spawn(async move {
+            for r in immediate {
+                let _ = tx.send(Message::Response(r).to_json()).await;
+            }
+            let futs = requests.into_iter().map(|r| {
+                let tx = tx.clone();
+                let fut = session.clone().request(r, Some(tx.clone()));
+                async move {
+                    let resp = fut.await;
+                    let _ = tx.send(Message::Response(resp).to_json()).await;
+                }
+            });
+            join_all(futs).await;
+        });
+        sse_response(rx, Some(AbortOnDrop(task)), None, front.options.keepalive)
+    } else {
+        let futs = requests.into_iter().map(|r| entry.session.clone().request(r, None));
+        let mut responses: Vec<Response> = join_all(futs).await;
+        init_failed = responses.iter().any(|r| r.outcome.is_err());
+        responses.extend(immediate);
+        let body = if batch {
+            let msgs: Vec<Message> = responses.into_iter().map(Message::Response).collect();
+            jsonrpc::to_raw(&msgs).get().to_owned()
+        } else {
+            match responses.pop() {
+                Some(r) => Message::Response(r).to_json(),
+                None => return StatusCode::ACCEPTED.into_response(),
+            }
+        };
+        json_response(body)
+    };
+
+    if let Some(id) = new_session {
+        // Register only once the initialize succeeded: a failed one leaves nothing behind.
+        let ok = resp.status() == StatusCode::OK && !init_failed;
+        if ok {
+            if let Ok(mut s) = front.sessions.lock() {
+                s.insert(id.clone(), entry.clone());
+            }
+            if let Ok(v) = HeaderValue::from_str(&id) {
+                resp.headers_mut().insert(SESSION_HEADER, v);
+            }
+        } else {
+            entry.session.close();
+        }
+    }
+    resp
+}
+
+async fn get_mcp<S: Service>(State(front): State<Arc<McpHttp<S>>>, headers: HeaderMap) -> HttpResponse {
+    if let Err(resp) = preflight(&headers, &front.options) {
+        return resp;
+    }
+    if !accepts(&headers, "text/event-stream") {
+        return error(StatusCode::NOT_ACCEPTABLE, code::INVALID_REQUEST, "Not Acceptable: GET /mcp needs Accept: text/event-stream");
+    }
+    let entry = match front.lookup(&headers) {
+        Ok(e) => e,
+        Err(resp) => return resp,
+    };
+    if entry.outbound.is_attached() {
+        return error(StatusCode::CONFLICT, code::INVALID_REQUEST, "Conflict: this session already has an open GET stream");
+    }
+    let (tx, rx) = mpsc::channel::<String>(1024);
+    entry.outbound.attach(tx);
+    sse_response(rx, None, Some(DetachOnDrop(entry.outbound.clone())), front.options.keepalive)
+}
+
+async fn delete_mcp<S: Service>(State(front): State<Arc<McpHttp<S>>>, headers: HeaderMap) -> HttpResponse {
+    if let Err(resp) = preflight(&headers, &front.options) {
+        return resp;
+    }
+    let entry = match front.lookup(&headers) {
+        Ok(e) => e,
+        Err(resp) => return resp,
+    };
+    if let Some(id) = headers.get(SESSION_HEADER).and_then(|v| v.to_str().ok()) {
+        if let Ok(mut s) = front.sessions.lock() {
+            s.remove(id);
+        }
+    }
+    entry.outbound.detach();
+    entry.session.close();
+    StatusCode::NO_CONTENT.into_response()
+}
+
+fn new_session_id() -> String {
+    let bytes: [u8; 16] = rand::random();
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Aborts the task producing a per-request stream when the client goes away, which
+/// drops its backend calls and so cancels them upstream.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Detaches the standalone stream when its client disconnects. The stream's
+/// receiver is dropped first (see `StreamState`), so its sender is closed by then;
+/// a newer GET stream that already took the slot is left alone.
+struct DetachOnDrop(Outbound);
+impl Drop for DetachOnDrop {
+    fn drop(&mut self) {
+        if !self.0.is_attached() {
+            self.0.detach();
+        }
+    }
+}
+
+struct StreamState {
+    // Dropped first: `DetachOnDrop` relies on it.
+    rx: mpsc::Receiver<String>,
+    keepalive: tokio::time::Interval,
+    _abort: Option<AbortOnDrop>,
+    _detach: Option<DetachOnDrop>,
+}
+
+fn sse_response(rx: mpsc::Receiver<String>, abort: Option<AbortOnDrop>, detach: Option<DetachOnDrop>, every: Duration) -> HttpResponse {
+    let mut keepalive = tokio::time::interval(every);
+    keepalive.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    keepalive.reset();
+    let state = StreamState { rx, keepalive, _abort: abort, _detach: detach };
+    let body = Body::from_stream(event_stream(state));
+    let mut resp = (StatusCode::OK, body).into_response();
+    let h = resp.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    resp
+}
+
+fn event_stream(state: StreamState) -> impl Stream<Item = Result<Bytes, Infallible>> + Send {
+    stream::unfold(state, |mut st| async move {
+        tokio::select! {
+            msg = st.rx.recv() => msg.map(|m| (Ok(Bytes::from(sse::message_event(&m))), st)),
+            _ = st.keepalive.tick() => Some((Ok(Bytes::from_static(sse::KEEPALIVE.as_bytes())), st)),
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with_origin(o: &str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert(header::ORIGIN, HeaderValue::from_str(o).unwrap());
+        h
+    }
+
+    #[test]
+    fn origins() {
+        assert!(origin_allowed(&HeaderMap::new(), &[]));
+        for ok in ["http://localhost:5173", "http://127.0.0.1", "https://[::1]:8080", "http://app.localhost"] {
+            assert!(origin_allowed(&with_origin(ok), &[]), "{ok}");
+        }
+        for bad in ["http://evil.example", "null", "http://localhost.evil.example", "http://127.0.0.1.evil.example"] {
+            assert!(!origin_allowed(&with_origin(bad), &[]), "{bad}");
+        }
+        assert!(origin_allowed(&with_origin("https://app.example"), &["https://app.example".into()]));
+    }
+
+    #[test]
+    fn accept_parsing() {
+        let mut h = HeaderMap::new();
+        h.insert(header::ACCEPT, HeaderValue::from_static("application/json, text/event-stream;q=0.9"));
+        assert!(accepts(&h, "text/event-stream"));
+        assert!(accepts(&h, "application/json"));
+        assert!(!accepts(&HeaderMap::new(), "text/event-stream"));
+    }
+}

@@ -1,0 +1,104 @@
+//! Transports: framing and I/O only, client and server side.
+//!
+//! - [`child`]: the client side of stdio, an MCP server run as a child process.
+//! - [`stdio`]: the server side of stdio, the gateway speaking MCP on its own stdin/stdout.
+//! - [`http`]: the server side of streamable HTTP (`/mcp`).
+//! - [`lines`], [`sse`]: the two framings these use.
+//! - [`peer`]: request bookkeeping every server-side session needs.
+//!
+//! A server-side transport knows nothing about what it serves: it drives a
+//! [`Service`], which opens one [`Session`] per client connection. The gateway is
+//! one such service and `vmcp mock` is another, so both get every front end.
+
+pub mod child;
+pub mod http;
+pub mod lines;
+pub mod peer;
+pub mod sse;
+pub mod stdio;
+
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::mpsc;
+
+use crate::protocol::{Notification, Request, Response};
+
+/// Serialized JSON-RPC messages on their way to a client. Messages are serialized
+/// once, by whoever produces them, and carried as text from there on.
+pub type Tx = mpsc::Sender<String>;
+
+/// Something that serves MCP sessions: the gateway, or the mock server.
+pub trait Service: Send + Sync + 'static {
+    type Session: Session;
+    /// Opens a session for a new client. `outbound` is where the session sends
+    /// messages that belong to no particular request.
+    fn open(&self, front: &'static str, outbound: Outbound) -> Arc<Self::Session>;
+}
+
+/// One client's session, as a transport sees it.
+pub trait Session: Send + Sync + 'static {
+    /// Handles a request and produces its response. Messages related to the
+    /// request (progress, server→client requests it caused) go to `related` when
+    /// the transport has a per-request stream, or to the outbound stream otherwise.
+    fn request(self: Arc<Self>, req: Request, related: Option<Tx>) -> impl Future<Output = Response> + Send + 'static;
+    fn notification(&self, n: Notification);
+    /// A client's answer to a request the session sent it.
+    fn response(&self, r: Response);
+    /// The client is gone: cancel what is in flight, release what is held.
+    fn close(&self);
+}
+
+/// The stream a session uses for messages that belong to no request: the
+/// gateway's stdout in stdio mode, the GET stream in streamable HTTP. In HTTP it
+/// comes and goes as the client opens and closes that stream.
+#[derive(Clone, Default)]
+pub struct Outbound {
+    slot: Arc<Mutex<Option<Tx>>>,
+}
+
+impl Outbound {
+    pub fn new() -> Self {
+        Outbound::default()
+    }
+
+    pub fn attached(tx: Tx) -> Self {
+        let o = Outbound::default();
+        o.attach(tx);
+        o
+    }
+
+    pub fn attach(&self, tx: Tx) {
+        if let Ok(mut slot) = self.slot.lock() {
+            *slot = Some(tx);
+        }
+    }
+
+    pub fn detach(&self) {
+        if let Ok(mut slot) = self.slot.lock() {
+            *slot = None;
+        }
+    }
+
+    pub fn is_attached(&self) -> bool {
+        self.slot.lock().map(|s| s.as_ref().is_some_and(|tx| !tx.is_closed())).unwrap_or(false)
+    }
+
+    /// Queues a message without waiting. `false` when there is no stream or it is
+    /// full: a client that reads nothing must not make the gateway buffer forever.
+    pub fn send(&self, msg: String) -> bool {
+        let tx = match self.slot.lock() {
+            Ok(slot) => slot.clone(),
+            Err(_) => None,
+        };
+        tx.is_some_and(|tx| tx.try_send(msg).is_ok())
+    }
+}
+
+/// Sends to `related` when there is one, else to `outbound`.
+pub fn send_related(related: Option<&Tx>, outbound: &Outbound, msg: String) -> bool {
+    match related {
+        Some(tx) if !tx.is_closed() => tx.try_send(msg).is_ok(),
+        _ => outbound.send(msg),
+    }
+}

@@ -1,0 +1,168 @@
+//! Session plumbing every MCP server side needs, whatever it serves:
+//! [`InFlight`], the requests being handled (so `notifications/cancelled` and a
+//! disconnect can stop them), and [`Outstanding`], the requests sent to the
+//! client and waiting for its answer.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::Duration;
+
+use serde_json::value::RawValue;
+use tokio::sync::oneshot;
+use tokio_util::sync::CancellationToken;
+
+use crate::protocol::{ErrorObject, Id, Message, RawObject, Request, Response, code};
+
+/// Requests being handled, by client id.
+#[derive(Default)]
+pub struct InFlight {
+    root: CancellationToken,
+    by_id: Mutex<HashMap<Id, CancellationToken>>,
+}
+
+impl InFlight {
+    /// Registers a request; the token is cancelled by [`InFlight::cancel`] for its
+    /// id or by [`InFlight::cancel_all`].
+    pub fn begin(&self, id: &Id) -> CancellationToken {
+        let token = self.root.child_token();
+        if let Ok(mut m) = self.by_id.lock() {
+            m.insert(id.clone(), token.clone());
+        }
+        token
+    }
+
+    pub fn end(&self, id: &Id) {
+        if let Ok(mut m) = self.by_id.lock() {
+            m.remove(id);
+        }
+    }
+
+    /// Handles the params of a client's `notifications/cancelled`.
+    pub fn cancel_from(&self, params: Option<&RawValue>) -> Option<Id> {
+        let id = params.and_then(|p| RawObject::parse(p).ok()).and_then(|p| p.get("requestId").and_then(Id::from_raw))?;
+        let token = self.by_id.lock().ok().and_then(|m| m.get(&id).cloned())?;
+        token.cancel();
+        Some(id)
+    }
+
+    pub fn cancel_all(&self) {
+        self.root.cancel();
+    }
+
+    pub fn is_closed(&self) -> bool {
+        self.root.is_cancelled()
+    }
+
+    pub async fn closed(&self) {
+        self.root.cancelled().await
+    }
+}
+
+/// Requests sent to the client, waiting for answers.
+pub struct Outstanding {
+    next: AtomicI64,
+    waiting: Mutex<HashMap<i64, oneshot::Sender<Response>>>,
+}
+
+impl Default for Outstanding {
+    fn default() -> Self {
+        Outstanding { next: AtomicI64::new(1), waiting: Mutex::new(HashMap::new()) }
+    }
+}
+
+impl Outstanding {
+    pub fn next_id(&self) -> i64 {
+        self.next.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// Sends `method` with `id` through `send` and waits for the answer, at most
+    /// `timeout`, or until `closed` resolves.
+    pub async fn ask(
+        &self,
+        id: i64,
+        method: &str,
+        params: Option<Box<RawValue>>,
+        send: impl FnOnce(String) -> bool,
+        timeout: Duration,
+        closed: impl Future<Output = ()>,
+    ) -> Result<Box<RawValue>, ErrorObject> {
+        let (tx, rx) = oneshot::channel();
+        if let Ok(mut m) = self.waiting.lock() {
+            m.insert(id, tx);
+        }
+        let msg = Message::Request(Request { id: Id::Number(id), method: method.to_owned(), params }).to_json();
+        if !send(msg) {
+            self.forget(id);
+            return Err(ErrorObject::new(
+                code::INTERNAL_ERROR,
+                format!("cannot reach the client to send {method}: it has no open stream for server-initiated messages"),
+            ));
+        }
+        let answer = tokio::select! {
+            r = rx => r.ok(),
+            _ = tokio::time::sleep(timeout) => None,
+            _ = closed => None,
+        };
+        self.forget(id);
+        match answer {
+            Some(r) => r.outcome,
+            None => Err(ErrorObject::new(code::INTERNAL_ERROR, format!("the client did not answer {method} (disconnected or timed out)"))),
+        }
+    }
+
+    pub fn forget(&self, id: i64) {
+        if let Ok(mut m) = self.waiting.lock() {
+            m.remove(&id);
+        }
+    }
+
+    /// Delivers a client's answer; false when nobody waits for it.
+    pub fn answer(&self, r: Response) -> bool {
+        let Id::Number(n) = r.id else { return false };
+        let waiter = self.waiting.lock().ok().and_then(|mut m| m.remove(&n));
+        match waiter {
+            Some(tx) => tx.send(r).is_ok(),
+            None => false,
+        }
+    }
+
+    pub fn clear(&self) {
+        if let Ok(mut m) = self.waiting.lock() {
+            m.clear();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn ask_gets_the_matching_answer() {
+        let o = std::sync::Arc::new(Outstanding::default());
+        let id = o.next_id();
+        let (sent_tx, mut sent_rx) = tokio::sync::mpsc::unbounded_channel();
+        let o2 = o.clone();
+        let ask = tokio::spawn(async move {
+            o2.ask(id, "roots/list", None, move |m| sent_tx.send(m).is_ok(), Duration::from_secs(5), std::future::pending()).await
+        });
+        let sent = sent_rx.recv().await.unwrap();
+        assert!(sent.contains("\"roots/list\""));
+        assert!(!o.answer(Response::ok(Id::Number(id + 100), crate::protocol::jsonrpc::empty_object())));
+        assert!(o.answer(Response::ok(Id::Number(id), crate::protocol::jsonrpc::to_raw(&serde_json::json!({"roots": []})))));
+        assert_eq!(ask.await.unwrap().unwrap().get(), r#"{"roots":[]}"#);
+    }
+
+    #[tokio::test]
+    async fn cancel_from_params_cancels_only_that_request() {
+        let f = InFlight::default();
+        let a = f.begin(&Id::Number(1));
+        let b = f.begin(&Id::String("x".into()));
+        let p = RawValue::from_string(r#"{"requestId":"x","reason":"r"}"#.into()).unwrap();
+        assert_eq!(f.cancel_from(Some(&p)), Some(Id::String("x".into())));
+        assert!(b.is_cancelled() && !a.is_cancelled());
+        f.cancel_all();
+        assert!(a.is_cancelled());
+    }
+}

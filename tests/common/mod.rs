@@ -1,0 +1,402 @@
+//! Test harness: runs the real `vmcp` binary with `vmcp mock` backends and talks
+//! MCP to it over stdio or streamable HTTP. Every wait is bounded; every process
+//! started here is killed when its handle drops.
+#![allow(dead_code)]
+
+use std::collections::VecDeque;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::process::{Child, ChildStdin, Command};
+use tokio::sync::mpsc;
+
+/// How long any single wait in a test may take before the test fails.
+pub const WAIT: Duration = Duration::from_secs(20);
+
+pub fn vmcp_bin() -> &'static str {
+    env!("CARGO_BIN_EXE_vmcp")
+}
+
+/// A `[servers.<id>]` table running `vmcp mock` with `args`.
+pub fn mock_server(id: &str, args: &[&str]) -> String {
+    let mut all = vec!["mock".to_owned(), "--name".to_owned(), id.to_owned()];
+    all.extend(args.iter().map(|a| a.to_string()));
+    format!("[servers.{id}]\ncommand = {:?}\nargs = {}\n", vmcp_bin(), toml_array(&all))
+}
+
+pub fn toml_array(items: &[String]) -> String {
+    format!("[{}]", items.iter().map(|s| format!("{s:?}")).collect::<Vec<_>>().join(", "))
+}
+
+/// A temporary directory holding a config file.
+pub struct Setup {
+    pub dir: tempfile::TempDir,
+    pub config: PathBuf,
+}
+
+impl Setup {
+    /// `gateway_extra` is added to the `[gateway]` table; `servers` are TOML tables.
+    pub fn new(gateway_extra: &str, servers: &[String]) -> Setup {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let state = dir.path().join("state");
+        let mut text = format!("[gateway]\nlisten = \"127.0.0.1:0\"\nstate_dir = {:?}\n{gateway_extra}\n\n", state.display().to_string());
+        for s in servers {
+            text.push_str(s);
+            text.push('\n');
+        }
+        let config = dir.path().join("vmcp.toml");
+        std::fs::write(&config, text).expect("write config");
+        Setup { dir, config }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+}
+
+/// Reads lines from a child's stream into a channel.
+fn pump_lines<R: tokio::io::AsyncRead + Unpin + Send + 'static>(r: R) -> mpsc::UnboundedReceiver<String> {
+    let (tx, rx) = mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        let mut lines = BufReader::new(r).lines();
+        while let Ok(Some(line)) = lines.next_line().await {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}
+
+/// Forwards a child's stderr to the test's stderr (shown on failure) and to a channel.
+fn tee_stderr(child: &mut Child, tag: &'static str) -> mpsc::UnboundedReceiver<String> {
+    let stderr = child.stderr.take().expect("stderr piped");
+    let mut rx = pump_lines(stderr);
+    let (tx, out) = mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        while let Some(line) = rx.recv().await {
+            eprintln!("[{tag}] {line}");
+            let _ = tx.send(line);
+        }
+    });
+    out
+}
+
+/// `vmcp start --stdio`, and an MCP client speaking to it.
+pub struct StdioGateway {
+    pub child: Child,
+    stdin: Option<ChildStdin>,
+    stdout: mpsc::UnboundedReceiver<String>,
+    pub stderr: mpsc::UnboundedReceiver<String>,
+    backlog: VecDeque<Value>,
+    next_id: i64,
+}
+
+impl StdioGateway {
+    pub async fn start(setup: &Setup) -> StdioGateway {
+        Self::start_with(setup, &[]).await
+    }
+
+    pub async fn start_with(setup: &Setup, extra: &[&str]) -> StdioGateway {
+        let mut child = Command::new(vmcp_bin())
+            .arg("start")
+            .arg("--stdio")
+            .arg("--config")
+            .arg(&setup.config)
+            .args(extra)
+            .env("VMCP_LOG", "info,vmcp=debug")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("spawn vmcp");
+        let stdin = child.stdin.take();
+        let stdout = pump_lines(child.stdout.take().expect("stdout"));
+        let stderr = tee_stderr(&mut child, "vmcp");
+        StdioGateway { child, stdin, stdout, stderr, backlog: VecDeque::new(), next_id: 1 }
+    }
+
+    pub async fn send_raw(&mut self, line: &str) {
+        let stdin = self.stdin.as_mut().expect("stdin open");
+        stdin.write_all(line.as_bytes()).await.expect("write");
+        stdin.write_all(b"\n").await.expect("write");
+        stdin.flush().await.expect("flush");
+    }
+
+    pub async fn send(&mut self, msg: &Value) {
+        self.send_raw(&msg.to_string()).await;
+    }
+
+    pub async fn notify(&mut self, method: &str, params: Value) {
+        self.send(&json!({"jsonrpc": "2.0", "method": method, "params": params})).await;
+    }
+
+    /// Sends a request and returns its id.
+    pub async fn send_request(&mut self, method: &str, params: Value) -> i64 {
+        let id = self.next_id;
+        self.next_id += 1;
+        self.send(&json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params})).await;
+        id
+    }
+
+    /// Sends a request and waits for its response (the whole message).
+    pub async fn request(&mut self, method: &str, params: Value) -> Value {
+        let id = self.send_request(method, params).await;
+        self.response(id).await
+    }
+
+    /// The `result` of a request; panics on an error response.
+    pub async fn call(&mut self, method: &str, params: Value) -> Value {
+        let r = self.request(method, params).await;
+        match r.get("result") {
+            Some(v) => v.clone(),
+            None => panic!("{method} failed: {r}"),
+        }
+    }
+
+    pub async fn response(&mut self, id: i64) -> Value {
+        self.wait_for(&format!("response to {id}"), |m| m.get("id") == Some(&json!(id)) && m.get("method").is_none()).await
+    }
+
+    /// The response to a request sent with a string id.
+    pub async fn response_str(&mut self, id: &str) -> Value {
+        self.wait_for(&format!("response to {id:?}"), |m| m.get("id") == Some(&json!(id)) && m.get("method").is_none()).await
+    }
+
+    /// The next message from the gateway, or `None` after `within`.
+    pub async fn next(&mut self, within: Duration) -> Option<Value> {
+        if let Some(m) = self.backlog.pop_front() {
+            return Some(m);
+        }
+        match tokio::time::timeout(within, self.stdout.recv()).await {
+            Ok(Some(line)) => Some(serde_json::from_str(&line).unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {line}"))),
+            _ => None,
+        }
+    }
+
+    /// Waits for the first message matching `pred`; others are kept for later.
+    pub async fn wait_for(&mut self, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
+        if let Some(pos) = self.backlog.iter().position(&pred) {
+            return self.backlog.remove(pos).expect("present");
+        }
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            let line = match tokio::time::timeout(left, self.stdout.recv()).await {
+                Ok(Some(line)) => line,
+                Ok(None) => panic!("vmcp closed stdout while waiting for {what}"),
+                Err(_) => panic!("timed out waiting for {what}; unmatched: {:?}", self.backlog),
+            };
+            let msg: Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {line}"));
+            if pred(&msg) {
+                return msg;
+            }
+            self.backlog.push_back(msg);
+        }
+    }
+
+    /// Messages received so far that nobody waited for.
+    pub fn backlog(&self) -> &VecDeque<Value> {
+        &self.backlog
+    }
+
+    pub fn clear_backlog(&mut self) {
+        self.backlog.clear();
+    }
+
+    /// initialize + initialized, with the given revision and client capabilities.
+    pub async fn initialize(&mut self, version: &str, capabilities: Value) -> Value {
+        let r = self
+            .call("initialize", json!({"protocolVersion": version, "capabilities": capabilities, "clientInfo": {"name": "vmcp-tests", "version": "0"}}))
+            .await;
+        self.notify("notifications/initialized", json!({})).await;
+        r
+    }
+
+    /// Closes stdin and waits for the gateway to exit.
+    pub async fn close(mut self) -> std::process::ExitStatus {
+        self.stdin = None;
+        tokio::time::timeout(WAIT, self.child.wait()).await.expect("vmcp exits after stdin closes").expect("wait")
+    }
+}
+
+/// Calls a tool and returns the text of its first content item.
+pub fn first_text(result: &Value) -> String {
+    result["content"][0]["text"].as_str().unwrap_or_else(|| panic!("no text content in {result}")).to_owned()
+}
+
+/// Whether a process exists.
+pub fn alive(pid: u32) -> bool {
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), None).is_ok()
+}
+
+pub fn tool_names(list: &Value) -> Vec<String> {
+    list["tools"].as_array().expect("tools array").iter().map(|t| t["name"].as_str().unwrap_or("").to_owned()).collect()
+}
+
+/// `vmcp start` on HTTP, on a free loopback port.
+pub struct HttpGateway {
+    pub child: Child,
+    pub base: String,
+    pub stderr: mpsc::UnboundedReceiver<String>,
+}
+
+impl HttpGateway {
+    pub async fn start(setup: &Setup) -> HttpGateway {
+        let child = Command::new(vmcp_bin())
+            .arg("start")
+            .arg("--config")
+            .arg(&setup.config)
+            .arg("--listen")
+            .arg("127.0.0.1:0")
+            .env("VMCP_LOG", "info,vmcp=debug")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("spawn vmcp");
+        Self::from_child(child, "vmcp-http").await
+    }
+
+    /// Waits for the "listening on http://ADDR/mcp" line.
+    pub async fn from_child(mut child: Child, tag: &'static str) -> HttpGateway {
+        let mut stderr = tee_stderr(&mut child, tag);
+        let base = tokio::time::timeout(WAIT, async {
+            while let Some(line) = stderr.recv().await {
+                if let Some(rest) = line.split("listening on http://").nth(1) {
+                    return rest.trim_end_matches("/mcp").to_owned();
+                }
+            }
+            panic!("{tag} exited before listening");
+        })
+        .await
+        .expect("listening line");
+        HttpGateway { child, base: format!("http://{base}"), stderr }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// Sends SIGTERM and waits for the exit.
+    pub async fn stop(mut self) -> std::process::ExitStatus {
+        if let Some(pid) = self.child.id() {
+            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), nix::sys::signal::Signal::SIGTERM);
+        }
+        tokio::time::timeout(WAIT, self.child.wait()).await.expect("vmcp exits on SIGTERM").expect("wait")
+    }
+}
+
+/// A minimal streamable HTTP MCP client, enough to see exactly what vmcp sends.
+pub struct HttpClient {
+    pub http: reqwest::Client,
+    pub url: String,
+    pub session: Option<String>,
+    pub version: String,
+    next_id: i64,
+}
+
+/// What one POST returned: status, headers, and the JSON-RPC messages in the body
+/// (one for JSON, any number for SSE).
+#[derive(Debug)]
+pub struct Posted {
+    pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
+    pub sse: bool,
+    pub messages: Vec<Value>,
+}
+
+impl Posted {
+    /// The response message (the one with a result or an error).
+    pub fn response(&self) -> &Value {
+        self.messages.iter().find(|m| m.get("result").is_some() || m.get("error").is_some()).unwrap_or_else(|| panic!("no response in {self:?}"))
+    }
+}
+
+pub fn parse_sse(body: &str) -> Vec<Value> {
+    let mut out = Vec::new();
+    for event in body.split("\n\n") {
+        let data: Vec<&str> = event.lines().filter_map(|l| l.strip_prefix("data: ").or_else(|| l.strip_prefix("data:"))).collect();
+        if !data.is_empty() {
+            out.push(serde_json::from_str(&data.join("\n")).unwrap_or_else(|e| panic!("bad SSE data ({e}): {event}")));
+        }
+    }
+    out
+}
+
+impl HttpClient {
+    pub fn new(url: String) -> HttpClient {
+        HttpClient { http: reqwest::Client::new(), url, session: None, version: "2025-11-25".into(), next_id: 1 }
+    }
+
+    pub fn builder(&self) -> reqwest::RequestBuilder {
+        let mut b = self
+            .http
+            .post(&self.url)
+            .header("content-type", "application/json")
+            .header("accept", "application/json, text/event-stream")
+            .header("mcp-protocol-version", &self.version);
+        if let Some(s) = &self.session {
+            b = b.header("mcp-session-id", s);
+        }
+        b
+    }
+
+    pub async fn send(&self, b: reqwest::RequestBuilder) -> Posted {
+        let resp = tokio::time::timeout(WAIT, b.send()).await.expect("POST in time").expect("POST");
+        let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
+        let sse = headers.get("content-type").and_then(|v| v.to_str().ok()).is_some_and(|v| v.starts_with("text/event-stream"));
+        let body = tokio::time::timeout(WAIT, resp.text()).await.expect("body in time").expect("body");
+        let messages = if body.trim().is_empty() {
+            Vec::new()
+        } else if sse {
+            parse_sse(&body)
+        } else {
+            match serde_json::from_str::<Value>(&body).unwrap_or_else(|e| panic!("body is not JSON ({e}): {body}")) {
+                Value::Array(items) => items,
+                v => vec![v],
+            }
+        };
+        Posted { status, headers, sse, messages }
+    }
+
+    pub async fn post(&self, body: &Value) -> Posted {
+        self.send(self.builder().body(body.to_string())).await
+    }
+
+    pub async fn request(&mut self, method: &str, params: Value) -> Posted {
+        let id = self.next_id;
+        self.next_id += 1;
+        self.post(&json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params})).await
+    }
+
+    pub async fn call(&mut self, method: &str, params: Value) -> Value {
+        let p = self.request(method, params).await;
+        assert_eq!(p.status, 200, "{method}: {p:?}");
+        match p.response().get("result") {
+            Some(r) => r.clone(),
+            None => panic!("{method} failed: {p:?}"),
+        }
+    }
+
+    pub async fn initialize(&mut self, capabilities: Value) -> Value {
+        let p = self
+            .request("initialize", json!({"protocolVersion": self.version, "capabilities": capabilities, "clientInfo": {"name": "vmcp-tests", "version": "0"}}))
+            .await;
+        assert_eq!(p.status, 200, "initialize: {p:?}");
+        self.session = Some(p.headers.get("mcp-session-id").expect("Mcp-Session-Id on initialize").to_str().expect("ascii").to_owned());
+        let result = p.response()["result"].clone();
+        let n = self.post(&json!({"jsonrpc": "2.0", "method": "notifications/initialized"})).await;
+        assert_eq!(n.status, 202);
+        result
+    }
+}
+
+/// Third-party interop peers (server-everything, the Python SDK client).
+pub mod interop;
