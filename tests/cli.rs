@@ -16,7 +16,11 @@ fn vmcp(args: &[&str], dir: &std::path::Path) -> (i32, String, String) {
         .env("HOME", dir)
         .output()
         .expect("run vmcp");
-    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 #[test]

@@ -56,7 +56,8 @@ impl EventStream {
     fn take_event(&mut self) -> Option<Value> {
         while let Some(end) = self.buf.find("\n\n") {
             let event: String = self.buf.drain(..end + 2).collect();
-            let data: Vec<&str> = event.lines().filter_map(|l| l.strip_prefix("data: ").or_else(|| l.strip_prefix("data:"))).collect();
+            let data: Vec<&str> =
+                event.lines().filter_map(|l| l.strip_prefix("data: ").or_else(|| l.strip_prefix("data:"))).collect();
             if !data.is_empty() {
                 let text = data.join("\n");
                 return Some(serde_json::from_str(&text).unwrap_or_else(|e| panic!("bad SSE data ({e}): {text}")));
@@ -153,7 +154,11 @@ async fn initialize_negotiates_every_revision() {
     // An unknown revision gets the latest one. (A client sends no
     // MCP-Protocol-Version header before it knows the negotiated revision.)
     let client = HttpClient::new(gw.url("/mcp"));
-    let b = bare_post(&client, &[("content-type", "application/json"), ("accept", "application/json, text/event-stream")], initialize_body("2099-01-01", json!({})).to_string());
+    let b = bare_post(
+        &client,
+        &[("content-type", "application/json"), ("accept", "application/json, text/event-stream")],
+        initialize_body("2099-01-01", json!({})).to_string(),
+    );
     let p = client.send(b).await;
     assert_eq!(p.status, 200, "{p:?}");
     assert!(p.headers.get("mcp-session-id").is_some(), "no Mcp-Session-Id: {p:?}");
@@ -168,7 +173,11 @@ async fn failed_initialize_creates_no_session() {
     let gw = HttpGateway::start(&setup).await;
     let client = HttpClient::new(gw.url("/mcp"));
     let body = json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"capabilities": {}}});
-    let b = bare_post(&client, &[("content-type", "application/json"), ("accept", "application/json, text/event-stream")], body.to_string());
+    let b = bare_post(
+        &client,
+        &[("content-type", "application/json"), ("accept", "application/json, text/event-stream")],
+        body.to_string(),
+    );
     let p = client.send(b).await;
     let e = error_of(&p);
     assert!(e["message"].as_str().unwrap_or("").contains("protocolVersion"), "{p:?}");
@@ -188,7 +197,8 @@ async fn tools_list_is_json_and_echo_keeps_meta() {
     for expected in ["alpha__echo", "beta__echo"] {
         assert!(names.contains(&expected.to_owned()), "{expected} missing from {names:?}");
     }
-    let echo = list["tools"].as_array().expect("tools").iter().find(|t| t["name"] == "alpha__echo").expect("alpha__echo");
+    let echo =
+        list["tools"].as_array().expect("tools").iter().find(|t| t["name"] == "alpha__echo").expect("alpha__echo");
     assert_eq!(echo["_meta"], json!({"vmcp.mock/kept": true}), "tool _meta lost: {echo}");
 
     let r = client.call("tools/call", json!({"name": "alpha__echo", "arguments": {"text": "hello over http"}})).await;
@@ -222,7 +232,12 @@ async fn progress_streams_before_the_response() {
     let session = session_of(&client);
     let b = bare_post(
         &client,
-        &[("content-type", "application/json"), ("accept", "application/json"), ("mcp-session-id", &session), ("mcp-protocol-version", "2025-11-25")],
+        &[
+            ("content-type", "application/json"),
+            ("accept", "application/json"),
+            ("mcp-session-id", &session),
+            ("mcp-protocol-version", "2025-11-25"),
+        ],
         call(11).to_string(),
     );
     let p = client.send(b).await;
@@ -265,9 +280,59 @@ async fn server_to_client_round_trip(capabilities: Value, tool: &str, method: &s
 }
 
 #[tokio::test]
+async fn json_only_client_gets_server_requests_on_the_get_stream() {
+    let (_setup, _gw, client) = gateway_and_client("", json!({"sampling": {}})).await;
+    let session = session_of(&client);
+    let json_only = |body: &Value| {
+        bare_post(
+            &client,
+            &[
+                ("content-type", "application/json"),
+                ("accept", "application/json"),
+                ("mcp-session-id", &session),
+                ("mcp-protocol-version", "2025-11-25"),
+            ],
+            body.to_string(),
+        )
+    };
+    let sample = |id: i64| json!({"jsonrpc": "2.0", "id": id, "method": "tools/call", "params": {"name": "alpha__sample", "arguments": {}}});
+
+    // No stream to carry sampling/createMessage: an error at once, not a hang.
+    let p = client.send(json_only(&sample(1))).await;
+    assert!(!p.sse, "{p:?}");
+    let e = error_of(&p);
+    assert!(e["message"].as_str().unwrap_or("").contains("sampling/createMessage"), "{p:?}");
+
+    // With the standalone GET stream open, the request travels there.
+    let get = client.http.get(&client.url).header("accept", "text/event-stream").header("mcp-session-id", &session);
+    let resp = send_bounded(get).await;
+    assert_eq!(resp.status(), 200);
+    let mut standalone = EventStream::new(resp);
+    // The tool call (answered with JSON, so it blocks) and the client's answer
+    // on another POST run side by side; `HttpClient::send` bounds the call.
+    let call = client.send(json_only(&sample(2)));
+    let answer = async {
+        let ask = standalone.expect("sampling/createMessage").await;
+        assert_eq!(ask["method"], "sampling/createMessage", "{ask}");
+        let answer = json!({"jsonrpc": "2.0", "id": ask["id"], "result": {"role": "assistant", "content": {"type": "text", "text": "via-get-stream"}, "model": "m"}});
+        let mut b = client.http.post(&client.url);
+        for (k, v) in session_headers(&session) {
+            b = b.header(k, v);
+        }
+        assert_eq!(send_bounded(b.body(answer.to_string())).await.status(), 202);
+    };
+    let (p, ()) = tokio::join!(call, answer);
+    assert!(!p.sse, "{p:?}");
+    let result = p.response().get("result").unwrap_or_else(|| panic!("{p:?}"));
+    assert!(first_text(result).contains("via-get-stream"), "{p:?}");
+}
+
+#[tokio::test]
 async fn sampling_round_trip_over_http() {
-    let answer = json!({"role": "assistant", "content": {"type": "text", "text": "sampled-by-the-test"}, "model": "test-model"});
-    let result = server_to_client_round_trip(json!({"sampling": {}}), "alpha__sample", "sampling/createMessage", answer).await;
+    let answer =
+        json!({"role": "assistant", "content": {"type": "text", "text": "sampled-by-the-test"}, "model": "test-model"});
+    let result =
+        server_to_client_round_trip(json!({"sampling": {}}), "alpha__sample", "sampling/createMessage", answer).await;
     let text = first_text(&result);
     assert!(text.contains("sampled-by-the-test"), "{text}");
 }
@@ -275,7 +340,8 @@ async fn sampling_round_trip_over_http() {
 #[tokio::test]
 async fn elicitation_round_trip_over_http() {
     let answer = json!({"action": "accept", "content": {"name": "elicited-by-the-test"}});
-    let result = server_to_client_round_trip(json!({"elicitation": {}}), "alpha__elicit", "elicitation/create", answer).await;
+    let result =
+        server_to_client_round_trip(json!({"elicitation": {}}), "alpha__elicit", "elicitation/create", answer).await;
     let text = first_text(&result);
     assert!(text.contains("elicited-by-the-test"), "{text}");
 }
@@ -307,6 +373,24 @@ async fn get_stream_carries_list_changed() {
 
     let names = tool_names(&client.call("tools/list", json!({})).await);
     assert!(names.contains(&"alpha__added_0".to_owned()), "{names:?}");
+
+    // Once the client drops its stream, it may open a new one (the gateway
+    // notices the disconnect asynchronously: poll, bounded).
+    drop(standalone);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let mut reopened = loop {
+        let resp = send_bounded(get(&client)).await;
+        if resp.status() == 200 {
+            break EventStream::new(resp);
+        }
+        assert_eq!(resp.status(), 409, "reopening the GET stream");
+        assert!(tokio::time::Instant::now() < deadline, "the dropped GET stream was never released");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let r = client.call("tools/call", json!({"name": "alpha__change_list", "arguments": {}})).await;
+    assert_eq!(first_text(&r), "added added_1");
+    let note = reopened.expect("notifications/tools/list_changed on the new stream").await;
+    assert_eq!(note["method"], "notifications/tools/list_changed", "{note}");
 }
 
 #[tokio::test]
@@ -363,7 +447,15 @@ async fn origin_is_checked() {
     let client = HttpClient::new(gw.url("/mcp"));
     let init = initialize_body("2025-11-25", json!({})).to_string();
     let with_origin = |origin: &str| {
-        bare_post(&client, &[("content-type", "application/json"), ("accept", "application/json, text/event-stream"), ("origin", origin)], init.clone())
+        bare_post(
+            &client,
+            &[
+                ("content-type", "application/json"),
+                ("accept", "application/json, text/event-stream"),
+                ("origin", origin),
+            ],
+            init.clone(),
+        )
     };
 
     let p = client.send(with_origin("http://evil.example")).await;
@@ -416,7 +508,15 @@ async fn malformed_requests_get_precise_errors() {
     }
 
     let session = session_of(&client);
-    let b = bare_post(&client, &[("content-type", "text/plain"), ("accept", "application/json, text/event-stream"), ("mcp-session-id", &session)], "{}");
+    let b = bare_post(
+        &client,
+        &[
+            ("content-type", "text/plain"),
+            ("accept", "application/json, text/event-stream"),
+            ("mcp-session-id", &session),
+        ],
+        "{}",
+    );
     let p = client.send(b).await;
     assert_eq!(p.status, 415, "{p:?}");
 }
@@ -444,9 +544,72 @@ async fn batch_of_two_requests() {
     let p = client.post(&batch).await;
     assert_eq!(p.status, 200, "{p:?}");
     assert_eq!(p.messages.len(), 2, "{p:?}");
-    let by_id = |id: &str| p.messages.iter().find(|m| m["id"] == id).unwrap_or_else(|| panic!("no response {id}: {p:?}"));
+    let by_id =
+        |id: &str| p.messages.iter().find(|m| m["id"] == id).unwrap_or_else(|| panic!("no response {id}: {p:?}"));
     assert!(tool_names(&by_id("a")["result"]).contains(&"beta__echo".to_owned()), "{p:?}");
     assert_eq!(by_id("b")["result"], json!({}), "{p:?}");
+
+    // A batch that may stream is answered on one SSE stream, progress included.
+    let batch = json!([
+        {"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "alpha__echo", "arguments": {"text": "one"}}},
+        {"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {"name": "beta__progress", "arguments": {"steps": 2, "delay_ms": 1}, "_meta": {"progressToken": 99}}},
+    ]);
+    let p = client.post(&batch).await;
+    assert_eq!(p.status, 200, "{p:?}");
+    assert!(p.sse, "{p:?}");
+    let responses: Vec<&Value> = p.messages.iter().filter(|m| m.get("method").is_none()).collect();
+    assert_eq!(responses.len(), 2, "{p:?}");
+    let text_of = |id: i64| {
+        first_text(
+            &responses.iter().find(|m| m["id"] == id).unwrap_or_else(|| panic!("no response {id}: {p:?}"))["result"],
+        )
+    };
+    assert_eq!(text_of(1), "one");
+    assert_eq!(text_of(2), "done after 2 steps");
+    let progress = p
+        .messages
+        .iter()
+        .filter(|m| m["method"] == "notifications/progress" && m["params"]["progressToken"] == 99)
+        .count();
+    assert_eq!(progress, 2, "{p:?}");
+}
+
+/// The number of requests the mock `server` has received, its `stats` calls included.
+async fn request_count(observer: &mut HttpClient, server: &str) -> u64 {
+    stats(observer, server).await["requests"].as_u64().expect("requests")
+}
+
+/// Waits until the mock `server` has received one request more than `before`
+/// (taken with [`request_count`]) besides the `stats` calls made here.
+async fn wait_for_one_more_request(observer: &mut HttpClient, server: &str, before: u64) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let mut polls = 0;
+    loop {
+        let n = request_count(observer, server).await;
+        polls += 1;
+        if n > before + polls {
+            return;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "the call never reached {server} ({n} requests)");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Waits until the mock `server` has seen a `notifications/cancelled`.
+async fn wait_for_upstream_cancellation(observer: &mut HttpClient, server: &str) -> Value {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let s = stats(observer, server).await;
+        if s["cancellations"].as_array().is_some_and(|c| !c.is_empty()) {
+            return s;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{server} saw no cancellation within 10 s: {s}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn sleep_call(id: i64) -> Value {
+    json!({"jsonrpc": "2.0", "id": id, "method": "tools/call", "params": {"name": "alpha__sleep", "arguments": {"ms": 30000}}})
 }
 
 #[tokio::test]
@@ -454,39 +617,37 @@ async fn client_disconnect_cancels_upstream() {
     let (_setup, gw, client) = gateway_and_client("", json!({})).await;
     let mut observer = HttpClient::new(gw.url("/mcp"));
     observer.initialize(json!({})).await;
-    // The mock counts every request it receives, its own `stats` calls included.
-    let before = stats(&mut observer, "alpha").await["requests"].as_u64().expect("requests");
+    let before = request_count(&mut observer, "alpha").await;
 
-    let body = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "alpha__sleep", "arguments": {"ms": 30000}}});
-    let resp = send_bounded(client.builder().body(body.to_string())).await;
+    let resp = send_bounded(client.builder().body(sleep_call(1).to_string())).await;
     assert_eq!(resp.status(), 200);
     assert!(content_type(resp.headers()).starts_with("text/event-stream"), "{:?}", resp.headers());
-
     // The headers come before the call is forwarded: wait until the mock has the
-    // sleep in hand (one request more than the stats calls), or a disconnect now
-    // would rightly have nothing to cancel upstream.
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    let mut polls = 0;
-    loop {
-        let s = stats(&mut observer, "alpha").await;
-        polls += 1;
-        if s["requests"].as_u64().expect("requests") > before + polls {
-            break;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "the sleep call never reached the backend: {s}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    // sleep in hand, or a disconnect now would rightly have nothing to cancel.
+    wait_for_one_more_request(&mut observer, "alpha", before).await;
     drop(resp);
+    wait_for_upstream_cancellation(&mut observer, "alpha").await;
+}
 
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    loop {
-        let s = stats(&mut observer, "alpha").await;
-        if s["cancellations"].as_array().is_some_and(|c| !c.is_empty()) {
-            break;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "the backend saw no cancellation within 10 s of the disconnect: {s}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+#[tokio::test]
+async fn cancelled_notification_ends_the_call() {
+    let (_setup, gw, client) = gateway_and_client("", json!({})).await;
+    let mut observer = HttpClient::new(gw.url("/mcp"));
+    observer.initialize(json!({})).await;
+    let before = request_count(&mut observer, "alpha").await;
+
+    let resp = send_bounded(client.builder().body(sleep_call(5).to_string())).await;
+    assert_eq!(resp.status(), 200);
+    let mut stream = EventStream::new(resp);
+    wait_for_one_more_request(&mut observer, "alpha", before).await;
+
+    let cancel =
+        json!({"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"requestId": 5, "reason": "test"}});
+    assert_eq!(client.post(&cancel).await.status, 202);
+    let done = stream.expect("the end of the cancelled call").await;
+    assert_eq!(done["id"], 5, "{done}");
+    assert_eq!(done["error"]["code"], -32800, "a cancelled call ends with a cancellation error: {done}");
+    wait_for_upstream_cancellation(&mut observer, "alpha").await;
 }
 
 #[tokio::test]
@@ -529,9 +690,63 @@ async fn sigterm_exits_cleanly_and_stops_backends() {
         assert!(alive(pid), "{server} (pid {pid}) should be running");
         pids.push((server, pid));
     }
+
+    // Open streams must not hold up the exit: a standalone GET stream and a
+    // slow call in flight (the default shutdown_grace is 10 s).
+    let session = session_of(&client);
+    let get = client.http.get(&client.url).header("accept", "text/event-stream").header("mcp-session-id", &session);
+    let get = send_bounded(get).await;
+    assert_eq!(get.status(), 200);
+    let mut standalone = EventStream::new(get);
+    let before = request_count(&mut client, "alpha").await;
+    let slow = send_bounded(client.builder().body(sleep_call(77).to_string())).await;
+    let mut slow = EventStream::new(slow);
+    wait_for_one_more_request(&mut client, "alpha", before).await;
+
+    let started = std::time::Instant::now();
     let status = gw.stop().await;
+    let took = started.elapsed();
+    assert!(took < Duration::from_secs(5), "vmcp took {took:?} to exit: open streams held it up");
+    if let Some(last) = slow.next().await {
+        assert_eq!(last["id"], 77, "{last}");
+        assert!(last.get("error").is_some(), "the call in flight should end with an error: {last}");
+    }
+    assert_eq!(slow.next().await, None, "the in-flight call's stream should end");
+    assert_eq!(standalone.next().await, None, "the GET stream should end");
     assert!(status.success(), "vmcp should exit cleanly on SIGTERM: {status}");
     for (server, pid) in pids {
         assert!(!alive(pid), "{server} (pid {pid}) is still alive after vmcp exited");
     }
+}
+
+#[tokio::test]
+async fn idle_sessions_are_closed() {
+    let (_setup, gw, mut idle) = gateway_and_client("session_idle_timeout = \"200ms\"", json!({})).await;
+    let sid = session_of(&idle);
+    // Time passing is the event under test: nothing to await but the clock.
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    let p = idle.request("ping", json!({})).await;
+    assert_eq!(p.status, 404, "session {sid} should have expired: {p:?}");
+    // A new session works as usual.
+    let mut fresh = HttpClient::new(gw.url("/mcp"));
+    fresh.initialize(json!({})).await;
+    assert_eq!(fresh.call("ping", json!({})).await, json!({}));
+}
+
+#[tokio::test]
+async fn sampling_with_an_ambiguous_owner_is_refused_not_guessed() {
+    let (_setup, gw, busy) = gateway_and_client("", json!({"sampling": {}})).await;
+    let mut asker = HttpClient::new(gw.url("/mcp"));
+    asker.initialize(json!({"sampling": {}})).await;
+    let before = request_count(&mut asker, "alpha").await;
+    // One session keeps a call in flight on alpha ...
+    let slow = send_bounded(busy.builder().body(sleep_call(1).to_string())).await;
+    wait_for_one_more_request(&mut asker, "alpha", before).await;
+    // ... so when alpha asks for sampling during another session's call, two
+    // sessions could have caused it: vmcp answers alpha with an error.
+    let p = asker.request("tools/call", json!({"name": "alpha__sample", "arguments": {}})).await;
+    let e = error_of(&p);
+    assert!(e["message"].as_str().unwrap_or("").contains("cannot tell"), "{p:?}");
+    assert!(!p.messages.iter().any(|m| m["method"] == "sampling/createMessage"), "{p:?}");
+    drop(slow);
 }

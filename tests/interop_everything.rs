@@ -161,19 +161,28 @@ fn field<'a>(items: &'a [Value], key: &str) -> Vec<&'a str> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn everything_tools_list_and_calls() {
-    let Some(peers) = Peers::everything("everything_tools_list_and_calls") else { return };
+    let Some(peers) = Peers::everything("everything_tools_list_and_calls") else {
+        return;
+    };
     let (_setup, mut gw, backend) = start(&peers, json!({})).await;
     assert_eq!(backend, "2025-11-25", "vmcp ↔ server-everything revision");
 
     let list = gw.call("tools/list", json!({})).await;
     let names = tool_names(&list);
-    for t in ["everything__echo", "everything__get-sum", "everything__trigger-long-running-operation", "everything__toggle-subscriber-updates", "alpha__echo"] {
+    for t in [
+        "everything__echo",
+        "everything__get-sum",
+        "everything__trigger-long-running-operation",
+        "everything__toggle-subscriber-updates",
+        "alpha__echo",
+    ] {
         assert!(names.iter().any(|n| n == t), "{t} missing from {names:?}");
     }
     // Fidelity: each tool server-everything lists reaches the client unchanged but for its name.
     let direct = direct_list(&everything_command(&peers), "tools/list", "tools").await;
     assert!(direct.len() >= 10, "server-everything listed only {} tools directly", direct.len());
-    let by_name: HashMap<&str, &Value> = list["tools"].as_array().expect("tools").iter().map(|t| (t["name"].as_str().unwrap_or(""), t)).collect();
+    let by_name: HashMap<&str, &Value> =
+        list["tools"].as_array().expect("tools").iter().map(|t| (t["name"].as_str().unwrap_or(""), t)).collect();
     for tool in &direct {
         let name = tool["name"].as_str().expect("name");
         let exposed = format!("everything__{name}");
@@ -183,10 +192,30 @@ async fn everything_tools_list_and_calls() {
         assert_eq!(*got, &expected, "{exposed} changed on its way through vmcp");
     }
 
-    let echo = gw.call("tools/call", json!({"name": "everything__echo", "arguments": {"message": "through vmcp"}})).await;
+    let echo =
+        gw.call("tools/call", json!({"name": "everything__echo", "arguments": {"message": "through vmcp"}})).await;
     assert_eq!(first_text(&echo), "Echo: through vmcp");
     let sum = gw.call("tools/call", json!({"name": "everything__get-sum", "arguments": {"a": 2, "b": 40}})).await;
     assert!(first_text(&sum).contains("42"), "{sum}");
+    // structuredContent and non-text content types come through.
+    let weather = gw
+        .call("tools/call", json!({"name": "everything__get-structured-content", "arguments": {"location": "Chicago"}}))
+        .await;
+    assert_eq!(
+        weather["structuredContent"],
+        json!({"temperature": 36, "conditions": "Light rain / drizzle", "humidity": 82}),
+        "{weather}"
+    );
+    let image = gw.call("tools/call", json!({"name": "everything__get-tiny-image", "arguments": {}})).await;
+    let image = image["content"]
+        .as_array()
+        .expect("content")
+        .iter()
+        .find(|c| c["type"] == "image")
+        .cloned()
+        .unwrap_or_else(|| panic!("no image in {image}"));
+    assert_eq!(image["mimeType"], "image/png", "{image}");
+    assert!(image["data"].as_str().is_some_and(|d| d.len() > 100), "{image}");
     // A bad argument is the server's answer (isError or a JSON-RPC error), never a hang.
     let bad = gw.request("tools/call", json!({"name": "everything__get-sum", "arguments": {"a": "x"}})).await;
     assert!(bad.get("error").is_some() || bad["result"]["isError"] == true, "{bad}");
@@ -195,7 +224,9 @@ async fn everything_tools_list_and_calls() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn everything_progress_uses_the_clients_own_tokens() {
-    let Some(peers) = Peers::everything("everything_progress_uses_the_clients_own_tokens") else { return };
+    let Some(peers) = Peers::everything("everything_progress_uses_the_clients_own_tokens") else {
+        return;
+    };
     let (_setup, mut gw, _) = start(&peers, json!({})).await;
     // Two calls in flight at once, one with a string token and one with a number.
     let args = json!({"duration": 1, "steps": 3});
@@ -207,7 +238,11 @@ async fn everything_progress_uses_the_clients_own_tokens() {
     }
     let progress: Vec<&Value> = ex.notifications.iter().filter(|n| n["method"] == "notifications/progress").collect();
     for token in [json!("client-token-a"), json!(4242)] {
-        let mine: Vec<f64> = progress.iter().filter(|n| n["params"]["progressToken"] == token).map(|n| n["params"]["progress"].as_f64().expect("progress")).collect();
+        let mine: Vec<f64> = progress
+            .iter()
+            .filter(|n| n["params"]["progressToken"] == token)
+            .map(|n| n["params"]["progress"].as_f64().expect("progress"))
+            .collect();
         assert!(mine.len() >= 2, "token {token}: expected >= 2 progress notifications, got {mine:?} of {progress:?}");
         assert!(mine.windows(2).all(|w| w[0] < w[1]), "token {token}: progress must increase: {mine:?}");
     }
@@ -221,20 +256,30 @@ async fn everything_progress_uses_the_clients_own_tokens() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn everything_sampling_request_is_answered_by_the_client() {
-    let Some(peers) = Peers::everything("everything_sampling_request_is_answered_by_the_client") else { return };
+    let Some(peers) = Peers::everything("everything_sampling_request_is_answered_by_the_client") else {
+        return;
+    };
     let (_setup, mut gw, _) = start(&peers, json!({"sampling": {}})).await;
-    let id = gw.send_request("tools/call", json!({"name": "everything__trigger-sampling-request", "arguments": {"prompt": "what is vmcp?"}})).await;
+    let id = gw
+        .send_request(
+            "tools/call",
+            json!({"name": "everything__trigger-sampling-request", "arguments": {"prompt": "what is vmcp?"}}),
+        )
+        .await;
     let ex = exchange(&mut gw, &[id], |req| {
         assert_eq!(req["method"], "sampling/createMessage", "{req}");
         json!({"role": "assistant", "content": {"type": "text", "text": "answer-from-rust-test"}, "model": "rust-test-model", "stopReason": "endTurn"})
     })
     .await;
     assert_eq!(ex.requests.len(), 1, "{:?}", ex.requests);
-    let params = &ex.requests[0]["params"];
-    let asked = params["messages"][0]["content"]["text"].as_str().expect("message text");
-    assert!(asked.contains("what is vmcp?"), "{params}");
-    assert_eq!(params["maxTokens"], 100, "{params}");
-    assert_eq!(params["systemPrompt"], "You are a helpful test server.", "{params}");
+    // Forwarded as the server sent it: only the JSON-RPC id is vmcp's own.
+    let expected = json!({
+        "messages": [{"role": "user", "content": {"type": "text", "text": "Resource trigger-sampling-request context: what is vmcp?"}}],
+        "systemPrompt": "You are a helpful test server.",
+        "maxTokens": 100,
+        "temperature": 0.7,
+    });
+    assert_eq!(ex.requests[0]["params"], expected);
     let text = first_text(result_of(&ex, id));
     assert!(text.contains("answer-from-rust-test") && text.contains("rust-test-model"), "{text}");
     gw.close().await;
@@ -242,9 +287,13 @@ async fn everything_sampling_request_is_answered_by_the_client() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn everything_elicitation_request_is_answered_by_the_client() {
-    let Some(peers) = Peers::everything("everything_elicitation_request_is_answered_by_the_client") else { return };
+    let Some(peers) = Peers::everything("everything_elicitation_request_is_answered_by_the_client") else {
+        return;
+    };
     let (_setup, mut gw, _) = start(&peers, json!({"elicitation": {}})).await;
-    let id = gw.send_request("tools/call", json!({"name": "everything__trigger-elicitation-request", "arguments": {}})).await;
+    let id = gw
+        .send_request("tools/call", json!({"name": "everything__trigger-elicitation-request", "arguments": {}}))
+        .await;
     let ex = exchange(&mut gw, &[id], |req| {
         assert_eq!(req["method"], "elicitation/create", "{req}");
         json!({"action": "accept", "content": {"name": "Ada Lovelace", "check": true, "email": "ada@example.com", "integer": 7}})
@@ -254,14 +303,22 @@ async fn everything_elicitation_request_is_answered_by_the_client() {
     let schema = &ex.requests[0]["params"]["requestedSchema"];
     assert_eq!(schema["properties"]["name"]["type"], "string", "{schema}");
     let result = result_of(&ex, id);
-    let all: String = result["content"].as_array().expect("content").iter().filter_map(|c| c["text"].as_str()).collect::<Vec<_>>().join("\n");
+    let all: String = result["content"]
+        .as_array()
+        .expect("content")
+        .iter()
+        .filter_map(|c| c["text"].as_str())
+        .collect::<Vec<_>>()
+        .join("\n");
     assert!(all.contains("Name: Ada Lovelace") && all.contains("Favorite Integer: 7"), "{all}");
     gw.close().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn everything_resources_read_and_paginated_lists() {
-    let Some(peers) = Peers::everything("everything_resources_read_and_paginated_lists") else { return };
+    let Some(peers) = Peers::everything("everything_resources_read_and_paginated_lists") else {
+        return;
+    };
     let (_setup, mut gw, _) = start(&peers, json!({})).await;
 
     let read = gw.call("resources/read", json!({"uri": PREFIXED_DOC})).await;
@@ -281,7 +338,11 @@ async fn everything_resources_read_and_paginated_lists() {
     let mut theirs: Vec<String> = field(&direct, "uri").into_iter().map(str::to_owned).collect();
     ours.sort();
     theirs.sort();
-    eprintln!("server-everything lists {} resources directly; vmcp lists {} in {pages} pages", theirs.len(), uris.len());
+    eprintln!(
+        "server-everything lists {} resources directly; vmcp lists {} in {pages} pages",
+        theirs.len(),
+        uris.len()
+    );
     assert!(theirs.iter().any(|u| u == DOC), "{theirs:?}");
     assert_eq!(ours, theirs, "server-everything's resources through vmcp vs directly");
     assert_eq!(uris.iter().filter(|u| u.starts_with("alpha+")).count(), 5, "{uris:?}");
@@ -316,12 +377,29 @@ async fn everything_resources_read_and_paginated_lists() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn everything_prompts_and_completion() {
-    let Some(peers) = Peers::everything("everything_prompts_and_completion") else { return };
+    let Some(peers) = Peers::everything("everything_prompts_and_completion") else {
+        return;
+    };
     let (_setup, mut gw, _) = start(&peers, json!({})).await;
     let prompts = gw.call("prompts/list", json!({})).await;
     let names = field(prompts["prompts"].as_array().expect("prompts"), "name");
     for p in ["everything__args-prompt", "everything__completable-prompt", "alpha__prompt_0"] {
         assert!(names.contains(&p), "{p} missing from {names:?}");
+    }
+    // Fidelity: each prompt as server-everything lists it, but for its name.
+    let direct = direct_list(&everything_command(&peers), "prompts/list", "prompts").await;
+    assert!(!direct.is_empty());
+    for prompt in &direct {
+        let exposed = format!("everything__{}", prompt["name"].as_str().expect("name"));
+        let got = prompts["prompts"]
+            .as_array()
+            .expect("prompts")
+            .iter()
+            .find(|p| p["name"] == exposed.as_str())
+            .unwrap_or_else(|| panic!("{exposed} missing"));
+        let mut expected = prompt.clone();
+        expected["name"] = json!(exposed);
+        assert_eq!(got, &expected, "{exposed} changed on its way through vmcp");
     }
     let got = gw.call("prompts/get", json!({"name": "everything__args-prompt", "arguments": {"city": "Paris"}})).await;
     let text = got["messages"][0]["content"]["text"].as_str().expect("text");
@@ -330,7 +408,8 @@ async fn everything_prompts_and_completion() {
     let done = gw
         .call("completion/complete", json!({"ref": {"type": "ref/prompt", "name": "everything__completable-prompt"}, "argument": {"name": "department", "value": "E"}}))
         .await;
-    let values: Vec<&str> = done["completion"]["values"].as_array().expect("values").iter().filter_map(Value::as_str).collect();
+    let values: Vec<&str> =
+        done["completion"]["values"].as_array().expect("values").iter().filter_map(Value::as_str).collect();
     assert!(values.contains(&"Engineering"), "{done}");
     // With context: the second argument depends on the first.
     let done = gw
@@ -353,18 +432,23 @@ async fn everything_prompts_and_completion() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn everything_subscription_updates_carry_the_prefixed_uri() {
-    let Some(peers) = Peers::everything("everything_subscription_updates_carry_the_prefixed_uri") else { return };
+    let Some(peers) = Peers::everything("everything_subscription_updates_carry_the_prefixed_uri") else {
+        return;
+    };
     let (_setup, mut gw, _) = start(&peers, json!({})).await;
     let r = gw.call("resources/subscribe", json!({"uri": PREFIXED_DOC})).await;
     assert_eq!(r, json!({}));
-    let toggled = gw.call("tools/call", json!({"name": "everything__toggle-subscriber-updates", "arguments": {}})).await;
+    let toggled =
+        gw.call("tools/call", json!({"name": "everything__toggle-subscriber-updates", "arguments": {}})).await;
     assert!(first_text(&toggled).starts_with("Started"), "{toggled}");
     // server-everything sends one update at once, then every 5 s.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     let mut updates = Vec::new();
     loop {
         let left = deadline.saturating_duration_since(tokio::time::Instant::now());
-        let Some(msg) = gw.next(left).await else { panic!("no notifications/resources/updated within 10 s; updates: {updates:?}") };
+        let Some(msg) = gw.next(left).await else {
+            panic!("no notifications/resources/updated within 10 s; updates: {updates:?}")
+        };
         if msg["method"] == "notifications/resources/updated" {
             updates.push(msg["params"]["uri"].clone());
             if msg["params"]["uri"] == PREFIXED_DOC {
@@ -375,8 +459,92 @@ async fn everything_subscription_updates_carry_the_prefixed_uri() {
     assert!(updates.iter().all(|u| u == PREFIXED_DOC), "updates for URIs the client never subscribed to: {updates:?}");
     let r = gw.call("resources/unsubscribe", json!({"uri": PREFIXED_DOC})).await;
     assert_eq!(r, json!({}));
-    let toggled = gw.call("tools/call", json!({"name": "everything__toggle-subscriber-updates", "arguments": {}})).await;
+    let toggled =
+        gw.call("tools/call", json!({"name": "everything__toggle-subscriber-updates", "arguments": {}})).await;
     assert!(first_text(&toggled).starts_with("Stopped"), "{toggled}");
+    gw.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn everything_roots_requests_reach_the_client() {
+    let Some(peers) = Peers::everything("everything_roots_requests_reach_the_client") else {
+        return;
+    };
+    let (_setup, mut gw, _) = start(&peers, json!({"roots": {"listChanged": true}})).await;
+    let roots = |uri: &str| json!({"roots": [{"uri": uri, "name": "rust-root"}]});
+    let answer_with = |uri: &'static str| {
+        move |req: &Value| {
+            assert_eq!(req["method"], "roots/list", "{req}");
+            roots(uri)
+        }
+    };
+    let id = gw.send_request("tools/call", json!({"name": "everything__get-roots-list", "arguments": {}})).await;
+    let ex = exchange(&mut gw, &[id], answer_with("file:///tmp/rust-root-1")).await;
+    assert!(!ex.requests.is_empty(), "server-everything asked for roots through vmcp");
+    assert!(first_text(result_of(&ex, id)).contains("file:///tmp/rust-root-1"), "{:?}", ex.responses[&id]);
+
+    // server-everything also syncs roots on its own 350 ms after initialized: let that
+    // happen (answered as before), so the next roots/list can only come from list_changed.
+    let settle = tokio::time::Instant::now() + Duration::from_millis(600);
+    while let Some(msg) = gw.next(settle.saturating_duration_since(tokio::time::Instant::now())).await {
+        if msg["method"] == "roots/list" {
+            gw.send(&json!({"jsonrpc": "2.0", "id": msg["id"], "result": roots("file:///tmp/rust-root-1")})).await;
+        }
+    }
+    // notifications/roots/list_changed reaches the server, which asks again.
+    gw.notify("notifications/roots/list_changed", json!({})).await;
+    let deadline = tokio::time::Instant::now() + WAIT;
+    let mut answered = false;
+    loop {
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        let Some(msg) = gw.next(left).await else {
+            panic!("no roots/list after roots/list_changed (answered: {answered})")
+        };
+        if msg["method"] == "roots/list" {
+            gw.send(&json!({"jsonrpc": "2.0", "id": msg["id"], "result": roots("file:///tmp/rust-root-2")})).await;
+            answered = true;
+        } else if answered
+            && msg["method"] == "notifications/message"
+            && msg["params"]["data"].as_str().is_some_and(|d| d.starts_with("Roots updated"))
+        {
+            break;
+        }
+    }
+    let id = gw.send_request("tools/call", json!({"name": "everything__get-roots-list", "arguments": {}})).await;
+    let ex = exchange(&mut gw, &[id], answer_with("file:///tmp/rust-root-2")).await;
+    assert!(first_text(result_of(&ex, id)).contains("file:///tmp/rust-root-2"), "{:?}", ex.responses[&id]);
+    gw.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn everything_resource_list_changed_is_forwarded() {
+    let Some(peers) = Peers::everything("everything_resource_list_changed_is_forwarded") else {
+        return;
+    };
+    let (_setup, mut gw, _) = start(&peers, json!({})).await;
+    gw.clear_backlog();
+    // Registers a new resource, demo://resource/session/probe.gz, and says so.
+    let data = "data:text/plain;base64,aGVsbG8gZnJvbSB2bWNw";
+    let id = gw
+        .send_request(
+            "tools/call",
+            json!({"name": "everything__gzip-file-as-resource", "arguments": {"name": "probe.gz", "data": data}}),
+        )
+        .await;
+    let ex = exchange(&mut gw, &[id], no_requests_expected).await;
+    let link = &result_of(&ex, id)["content"][0];
+    assert_eq!(link["type"], "resource_link", "{link}");
+    let changed = ex.notifications.iter().any(|n| n["method"] == "notifications/resources/list_changed");
+    if !changed {
+        gw.wait_for("notifications/resources/list_changed", |m| m["method"] == "notifications/resources/list_changed")
+            .await;
+    }
+    let (items, _) = list_all(&mut gw, "resources/list", "resources").await;
+    let uris = field(&items, "uri");
+    let exposed = "everything+demo://resource/session/probe.gz";
+    assert!(uris.contains(&exposed), "{uris:?}");
+    let read = gw.call("resources/read", json!({"uri": exposed})).await;
+    assert_eq!(read["contents"][0]["mimeType"], "application/gzip", "{read}");
     gw.close().await;
 }
 
@@ -432,7 +600,8 @@ fn check_python_scenario(out: &Value, transport: &str) {
     for t in ["everything__echo", "everything__get-sum", "alpha__echo"].iter().chain(CONDITIONAL_TOOLS) {
         assert!(tools.contains(t), "{t} missing from {tools:?}");
     }
-    let resources: Vec<&str> = out["resources"].as_array().expect("resources").iter().filter_map(Value::as_str).collect();
+    let resources: Vec<&str> =
+        out["resources"].as_array().expect("resources").iter().filter_map(Value::as_str).collect();
     let unique: HashSet<&str> = resources.iter().copied().collect();
     assert_eq!(unique.len(), resources.len(), "{resources:?}");
     assert!(resources.contains(&PREFIXED_DOC) && resources.contains(&"alpha+mock://resource/4"), "{resources:?}");
@@ -449,7 +618,9 @@ fn check_python_scenario(out: &Value, transport: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn everything_through_vmcp_with_the_python_sdk_over_stdio() {
-    let Some(peers) = Peers::all("everything_through_vmcp_with_the_python_sdk_over_stdio") else { return };
+    let Some(peers) = Peers::all("everything_through_vmcp_with_the_python_sdk_over_stdio") else {
+        return;
+    };
     let setup = setup(&peers);
     let mut args = python_scenario();
     args.push("--stdio".into());
@@ -464,7 +635,9 @@ async fn everything_through_vmcp_with_the_python_sdk_over_stdio() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn everything_through_vmcp_with_the_python_sdk_over_http() {
-    let Some(peers) = Peers::all("everything_through_vmcp_with_the_python_sdk_over_http") else { return };
+    let Some(peers) = Peers::all("everything_through_vmcp_with_the_python_sdk_over_http") else {
+        return;
+    };
     let setup = setup(&peers);
     let gw = HttpGateway::start(&setup).await;
     let mut args = python_scenario();

@@ -72,7 +72,11 @@ fn scenario() -> Vec<String> {
 }
 
 fn strings(v: &Value) -> Vec<String> {
-    v.as_array().unwrap_or_else(|| panic!("not an array: {v}")).iter().map(|s| s.as_str().expect("string").to_owned()).collect()
+    v.as_array()
+        .unwrap_or_else(|| panic!("not an array: {v}"))
+        .iter()
+        .map(|s| s.as_str().expect("string").to_owned())
+        .collect()
 }
 
 /// Checks everything py_client.py reported for [`scenario`].
@@ -105,14 +109,18 @@ fn check_scenario(run: &PyRun, transport: &str) {
     let resources = strings(&out["resources"]);
     let unique: HashSet<&String> = resources.iter().collect();
     assert_eq!(unique.len(), resources.len(), "duplicates in {resources:?}");
-    for r in ["alpha+mock://resource/0", "alpha+mock://resource/2", "beta+mock://resource/0", "beta+mock://resource/4"] {
+    for r in ["alpha+mock://resource/0", "alpha+mock://resource/2", "beta+mock://resource/0", "beta+mock://resource/4"]
+    {
         assert!(resources.iter().any(|x| x == r), "{r} missing from {resources:?}");
     }
     assert_eq!(resources.len(), 3 + 5, "{resources:?}");
     let templates = strings(&out["resource_templates"]);
     assert!(templates.iter().any(|t| t == "alpha+mock://template/0/{id}"), "{templates:?}");
     let prompts = strings(&out["prompts"]);
-    assert!(prompts.iter().any(|p| p == "alpha__prompt_0") && prompts.iter().any(|p| p == "beta__prompt_1"), "{prompts:?}");
+    assert!(
+        prompts.iter().any(|p| p == "alpha__prompt_0") && prompts.iter().any(|p| p == "beta__prompt_1"),
+        "{prompts:?}"
+    );
 
     // Requests on prefixed names.
     assert_eq!(out["call"]["text"], "hello from python", "{}", out["call"]);
@@ -142,12 +150,17 @@ fn check_scenario(run: &PyRun, transport: &str) {
     // Resource updates carry the URI the client subscribed to.
     let updates = strings(&out["subscription"]["updates"]);
     assert!(updates.iter().any(|u| u == "beta+mock://resource/1"), "{updates:?}");
-    assert!(updates.iter().all(|u| u.starts_with("beta+") || u.starts_with("alpha+")), "unprefixed update URI: {updates:?}");
+    assert!(
+        updates.iter().all(|u| u.starts_with("beta+") || u.starts_with("alpha+")),
+        "unprefixed update URI: {updates:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn python_sdk_over_stdio() {
-    let Some(peers) = Peers::python("python_sdk_over_stdio") else { return };
+    let Some(peers) = Peers::python("python_sdk_over_stdio") else {
+        return;
+    };
     let setup = two_mocks();
     let mut args = scenario();
     args.push("--stdio".into());
@@ -162,7 +175,9 @@ async fn python_sdk_over_stdio() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn python_sdk_over_streamable_http() {
-    let Some(peers) = Peers::python("python_sdk_over_streamable_http") else { return };
+    let Some(peers) = Peers::python("python_sdk_over_streamable_http") else {
+        return;
+    };
     let setup = two_mocks();
     let gw = HttpGateway::start(&setup).await;
     let mut args = scenario();

@@ -66,7 +66,8 @@ async fn lists_merge_every_page_of_every_server_under_prefixed_names() {
     assert_eq!(echo["_meta"]["vmcp.mock/kept"], true);
 
     let prompts = gw.call("prompts/list", json!({})).await;
-    let pnames: Vec<_> = prompts["prompts"].as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap().to_owned()).collect();
+    let pnames: Vec<_> =
+        prompts["prompts"].as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap().to_owned()).collect();
     assert_eq!(pnames, ["alpha__prompt_0", "alpha__prompt_1", "beta__prompt_0", "beta__prompt_1"]);
 
     let bad = gw.request("tools/list", json!({"cursor": "bogus"})).await;
@@ -106,7 +107,8 @@ async fn resources_are_paginated_with_a_composite_cursor() {
     assert!(uris.contains(&"beta+mock://resource/0".to_owned()));
 
     let templates = gw.call("resources/templates/list", json!({})).await;
-    let t: Vec<_> = templates["resourceTemplates"].as_array().unwrap().iter().map(|t| t["uriTemplate"].as_str().unwrap()).collect();
+    let t: Vec<_> =
+        templates["resourceTemplates"].as_array().unwrap().iter().map(|t| t["uriTemplate"].as_str().unwrap()).collect();
     assert_eq!(t, ["alpha+mock://template/0/{id}", "beta+mock://template/0/{id}"]);
 
     let bad = gw.request("resources/list", json!({"cursor": "not-ours"})).await;
@@ -196,7 +198,10 @@ async fn bad_input_gets_precise_errors_and_the_session_goes_on() {
 async fn oversized_messages_are_refused_without_buffering_them() {
     let setup = Setup::new("max_message_size = \"16KiB\"", &[mock_server("alpha", &[])]);
     let mut gw = started(&setup).await;
-    let huge = format!(r#"{{"jsonrpc":"2.0","id":"big","method":"tools/call","params":{{"name":"alpha__echo","arguments":{{"text":"{}"}}}}}}"#, "x".repeat(20_000));
+    let huge = format!(
+        r#"{{"jsonrpc":"2.0","id":"big","method":"tools/call","params":{{"name":"alpha__echo","arguments":{{"text":"{}"}}}}}}"#,
+        "x".repeat(20_000)
+    );
     gw.send_raw(&huge).await;
     let e = gw.wait_for("size error", |m| m["error"]["code"] == -32600).await;
     assert!(e["error"]["message"].as_str().unwrap().contains("max_message_size"), "{e}");
@@ -216,7 +221,8 @@ async fn progress_reaches_the_caller_with_its_own_token() {
         .await;
     let resp = gw.response(id).await;
     assert_eq!(first_text(&resp["result"]), "done after 3 steps");
-    let progress: Vec<Value> = gw.backlog().iter().filter(|m| m["method"] == "notifications/progress").cloned().collect();
+    let progress: Vec<Value> =
+        gw.backlog().iter().filter(|m| m["method"] == "notifications/progress").cloned().collect();
     assert_eq!(progress.len(), 3, "{progress:?}");
     for (i, p) in progress.iter().enumerate() {
         assert_eq!(p["params"]["progressToken"], 42);
@@ -241,13 +247,17 @@ async fn sampling_elicitation_and_roots_round_trip_to_the_client() {
     let id = gw.send_request("tools/call", json!({"name": "alpha__elicit", "arguments": {"message": "name?"}})).await;
     let req = gw.wait_for("elicitation request", |m| m["method"] == "elicitation/create").await;
     assert_eq!(req["params"]["message"], "name?");
-    gw.send(&json!({"jsonrpc": "2.0", "id": req["id"], "result": {"action": "accept", "content": {"name": "Ada"}}})).await;
+    gw.send(&json!({"jsonrpc": "2.0", "id": req["id"], "result": {"action": "accept", "content": {"name": "Ada"}}}))
+        .await;
     let resp = gw.response(id).await;
     assert!(first_text(&resp["result"]).contains("Ada"));
 
     let id = gw.send_request("tools/call", json!({"name": "alpha__roots", "arguments": {}})).await;
     let req = gw.wait_for("roots request", |m| m["method"] == "roots/list").await;
-    gw.send(&json!({"jsonrpc": "2.0", "id": req["id"], "result": {"roots": [{"uri": "file:///work", "name": "work"}]}})).await;
+    gw.send(
+        &json!({"jsonrpc": "2.0", "id": req["id"], "result": {"roots": [{"uri": "file:///work", "name": "work"}]}}),
+    )
+    .await;
     let resp = gw.response(id).await;
     assert!(first_text(&resp["result"]).contains("file:///work"));
 
@@ -280,8 +290,26 @@ async fn cancellation_reaches_the_backend() {
     gw.notify("notifications/cancelled", json!({"requestId": id, "reason": "user"})).await;
     let resp = gw.response(id).await;
     assert_eq!(resp["error"]["code"], -32800);
-    let stats = wait_until(&mut gw, "alpha to see the cancellation", |s| !s["cancellations"].as_array().unwrap().is_empty()).await;
+    let stats =
+        wait_until(&mut gw, "alpha to see the cancellation", |s| !s["cancellations"].as_array().unwrap().is_empty())
+            .await;
     assert_eq!(stats["cancellations"].as_array().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn a_cancellation_right_behind_its_request_is_not_lost() {
+    let setup = two_servers();
+    let mut gw = started(&setup).await;
+    // Both lines in one write: the cancellation may be read before the request's
+    // task has even started.
+    gw.send_raw(concat!(
+        r#"{"jsonrpc":"2.0","id":"slow","method":"tools/call","params":{"name":"alpha__sleep","arguments":{"ms":60000}}}"#,
+        "\n",
+        r#"{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":"slow"}}"#
+    ))
+    .await;
+    let resp = gw.response_str("slow").await;
+    assert_eq!(resp["error"]["code"], -32800, "{resp}");
 }
 
 /// Polls alpha's stats (bounded) until `pred` holds.
@@ -316,7 +344,9 @@ async fn list_changes_and_resource_updates_reach_clients() {
     let r = gw.call("tools/call", json!({"name": "alpha__touch", "arguments": {"uri": "mock://resource/1"}})).await;
     assert!(first_text(&r).contains("subscribed: false"), "unsubscribe reached the backend");
 
-    let r = gw.call("tools/call", json!({"name": "alpha__log", "arguments": {"level": "warning", "message": "careful"}})).await;
+    let r = gw
+        .call("tools/call", json!({"name": "alpha__log", "arguments": {"level": "warning", "message": "careful"}}))
+        .await;
     assert_eq!(first_text(&r), "logged");
     let log = gw.wait_for("log message", |m| m["method"] == "notifications/message").await;
     assert_eq!(log["params"]["data"], "careful");

@@ -114,7 +114,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 }
 
 fn not_yet(what: &str) -> anyhow::Result<ExitCode> {
-    bail!("`vmcp {what}` is not available in this version yet (it needs the admin API); run the gateway with `vmcp start`")
+    bail!(
+        "`vmcp {what}` is not available in this version yet (it needs the admin API); run the gateway with `vmcp start`"
+    )
 }
 
 pub(crate) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {

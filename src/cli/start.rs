@@ -44,7 +44,9 @@ pub struct StartArgs {
 
 pub fn run(args: StartArgs) -> anyhow::Result<ExitCode> {
     if args.daemon || args.pid_file.is_some() || args.log_file.is_some() {
-        bail!("--daemon, --pid-file and --log-file are not available in this version yet; run `vmcp start` in the foreground");
+        bail!(
+            "--daemon, --pid-file and --log-file are not available in this version yet; run `vmcp start` in the foreground"
+        );
     }
     let paths = super::config_paths(&args.config)?;
     let mut cfg = config::load(&paths).map_err(|e| anyhow::anyhow!("invalid configuration:\n{e}"))?;
@@ -56,7 +58,11 @@ pub fn run(args: StartArgs) -> anyhow::Result<ExitCode> {
         let stop = CancellationToken::new();
         tokio::spawn(watch_signals(stop.clone()));
         let gateway = Gateway::start(&cfg);
-        let result = if args.stdio { serve_stdio(&gateway, &cfg, stop.clone()).await } else { serve_http(&gateway, &cfg, stop.clone()).await };
+        let result = if args.stdio {
+            serve_stdio(&gateway, &cfg, stop.clone()).await
+        } else {
+            serve_http(&gateway, &cfg, stop.clone()).await
+        };
         tracing::info!("stopping backends");
         gateway.shutdown().await;
         tracing::info!("stopped");
@@ -87,17 +93,18 @@ async fn serve_stdio(gateway: &Arc<Gateway>, cfg: &Config, stop: CancellationTok
 
 async fn serve_http(gateway: &Arc<Gateway>, cfg: &Config, stop: CancellationToken) -> anyhow::Result<()> {
     let addr = &cfg.gateway.listen;
-    let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr} (gateway.listen)"))?;
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen on {addr} (gateway.listen)"))?;
     let local = listener.local_addr().context("listener address")?;
     let options = HttpOptions {
         max_message_size: cfg.gateway.max_message_size,
         allowed_origins: cfg.gateway.allowed_origins.clone(),
         keepalive: Duration::from_secs(15),
+        session_idle_timeout: cfg.gateway.session_idle_timeout,
     };
     let mcp = McpHttp::new(Arc::new(gateway.clone()), options);
-    let app = Router::new()
-        .merge(mcp.router())
-        .merge(health_routes(gateway.clone()));
+    let app = Router::new().merge(mcp.router()).merge(health_routes(gateway.clone()));
     // Announce the address on stderr in a fixed form, so scripts (and tests) that
     // pass port 0 can find it.
     eprintln!("vmcp: listening on http://{local}/mcp");

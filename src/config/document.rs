@@ -36,6 +36,7 @@ pub(crate) const GATEWAY_KEYS: &[&str] = &[
     "request_timeout",
     "init_timeout",
     "shutdown_grace",
+    "session_idle_timeout",
 ];
 
 /// The keys of `[servers.<id>]`.
@@ -61,9 +62,7 @@ pub fn is_valid_server_id(id: &str) -> bool {
     let bytes = id.as_bytes();
     matches!(bytes.first(), Some(b'a'..=b'z'))
         && bytes.len() <= 32
-        && bytes
-            .iter()
-            .all(|b| matches!(b, b'a'..=b'z' | b'0'..=b'9' | b'-'))
+        && bytes.iter().all(|b| matches!(b, b'a'..=b'z' | b'0'..=b'9' | b'-'))
 }
 
 /// "Did you mean" among the keys of this table; else, for a key of the
@@ -79,17 +78,8 @@ fn key_hint(key: &str, here: &[&str], elsewhere: &[&str], elsewhere_name: &str) 
 /// Reads one document. The layer is `None` when the text is not valid TOML:
 /// then only the syntax errors are reported, since anything read from a
 /// half-parsed document could be wrong.
-pub(crate) fn read(
-    file: &str,
-    text: &str,
-    env: &dyn Fn(&str) -> Option<String>,
-) -> (Option<Layer>, Vec<ConfigError>) {
-    let mut reader = Reader {
-        file,
-        text,
-        env,
-        errors: Vec::new(),
-    };
+pub(crate) fn read(file: &str, text: &str, env: &dyn Fn(&str) -> Option<String>) -> (Option<Layer>, Vec<ConfigError>) {
+    let mut reader = Reader { file, text, env, errors: Vec::new() };
     let (root, syntax_errors) = DeTable::parse_recoverable(text);
     if !syntax_errors.is_empty() {
         reader.syntax(syntax_errors);
@@ -178,15 +168,8 @@ impl Reader<'_> {
             DeValue::Table(table) => Some(table),
             other => {
                 let found = other.type_str();
-                let article = if found.starts_with(['a', 'i']) {
-                    "an"
-                } else {
-                    "a"
-                };
-                self.error(
-                    at,
-                    format!("{what} must be a table, found {article} {found}"),
-                );
+                let article = if found.starts_with(['a', 'i']) { "an" } else { "a" };
+                self.error(at, format!("{what} must be a table, found {article} {found}"));
                 None
             }
         }
@@ -212,6 +195,7 @@ impl Reader<'_> {
                 "request_timeout" => g.request_timeout = self.duration(&path, value),
                 "init_timeout" => g.init_timeout = self.duration(&path, value),
                 "shutdown_grace" => g.shutdown_grace = self.duration(&path, value),
+                "session_idle_timeout" => g.session_idle_timeout = self.duration(&path, value),
                 other => {
                     let hint = key_hint(other, GATEWAY_KEYS, SERVER_KEYS, "a [servers.<id>] table");
                     self.error(key_at, format!("unknown key `{other}` in [gateway]{hint}"));
@@ -269,40 +253,26 @@ impl Reader<'_> {
                 "description" => s.description = self.value(&path, value),
                 other => {
                     let hint = key_hint(other, SERVER_KEYS, GATEWAY_KEYS, "[gateway]");
-                    self.error(
-                        key_at,
-                        format!("unknown key `{other}` in [servers.{id}]{hint}"),
-                    );
+                    self.error(key_at, format!("unknown key `{other}` in [servers.{id}]{hint}"));
                 }
             }
         }
         s
     }
 
-    fn duration(
-        &mut self,
-        path: &str,
-        value: Spanned<DeValue<'_>>,
-    ) -> Option<At<std::time::Duration>> {
+    fn duration(&mut self, path: &str, value: Spanned<DeValue<'_>>) -> Option<At<std::time::Duration>> {
         self.value(path, value).map(|v| v.map(|DurationValue(d)| d))
     }
 
     /// Substitutes `${VAR}`s in `value`, then reads it as a `T`. Errors are
     /// recorded at the value (or the part of it that is wrong).
-    fn value<T: DeserializeOwned>(
-        &mut self,
-        path: &str,
-        mut value: Spanned<DeValue<'_>>,
-    ) -> Option<At<T>> {
+    fn value<T: DeserializeOwned>(&mut self, path: &str, mut value: Spanned<DeValue<'_>>) -> Option<At<T>> {
         let at = value.span().start;
         if !self.substitute(path, &mut value) {
             return None;
         }
         match T::deserialize(ValueDeserializer::from(value)) {
-            Ok(v) => Some(At {
-                value: v,
-                pos: self.pos(at),
-            }),
+            Ok(v) => Some(At { value: v, pos: self.pos(at) }),
             Err(e) => {
                 let offset = e.span().map_or(at, |s| s.start);
                 self.error(offset, format!("{path}: {}", e.message()));
@@ -344,10 +314,7 @@ impl Reader<'_> {
                 }
                 ok
             }
-            DeValue::Integer(_)
-            | DeValue::Float(_)
-            | DeValue::Boolean(_)
-            | DeValue::Datetime(_) => true,
+            DeValue::Integer(_) | DeValue::Float(_) | DeValue::Boolean(_) | DeValue::Datetime(_) => true,
         }
     }
 
@@ -359,10 +326,6 @@ impl Reader<'_> {
         let exact = !raw.starts_with("\"\"\"")
             && !raw.starts_with("'''")
             && (raw.starts_with('\'') || (raw.starts_with('"') && !raw.contains('\\')));
-        if exact {
-            span.start + 1 + index
-        } else {
-            span.start
-        }
+        if exact { span.start + 1 + index } else { span.start }
     }
 }

@@ -16,10 +16,7 @@ pub(crate) struct SubstError {
 
 /// Expands every `${...}` in `s`. Reports every problem in the string, not
 /// only the first.
-pub(crate) fn substitute(
-    s: &str,
-    env: &dyn Fn(&str) -> Option<String>,
-) -> Result<String, Vec<SubstError>> {
+pub(crate) fn substitute(s: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<String, Vec<SubstError>> {
     let mut out = String::with_capacity(s.len());
     let mut errors = Vec::new();
     let mut i = 0;
@@ -51,11 +48,7 @@ pub(crate) fn substitute(
         }
     }
     out.push_str(&s[i..]);
-    if errors.is_empty() {
-        Ok(out)
-    } else {
-        Err(errors)
-    }
+    if errors.is_empty() { Ok(out) } else { Err(errors) }
 }
 
 /// Expands the inside of one `${...}`.
@@ -82,9 +75,7 @@ fn expand(inner: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<String, S
 
 fn is_variable_name(name: &str) -> bool {
     let mut chars = name.chars();
-    chars
-        .next()
-        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+    chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
@@ -135,17 +126,9 @@ mod tests {
         let errors = sub("x ${A} y ${B:-b} ${C}").expect_err("A and C are unset");
         assert_eq!(errors.len(), 2);
         assert_eq!(errors[0].index, 2);
-        assert!(
-            errors[0]
-                .message
-                .contains("environment variable A is not set")
-        );
+        assert!(errors[0].message.contains("environment variable A is not set"));
         assert_eq!(errors[1].index, 17);
-        assert!(
-            errors[1]
-                .message
-                .contains("environment variable C is not set")
-        );
+        assert!(errors[1].message.contains("environment variable C is not set"));
     }
 
     #[test]

@@ -29,22 +29,12 @@ pub struct ConfigErrors(pub Vec<ConfigError>);
 impl ConfigError {
     /// An error about a whole file (it cannot be read, for instance).
     pub fn in_file(file: impl Into<String>, message: impl Into<String>) -> Self {
-        Self {
-            file: file.into(),
-            line: None,
-            column: None,
-            message: message.into(),
-        }
+        Self { file: file.into(), line: None, column: None, message: message.into() }
     }
 
     /// An error at a known position.
     pub(crate) fn at(pos: &Pos, message: impl Into<String>) -> Self {
-        Self {
-            file: pos.file.clone(),
-            line: Some(pos.line),
-            column: Some(pos.column),
-            message: message.into(),
-        }
+        Self { file: pos.file.clone(), line: Some(pos.line), column: Some(pos.column), message: message.into() }
     }
 }
 
@@ -126,25 +116,14 @@ mod tests {
 
     #[test]
     fn display_leaves_out_unknown_parts() {
-        let full = ConfigError {
-            file: "a.toml".into(),
-            line: Some(3),
-            column: Some(7),
-            message: "bad".into(),
-        };
+        let full = ConfigError { file: "a.toml".into(), line: Some(3), column: Some(7), message: "bad".into() };
         assert_eq!(full.to_string(), "a.toml:3:7: bad");
-        let no_column = ConfigError {
-            column: None,
-            ..full.clone()
-        };
+        let no_column = ConfigError { column: None, ..full.clone() };
         assert_eq!(no_column.to_string(), "a.toml:3: bad");
         let file_only = ConfigError::in_file("a.toml", "cannot read: gone");
         assert_eq!(file_only.to_string(), "a.toml: cannot read: gone");
         let all = ConfigErrors(vec![full, file_only]);
-        assert_eq!(
-            all.to_string(),
-            "a.toml:3:7: bad\na.toml: cannot read: gone"
-        );
+        assert_eq!(all.to_string(), "a.toml:3:7: bad\na.toml: cannot read: gone");
     }
 
     #[test]

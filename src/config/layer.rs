@@ -22,10 +22,7 @@ pub(crate) struct At<T> {
 
 impl<T> At<T> {
     pub fn map<U>(self, f: impl FnOnce(T) -> U) -> At<U> {
-        At {
-            value: f(self.value),
-            pos: self.pos,
-        }
+        At { value: f(self.value), pos: self.pos }
     }
 }
 
@@ -52,6 +49,7 @@ pub(crate) struct GatewayLayer {
     pub request_timeout: Option<At<Duration>>,
     pub init_timeout: Option<At<Duration>>,
     pub shutdown_grace: Option<At<Duration>>,
+    pub session_idle_timeout: Option<At<Duration>>,
 }
 
 #[derive(Debug, Clone)]
@@ -106,10 +104,7 @@ fn over<T>(earlier: &mut Option<T>, later: Option<T>) {
 }
 
 /// Tables merge entry by entry; the position becomes the later one's.
-fn over_map(
-    earlier: &mut Option<At<BTreeMap<String, String>>>,
-    later: Option<At<BTreeMap<String, String>>>,
-) {
+fn over_map(earlier: &mut Option<At<BTreeMap<String, String>>>, later: Option<At<BTreeMap<String, String>>>) {
     match (earlier.as_mut(), later) {
         (Some(earlier), Some(later)) => {
             earlier.value.extend(later.value);
@@ -150,6 +145,7 @@ impl GatewayLayer {
         over(&mut self.request_timeout, later.request_timeout);
         over(&mut self.init_timeout, later.init_timeout);
         over(&mut self.shutdown_grace, later.shutdown_grace);
+        over(&mut self.session_idle_timeout, later.session_idle_timeout);
     }
 }
 

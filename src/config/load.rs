@@ -20,10 +20,7 @@ pub fn load(paths: &[PathBuf]) -> Result<Config, ConfigErrors> {
 }
 
 /// [`load`], with the environment (for `${VAR}` and `HOME`) given by `env`.
-pub fn load_with_env(
-    paths: &[PathBuf],
-    env: &dyn Fn(&str) -> Option<String>,
-) -> Result<Config, ConfigErrors> {
+pub fn load_with_env(paths: &[PathBuf], env: &dyn Fn(&str) -> Option<String>) -> Result<Config, ConfigErrors> {
     let mut merger = Merger::default();
     for path in paths {
         let file = path.display().to_string();
@@ -37,11 +34,7 @@ pub fn load_with_env(
 
 /// Parses and validates one document held in memory; `origin` names it in
 /// errors and becomes the only entry of [`Config::sources`].
-pub fn parse_str(
-    origin: &str,
-    text: &str,
-    env: &dyn Fn(&str) -> Option<String>,
-) -> Result<Config, ConfigErrors> {
+pub fn parse_str(origin: &str, text: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<Config, ConfigErrors> {
     let mut merger = Merger::default();
     merger.add(origin, text, env);
     merger.finish(vec![PathBuf::from(origin)], env)
@@ -57,10 +50,7 @@ pub fn default_path() -> Option<PathBuf> {
     default_path_from(&|name| std::env::var(name).ok(), &|path| path.exists())
 }
 
-fn default_path_from(
-    env: &dyn Fn(&str) -> Option<String>,
-    exists: &dyn Fn(&Path) -> bool,
-) -> Option<PathBuf> {
+fn default_path_from(env: &dyn Fn(&str) -> Option<String>, exists: &dyn Fn(&Path) -> bool) -> Option<PathBuf> {
     let set = |name: &str| env(name).filter(|v| !v.is_empty());
     if let Some(path) = set("VMCP_CONFIG") {
         return Some(PathBuf::from(path));
@@ -100,20 +90,12 @@ impl Merger {
         self.incomplete = true;
     }
 
-    fn finish(
-        mut self,
-        sources: Vec<PathBuf>,
-        env: &dyn Fn(&str) -> Option<String>,
-    ) -> Result<Config, ConfigErrors> {
+    fn finish(mut self, sources: Vec<PathBuf>, env: &dyn Fn(&str) -> Option<String>) -> Result<Config, ConfigErrors> {
         if self.incomplete {
             return Err(ConfigErrors(self.errors));
         }
         let config = validate::finish(self.merged, sources, env, &mut self.errors);
-        if self.errors.is_empty() {
-            Ok(config)
-        } else {
-            Err(ConfigErrors(self.errors))
-        }
+        if self.errors.is_empty() { Ok(config) } else { Err(ConfigErrors(self.errors)) }
     }
 }
 
@@ -122,11 +104,7 @@ mod tests {
     use super::*;
 
     fn env_of<'a>(vars: &'a [(&str, &str)]) -> impl Fn(&str) -> Option<String> + 'a {
-        move |name| {
-            vars.iter()
-                .find(|(k, _)| *k == name)
-                .map(|(_, v)| (*v).to_owned())
-        }
+        move |name| vars.iter().find(|(k, _)| *k == name).map(|(_, v)| (*v).to_owned())
     }
 
     #[test]
@@ -139,20 +117,11 @@ mod tests {
     #[test]
     fn local_file_comes_before_user_config() {
         let env = env_of(&[("HOME", "/home/u")]);
-        assert_eq!(
-            default_path_from(&env, &|_| true),
-            Some(PathBuf::from("vmcp.toml"))
-        );
+        assert_eq!(default_path_from(&env, &|_| true), Some(PathBuf::from("vmcp.toml")));
         let only_user = |p: &Path| p != Path::new("vmcp.toml");
-        assert_eq!(
-            default_path_from(&env, &only_user),
-            Some(PathBuf::from("/home/u/.config/vmcp/config.toml"))
-        );
+        assert_eq!(default_path_from(&env, &only_user), Some(PathBuf::from("/home/u/.config/vmcp/config.toml")));
         let xdg = env_of(&[("HOME", "/home/u"), ("XDG_CONFIG_HOME", "/xdg")]);
-        assert_eq!(
-            default_path_from(&xdg, &only_user),
-            Some(PathBuf::from("/xdg/vmcp/config.toml"))
-        );
+        assert_eq!(default_path_from(&xdg, &only_user), Some(PathBuf::from("/xdg/vmcp/config.toml")));
         assert_eq!(default_path_from(&env, &|_| false), None);
         assert_eq!(default_path_from(&env_of(&[]), &|_| false), None);
     }

@@ -60,6 +60,8 @@ pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 pub const DEFAULT_INIT_TIMEOUT: Duration = Duration::from_secs(30);
 /// Default `[gateway] shutdown_grace`.
 pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+/// Default `[gateway] session_idle_timeout`.
+pub const DEFAULT_SESSION_IDLE_TIMEOUT: Duration = Duration::from_secs(30 * 60);
 /// The `balance` strategies a server group may name.
 pub const BALANCE_STRATEGIES: &[&str] = &[
     "round_robin",
@@ -105,6 +107,8 @@ pub struct GatewayConfig {
     pub init_timeout: Duration,
     /// How long shutdown waits for requests in flight.
     pub shutdown_grace: Duration,
+    /// An HTTP session with no request and no open stream for this long is closed.
+    pub session_idle_timeout: Duration,
 }
 
 impl Default for GatewayConfig {
@@ -127,6 +131,7 @@ impl Default for GatewayConfig {
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
             init_timeout: DEFAULT_INIT_TIMEOUT,
             shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
+            session_idle_timeout: DEFAULT_SESSION_IDLE_TIMEOUT,
         }
     }
 }

@@ -23,6 +23,7 @@ pub const STARTER: &str = r#"# vmcp configuration: one MCP endpoint in front of 
 # request_timeout = "60s"            # per request to a server: "500ms", "30s", "2m", "1m30s"
 # init_timeout = "30s"               # how long a server may take to start and answer initialize
 # shutdown_grace = "10s"             # how long shutdown waits for requests in flight
+# session_idle_timeout = "30m"       # an HTTP session idle this long (no request, no open stream) is closed
 
 # Each [servers.<id>] table is one MCP server. The id (a lowercase letter, then up
 # to 31 lowercase letters, digits or "-") prefixes its tools: "alpha__echo".

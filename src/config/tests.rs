@@ -69,10 +69,7 @@ fn empty_document_gives_the_defaults() {
 fn server_defaults() {
     let config = ok(STDIO);
     let time = &config.servers["time"];
-    let expected = ServerConfig {
-        command: Some("uvx".into()),
-        ..ServerConfig::default()
-    };
+    let expected = ServerConfig { command: Some("uvx".into()), ..ServerConfig::default() };
     assert_eq!(*time, expected);
     assert_eq!(time.transport, TransportKind::Stdio);
     assert!(time.enabled && !time.required);
@@ -94,6 +91,7 @@ allowed_origins = ["https://app.example.com", "http://localhost:5173"]
 request_timeout = "1m30s"
 init_timeout = "500ms"
 shutdown_grace = "0s"
+session_idle_timeout = "5m"
 "#);
     let g = config.gateway;
     assert_eq!(g.listen, "0.0.0.0:8080");
@@ -107,18 +105,11 @@ shutdown_grace = "0s"
     assert_eq!(g.request_timeout, Duration::from_secs(90));
     assert_eq!(g.init_timeout, Duration::from_millis(500));
     assert_eq!(g.shutdown_grace, Duration::ZERO);
+    assert_eq!(g.session_idle_timeout, Duration::from_secs(300));
     // Every key of GATEWAY_KEYS appears above: the list and the reader agree.
-    assert_eq!(GATEWAY_KEYS.len(), 11);
-    assert_eq!(
-        ok("[gateway]\nmax_message_size = 1024")
-            .gateway
-            .max_message_size,
-        1024
-    );
-    assert_eq!(
-        ok("[gateway]\nprefix = \"never\"").gateway.prefix,
-        PrefixMode::Never
-    );
+    assert_eq!(GATEWAY_KEYS.len(), 12);
+    assert_eq!(ok("[gateway]\nmax_message_size = 1024").gateway.max_message_size, 1024);
+    assert_eq!(ok("[gateway]\nprefix = \"never\"").gateway.prefix, PrefixMode::Never);
 }
 
 #[test]
@@ -164,41 +155,19 @@ description = "${EMPTY}"
 "#);
     let s = &config.servers["time"];
     assert_eq!(s.command.as_deref(), Some("/home/u/bin/time"));
-    assert_eq!(
-        s.args,
-        ["--tz", "Europe/Paris", "UTC", "xy", "${TZ}", "$HOME", "a$b"]
-    );
-    let env: Vec<_> = s
-        .env
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.as_str()))
-        .collect();
-    assert_eq!(
-        env,
-        [
-            ("E", "fallback"),
-            ("TOKEN", "Bearer s3cret"),
-            ("TZ", "Europe/Paris")
-        ]
-    );
+    assert_eq!(s.args, ["--tz", "Europe/Paris", "UTC", "xy", "${TZ}", "$HOME", "a$b"]);
+    let env: Vec<_> = s.env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    assert_eq!(env, [("E", "fallback"), ("TOKEN", "Bearer s3cret"), ("TZ", "Europe/Paris")]);
     assert_eq!(s.description.as_deref(), Some(""));
     // Keys are not substituted.
-    assert!(
-        ok("[servers.a]\ncommand = \"c\"\nenv = { \"${TZ}\" = \"v\" }").servers["a"]
-            .env
-            .contains_key("${TZ}")
-    );
+    assert!(ok("[servers.a]\ncommand = \"c\"\nenv = { \"${TZ}\" = \"v\" }").servers["a"].env.contains_key("${TZ}"));
     // In [gateway] too.
-    assert_eq!(
-        ok("[gateway]\nserver_name = \"${TZ}\"").gateway.server_name,
-        "Europe/Paris"
-    );
+    assert_eq!(ok("[gateway]\nserver_name = \"${TZ}\"").gateway.server_name, "Europe/Paris");
 }
 
 #[test]
 fn unset_variable_is_an_error_at_its_use() {
-    let text =
-        "[servers.time]\ncommand = \"uvx\"\nenv = { TZ = \"${TZ}\", K = \"key=${API_KEY}\" }\n";
+    let text = "[servers.time]\ncommand = \"uvx\"\nenv = { TZ = \"${TZ}\", K = \"key=${API_KEY}\" }\n";
     let e = error(text);
     // `${API_KEY}` starts at column 32 of line 3.
     assert_eq!(
@@ -208,131 +177,67 @@ fn unset_variable_is_an_error_at_its_use() {
     );
     // Inside an array, and a string with escapes (pointed at the string).
     let e = error("[servers.time]\ncommand = \"uvx\"\nargs = [\"a\", \"\\t${X}\"]\n");
-    assert!(
-        e.starts_with("t.toml:3:14: servers.time.args[1]: environment variable X is not set"),
-        "{e}"
-    );
+    assert!(e.starts_with("t.toml:3:14: servers.time.args[1]: environment variable X is not set"), "{e}");
 }
 
 #[test]
 fn unterminated_substitution_is_an_error() {
     let e = error("[gateway]\nserver_name = \"ab ${TZ\"\n");
-    assert!(
-        e.starts_with("t.toml:2:19: gateway.server_name: unterminated `${`"),
-        "{e}"
-    );
+    assert!(e.starts_with("t.toml:2:19: gateway.server_name: unterminated `${`"), "{e}");
 }
 
 #[test]
 fn unknown_keys_are_errors_with_suggestions() {
     let e = error("[gateway]\nlisten = \"127.0.0.1:1\"\n  lisen = \"x\"\n");
-    assert_eq!(
-        e,
-        "t.toml:3:3: unknown key `lisen` in [gateway]; did you mean `listen`?"
-    );
+    assert_eq!(e, "t.toml:3:3: unknown key `lisen` in [gateway]; did you mean `listen`?");
     let e = error("[servers.time]\ncomand = \"uvx\"\n");
-    assert_eq!(
-        e,
-        "t.toml:2:1: unknown key `comand` in [servers.time]; did you mean `command`?"
-    );
+    assert_eq!(e, "t.toml:2:1: unknown key `comand` in [servers.time]; did you mean `command`?");
     let e = error("[server.time]\ncommand = \"uvx\"\n");
-    assert_eq!(
-        e,
-        "t.toml:1:2: unknown top-level key `server`; did you mean `servers`?"
-    );
+    assert_eq!(e, "t.toml:1:2: unknown top-level key `server`; did you mean `servers`?");
     let e = error("listen = \"127.0.0.1:1\"\n");
-    assert_eq!(
-        e,
-        "t.toml:1:1: unknown top-level key `listen`; `listen` belongs in [gateway]"
-    );
+    assert_eq!(e, "t.toml:1:1: unknown top-level key `listen`; `listen` belongs in [gateway]");
     let e = error("[gateway]\ncommand = \"uvx\"\n");
-    assert_eq!(
-        e,
-        "t.toml:2:1: unknown key `command` in [gateway]; `command` belongs in a [servers.<id>] table"
-    );
+    assert_eq!(e, "t.toml:2:1: unknown key `command` in [gateway]; `command` belongs in a [servers.<id>] table");
     let e = error("[servers.time]\ncommand = \"uvx\"\nshutdown_grace = \"1s\"\n");
-    assert_eq!(
-        e,
-        "t.toml:3:1: unknown key `shutdown_grace` in [servers.time]; `shutdown_grace` belongs in [gateway]"
-    );
+    assert_eq!(e, "t.toml:3:1: unknown key `shutdown_grace` in [servers.time]; `shutdown_grace` belongs in [gateway]");
     let e = error("[gateway]\nzzz = 1\n");
-    assert!(
-        e.starts_with(
-            "t.toml:2:1: unknown key `zzz` in [gateway]; expected one of: listen, separator,"
-        ),
-        "{e}"
-    );
+    assert!(e.starts_with("t.toml:2:1: unknown key `zzz` in [gateway]; expected one of: listen, separator,"), "{e}");
 }
 
 #[test]
 fn bad_server_ids_are_errors_at_the_key() {
-    for id in [
-        "Time",
-        "1time",
-        "my_server",
-        "a23456789012345678901234567890123",
-        "\"\"",
-    ] {
+    for id in ["Time", "1time", "my_server", "a23456789012345678901234567890123", "\"\""] {
         let text = format!("[gateway]\n\n[servers.{id}]\ncommand = \"uvx\"\n");
         let e = error(&text);
         assert!(e.starts_with("t.toml:3:10: invalid server id"), "{id}: {e}");
         assert!(e.contains("^[a-z][a-z0-9-]{0,31}$"), "{e}");
     }
-    assert!(
-        ok("[servers.a-2]\ncommand = \"c\"")
-            .servers
-            .contains_key("a-2")
-    );
-    assert!(
-        ok("[servers.a2345678901234567890123456789012]\ncommand = \"c\"")
-            .servers
-            .len()
-            == 1
-    );
+    assert!(ok("[servers.a-2]\ncommand = \"c\"").servers.contains_key("a-2"));
+    assert!(ok("[servers.a2345678901234567890123456789012]\ncommand = \"c\"").servers.len() == 1);
     assert!(is_valid_server_id("time") && !is_valid_server_id(""));
 }
 
 #[test]
 fn type_errors_point_at_the_value() {
     let e = error("[servers.time]\ncommand = \"uvx\"\nargs = [\"a\", 5]\n");
-    assert_eq!(
-        e,
-        "t.toml:3:14: servers.time.args: invalid type: integer `5`, expected a string"
-    );
+    assert_eq!(e, "t.toml:3:14: servers.time.args: invalid type: integer `5`, expected a string");
     let e = error("[gateway]\nmax_name_length = \"long\"\n");
-    assert!(
-        e.starts_with("t.toml:2:19: gateway.max_name_length: invalid type: string"),
-        "{e}"
-    );
+    assert!(e.starts_with("t.toml:2:19: gateway.max_name_length: invalid type: string"), "{e}");
     let e = error("[gateway]\nrequest_timeout = 30\n");
     assert!(
-        e.starts_with(
-            "t.toml:2:19: gateway.request_timeout: invalid type: integer `30`, expected a duration"
-        ),
+        e.starts_with("t.toml:2:19: gateway.request_timeout: invalid type: integer `30`, expected a duration"),
         "{e}"
     );
     let e = error("[gateway]\nrequest_timeout = \"30\"\n");
     assert!(e.contains("a number has no unit"), "{e}");
     let e = error("[gateway]\nmax_message_size = \"16 furlongs\"\n");
-    assert!(
-        e.starts_with("t.toml:2:20: gateway.max_message_size: invalid size"),
-        "{e}"
-    );
+    assert!(e.starts_with("t.toml:2:20: gateway.max_message_size: invalid size"), "{e}");
     let e = error("[gateway]\nprefix = \"sometimes\"\n");
-    assert!(
-        e.starts_with("t.toml:2:10: gateway.prefix: unknown variant `sometimes`"),
-        "{e}"
-    );
+    assert!(e.starts_with("t.toml:2:10: gateway.prefix: unknown variant `sometimes`"), "{e}");
     let e = error("gateway = 5\n");
-    assert_eq!(
-        e,
-        "t.toml:1:11: [gateway] must be a table, found an integer"
-    );
+    assert_eq!(e, "t.toml:1:11: [gateway] must be a table, found an integer");
     let e = error("[servers]\ntime = \"uvx\"\n");
-    assert_eq!(
-        e,
-        "t.toml:2:8: [servers.time] must be a table, found a string"
-    );
+    assert_eq!(e, "t.toml:2:8: [servers.time] must be a table, found a string");
 }
 
 #[test]
@@ -398,19 +303,18 @@ fn transports_need_their_keys() {
         "t.toml:1:10: server `time`: transport \"stdio\" needs `command`, the program to run (such as command = \"uvx\")"
     );
     let all = errors("[servers.web]\ntransport = \"http\"\ncommand = \"x\"\n");
+    assert!(all.iter().any(|e| e.starts_with("t.toml:2:13: server `web`: transport \"http\" needs `url`")), "{all:#?}");
     assert!(
-        all.iter()
-            .any(|e| e.starts_with("t.toml:2:13: server `web`: transport \"http\" needs `url`")),
-        "{all:#?}"
-    );
-    assert!(
-        all.iter()
-            .any(|e| e
-                .starts_with("t.toml:3:11: servers.web.command: `command` is for stdio servers")),
+        all.iter().any(|e| e.starts_with("t.toml:3:11: servers.web.command: `command` is for stdio servers")),
         "{all:#?}"
     );
     let all = errors("[servers.web]\ntransport = \"websocket\"\nurl = \"https://x/ws\"\n");
-    assert!(all.iter().any(|e| e.contains("servers.web.url: \"https://x/ws\" is not a websocket URL: expected one starting with ws:// or wss://")), "{all:#?}");
+    assert!(
+        all.iter().any(|e| e.contains(
+            "servers.web.url: \"https://x/ws\" is not a websocket URL: expected one starting with ws:// or wss://"
+        )),
+        "{all:#?}"
+    );
     let all = errors("[servers.web]\ntransport = \"sse\"\nurl = \"https://\"\n");
     assert!(all.iter().any(|e| e.contains("has no host")), "{all:#?}");
 }
@@ -420,35 +324,20 @@ fn ranges_and_names_are_checked() {
     let e = error(&format!("{STDIO}replicas = 0\n"));
     assert_eq!(e, "t.toml:3:12: servers.time.replicas: expected at least 1");
     let e = error(&format!("{STDIO}request_timeout = \"0s\"\n"));
-    assert!(
-        e.starts_with(
-            "t.toml:3:19: servers.time.request_timeout: expected a duration greater than zero"
-        ),
-        "{e}"
-    );
+    assert!(e.starts_with("t.toml:3:19: servers.time.request_timeout: expected a duration greater than zero"), "{e}");
     let e = error("[gateway]\nlisten = \"localhost:3000\"\n");
-    assert!(
-        e.starts_with("t.toml:2:10: gateway.listen: \"localhost:3000\" is not a socket address"),
-        "{e}"
-    );
+    assert!(e.starts_with("t.toml:2:10: gateway.listen: \"localhost:3000\" is not a socket address"), "{e}");
     let e = error("[gateway]\nseparator = \"a b\"\n");
     assert!(e.contains("contains whitespace"), "{e}");
     let e = error("[gateway]\nseparator = \"123456789\"\n");
     assert!(e.contains("at most 8 characters"), "{e}");
     let e = error("[gateway]\nallowed_origins = [\"https://a.example/\"]\n");
-    assert!(
-        e.contains("allowed_origins[0]: \"https://a.example/\" is not an origin"),
-        "{e}"
-    );
+    assert!(e.contains("allowed_origins[0]: \"https://a.example/\" is not an origin"), "{e}");
     let e = error("[gateway]\nseparator = \"-\"\n[servers.my-time]\ncommand = \"c\"\n");
-    assert!(
-        e.starts_with("t.toml:3:10: server id `my-time` contains the separator \"-\""),
-        "{e}"
-    );
+    assert!(e.starts_with("t.toml:3:10: server id `my-time` contains the separator \"-\""), "{e}");
     let all = errors(&format!("{STDIO}balance = \"least_connection\"\n"));
     assert!(
-        all.iter().any(|e| e
-            .contains("unknown strategy \"least_connection\"; did you mean `least_connections`?")),
+        all.iter().any(|e| e.contains("unknown strategy \"least_connection\"; did you mean `least_connections`?")),
         "{all:#?}"
     );
 }
@@ -456,26 +345,11 @@ fn ranges_and_names_are_checked() {
 #[test]
 fn home_is_needed_to_expand_tilde() {
     let no_home = |_: &str| None;
-    let e = parse_str("t.toml", "", &no_home)
-        .err()
-        .map(|e| e.to_string())
-        .unwrap_or_default();
-    assert!(
-        e.starts_with("t.toml: gateway.state_dir: cannot expand `~`"),
-        "{e}"
-    );
-    let config = parse_str(
-        "t.toml",
-        "[gateway]\nstate_dir = \"/var/lib/vmcp\"\n",
-        &no_home,
-    );
-    assert_eq!(
-        config.map(|c| c.gateway.state_dir).ok(),
-        Some(PathBuf::from("/var/lib/vmcp"))
-    );
-    let cwd = ok(&format!("{STDIO}cwd = \"~/work\"\n")).servers["time"]
-        .cwd
-        .clone();
+    let e = parse_str("t.toml", "", &no_home).err().map(|e| e.to_string()).unwrap_or_default();
+    assert!(e.starts_with("t.toml: gateway.state_dir: cannot expand `~`"), "{e}");
+    let config = parse_str("t.toml", "[gateway]\nstate_dir = \"/var/lib/vmcp\"\n", &no_home);
+    assert_eq!(config.map(|c| c.gateway.state_dir).ok(), Some(PathBuf::from("/var/lib/vmcp")));
+    let cwd = ok(&format!("{STDIO}cwd = \"~/work\"\n")).servers["time"].cwd.clone();
     assert_eq!(cwd, Some(PathBuf::from("/home/u/work")));
 }
 
@@ -484,34 +358,18 @@ fn unsupported_features_are_refused() {
     let all = errors("[auth]\napi_keys = []\n\n[[policy]]\nallow = [\"*\"]\n");
     assert_eq!(all.len(), 2, "{all:#?}");
     assert!(
-        all[0].starts_with(
-            "t.toml:1:2: [auth] is not supported by this version yet; refusing to start"
-        ),
+        all[0].starts_with("t.toml:1:2: [auth] is not supported by this version yet; refusing to start"),
         "{all:#?}"
     );
-    assert!(
-        all[1].starts_with("t.toml:4:3: [[policy]] is not supported by this version yet"),
-        "{all:#?}"
-    );
+    assert!(all[1].starts_with("t.toml:4:3: [[policy]] is not supported by this version yet"), "{all:#?}");
     let e = error("[servers.search]\ntransport = \"http\"\nurl = \"https://s/mcp\"\n");
+    assert!(e.contains("transport \"http\" is not supported by this version yet"), "{e}");
+    let all = errors(&format!("{STDIO}replicas = 3\nbalance = \"least_connections\"\n"));
     assert!(
-        e.contains("transport \"http\" is not supported by this version yet"),
-        "{e}"
-    );
-    let all = errors(&format!(
-        "{STDIO}replicas = 3\nbalance = \"least_connections\"\n"
-    ));
-    assert!(
-        all.iter().any(
-            |e| e.contains("replicas > 1 (server groups) is not supported by this version yet")
-        ),
+        all.iter().any(|e| e.contains("replicas > 1 (server groups) is not supported by this version yet")),
         "{all:#?}"
     );
-    assert!(
-        all.iter()
-            .any(|e| e.contains("balance (server groups) is not supported")),
-        "{all:#?}"
-    );
+    assert!(all.iter().any(|e| e.contains("balance (server groups) is not supported")), "{all:#?}");
 }
 
 /// A directory of its own for a test's files, removed when dropped.
@@ -585,10 +443,8 @@ command = "extra"
     let time = &config.servers["time"];
     assert_eq!(time.command.as_deref(), Some("uvx"));
     assert_eq!(time.args, ["mcp-server-time"]);
-    let env: BTreeMap<_, _> = [("LANG", "C"), ("TZ", "Europe/Paris")]
-        .into_iter()
-        .map(|(k, v)| (k.to_owned(), v.to_owned()))
-        .collect();
+    let env: BTreeMap<_, _> =
+        [("LANG", "C"), ("TZ", "Europe/Paris")].into_iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect();
     assert_eq!(time.env, env);
     assert!(time.required);
     let ids: Vec<_> = config.servers.keys().map(String::as_str).collect();
@@ -610,9 +466,7 @@ fn merged_errors_name_the_file_that_set_the_value() {
         "{b}:2:13: server `web`: transport \"sse\" needs `url` (such as url = \"https://host/mcp\") (in the merged configuration)"
     )), "{shown:#?}");
     assert!(
-        shown.iter().any(|e| e.starts_with(&format!(
-            "{a}:2:11: servers.web.command: `command` is for stdio servers"
-        ))),
+        shown.iter().any(|e| e.starts_with(&format!("{a}:2:11: servers.web.command: `command` is for stdio servers"))),
         "{shown:#?}"
     );
 }
@@ -629,11 +483,7 @@ fn every_file_is_checked_and_missing_files_are_named() {
     assert_eq!(all.len(), 2, "{all:#?}");
     assert_eq!(all[0].file, missing.display().to_string());
     assert_eq!((all[0].line, all[0].column), (None, None));
-    assert!(
-        all[0]
-            .to_string()
-            .starts_with(&format!("{}: cannot read: ", missing.display()))
-    );
+    assert!(all[0].to_string().starts_with(&format!("{}: cannot read: ", missing.display())));
     assert_eq!(all[1].file, bad.display().to_string());
     assert_eq!((all[1].line, all[1].column), (Some(2), Some(1)));
 }
@@ -641,10 +491,7 @@ fn every_file_is_checked_and_missing_files_are_named() {
 #[test]
 fn no_files_means_defaults() {
     let config = load_with_env(&[], &env).ok();
-    assert_eq!(
-        config.map(|c| c.gateway.listen),
-        Some(DEFAULT_LISTEN.to_owned())
-    );
+    assert_eq!(config.map(|c| c.gateway.listen), Some(DEFAULT_LISTEN.to_owned()));
 }
 
 #[test]
@@ -676,11 +523,7 @@ fn starter_comments_are_valid_and_show_the_defaults() {
         }
         let text = match line.strip_prefix("# ") {
             Some(rest) if rest.starts_with("[servers.") => rest,
-            Some(rest)
-                if rest
-                    .split_once(" = ")
-                    .is_some_and(|(k, _)| !k.contains(' ')) =>
-            {
+            Some(rest) if rest.split_once(" = ").is_some_and(|(k, _)| !k.contains(' ')) => {
                 if section == "[gateway]" {
                     gateway_keys += 1;
                 }

@@ -10,8 +10,7 @@ use std::time::Duration;
 
 use serde::de::{self, Deserializer, Visitor};
 
-const DURATION_FORMS: &str =
-    "a duration such as \"500ms\", \"30s\", \"2m\", \"1h\" or \"1m30s\" (units: ms, s, m, h)";
+const DURATION_FORMS: &str = "a duration such as \"500ms\", \"30s\", \"2m\", \"1h\" or \"1m30s\" (units: ms, s, m, h)";
 const SIZE_FORMS: &str = "a size in bytes such as 1048576, or a string such as \"100B\", \"512KiB\", \"16MiB\" or \"1MB\" (units: B, KB, MB, GB, KiB, MiB, GiB)";
 
 /// Parses a duration: one or more `<whole number><unit>` parts, units `ms`,
@@ -19,11 +18,7 @@ const SIZE_FORMS: &str = "a size in bytes such as 1048576, or a string such as \
 /// A bare number is refused: its unit would be a guess.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let text = s.trim();
-    let bad = |why: &str| {
-        Err(format!(
-            "invalid duration \"{s}\": {why}; expected {DURATION_FORMS}"
-        ))
-    };
+    let bad = |why: &str| Err(format!("invalid duration \"{s}\": {why}; expected {DURATION_FORMS}"));
     if text.is_empty() {
         return bad("it is empty");
     }
@@ -62,11 +57,7 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
 /// separate number and unit; a bare number is bytes.
 pub fn parse_size(s: &str) -> Result<usize, String> {
     let text = s.trim();
-    let bad = |why: &str| {
-        Err(format!(
-            "invalid size \"{s}\": {why}; expected {SIZE_FORMS}"
-        ))
-    };
+    let bad = |why: &str| Err(format!("invalid size \"{s}\": {why}; expected {SIZE_FORMS}"));
     let digits = text.len() - text.trim_start_matches(|c: char| c.is_ascii_digit()).len();
     if digits == 0 {
         return bad("it must start with a whole number");
@@ -127,16 +118,12 @@ impl<'de> de::Deserialize<'de> for SizeValue {
                 parse_size(s).map(SizeValue).map_err(E::custom)
             }
             fn visit_u64<E: de::Error>(self, n: u64) -> Result<SizeValue, E> {
-                usize::try_from(n)
-                    .map(SizeValue)
-                    .map_err(|_| E::custom(format!("size {n} is too large")))
+                usize::try_from(n).map(SizeValue).map_err(|_| E::custom(format!("size {n} is too large")))
             }
             fn visit_i64<E: de::Error>(self, n: i64) -> Result<SizeValue, E> {
                 match u64::try_from(n) {
                     Ok(n) => self.visit_u64(n),
-                    Err(_) => Err(E::custom(format!(
-                        "size {n} is negative; expected {SIZE_FORMS}"
-                    ))),
+                    Err(_) => Err(E::custom(format!("size {n} is negative; expected {SIZE_FORMS}"))),
                 }
             }
         }
@@ -155,10 +142,7 @@ mod tests {
         assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
         assert_eq!(parse_duration("1h"), Ok(Duration::from_secs(3600)));
         assert_eq!(parse_duration("1m30s"), Ok(Duration::from_secs(90)));
-        assert_eq!(
-            parse_duration("1h2m3s4ms"),
-            Ok(Duration::from_millis(3_723_004))
-        );
+        assert_eq!(parse_duration("1h2m3s4ms"), Ok(Duration::from_millis(3_723_004)));
         assert_eq!(parse_duration(" 0s "), Ok(Duration::ZERO));
     }
 

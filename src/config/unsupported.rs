@@ -34,30 +34,26 @@ pub(crate) fn unsupported_yet(layer: &Layer) -> Vec<ConfigError> {
             && transport.value != TransportKind::Stdio
         {
             errors.push(ConfigError::at(
-                    &transport.pos,
-                    format!(
-                        "servers.{id}.transport: transport \"{}\" is not supported by this version yet; \
+                &transport.pos,
+                format!(
+                    "servers.{id}.transport: transport \"{}\" is not supported by this version yet; \
                          only \"stdio\" is",
-                        transport.value
-                    ),
-                ));
+                    transport.value
+                ),
+            ));
         }
         if let Some(replicas) = &server.replicas
             && replicas.value > 1
         {
             errors.push(ConfigError::at(
-                    &replicas.pos,
-                    format!(
-                        "servers.{id}.replicas: replicas > 1 (server groups) is not supported by this version yet"
-                    ),
-                ));
+                &replicas.pos,
+                format!("servers.{id}.replicas: replicas > 1 (server groups) is not supported by this version yet"),
+            ));
         }
         if let Some(balance) = &server.balance {
             errors.push(ConfigError::at(
                 &balance.pos,
-                format!(
-                    "servers.{id}.balance: balance (server groups) is not supported by this version yet"
-                ),
+                format!("servers.{id}.balance: balance (server groups) is not supported by this version yet"),
             ));
         }
     }

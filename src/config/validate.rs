@@ -18,8 +18,8 @@ use super::unsupported::unsupported_yet;
 use super::{
     BALANCE_STRATEGIES, Config, DEFAULT_INIT_TIMEOUT, DEFAULT_LISTEN, DEFAULT_MAX_MESSAGE_SIZE,
     DEFAULT_MAX_NAME_LENGTH, DEFAULT_REQUEST_TIMEOUT, DEFAULT_SEPARATOR, DEFAULT_SERVER_NAME,
-    DEFAULT_SHUTDOWN_GRACE, DEFAULT_STATE_DIR, GatewayConfig, MIN_MAX_NAME_LENGTH, PrefixMode,
-    ServerConfig, TransportKind,
+    DEFAULT_SESSION_IDLE_TIMEOUT, DEFAULT_SHUTDOWN_GRACE, DEFAULT_STATE_DIR, GatewayConfig, MIN_MAX_NAME_LENGTH,
+    PrefixMode, ServerConfig, TransportKind,
 };
 
 /// Validates `layer` and fills in defaults. Problems are appended to `errors`;
@@ -35,9 +35,7 @@ pub(crate) fn finish(
         errors: Vec::new(),
         env,
         merged: sources.len() > 1,
-        fallback_file: sources
-            .first()
-            .map_or_else(|| "<defaults>".to_owned(), |p| p.display().to_string()),
+        fallback_file: sources.first().map_or_else(|| "<defaults>".to_owned(), |p| p.display().to_string()),
     };
     let gateway = check.gateway(layer.gateway);
     let servers = layer
@@ -50,11 +48,7 @@ pub(crate) fn finish(
         .collect();
     errors.extend(check.errors);
     errors.extend(not_yet);
-    Config {
-        gateway,
-        servers,
-        sources,
-    }
+    Config { gateway, servers, sources }
 }
 
 struct Check<'a> {
@@ -77,12 +71,7 @@ impl Check<'_> {
     }
 
     /// Runs `test` on the value, if set, and records its complaint.
-    fn expect<T>(
-        &mut self,
-        at: &Option<At<T>>,
-        path: &str,
-        test: impl FnOnce(&T) -> Result<(), String>,
-    ) {
+    fn expect<T>(&mut self, at: &Option<At<T>>, path: &str, test: impl FnOnce(&T) -> Result<(), String>) {
         if let Some(at) = at
             && let Err(why) = test(&at.value)
         {
@@ -91,11 +80,7 @@ impl Check<'_> {
     }
 
     fn in_merged(&self) -> &'static str {
-        if self.merged {
-            " (in the merged configuration)"
-        } else {
-            ""
-        }
+        if self.merged { " (in the merged configuration)" } else { "" }
     }
 
     fn gateway(&mut self, g: GatewayLayer) -> GatewayConfig {
@@ -113,9 +98,7 @@ impl Check<'_> {
         });
         self.expect(&g.max_name_length, "gateway.max_name_length", |&v| {
             if v < MIN_MAX_NAME_LENGTH {
-                Err(format!(
-                    "{v} is too small: expected at least {MIN_MAX_NAME_LENGTH} (room for a short hash)"
-                ))
+                Err(format!("{v} is too small: expected at least {MIN_MAX_NAME_LENGTH} (room for a short hash)"))
             } else {
                 Ok(())
             }
@@ -131,16 +114,12 @@ impl Check<'_> {
                 }
             }
         }
-        self.expect(&g.request_timeout, "gateway.request_timeout", |v| {
-            non_zero(*v)
-        });
+        self.expect(&g.request_timeout, "gateway.request_timeout", |v| non_zero(*v));
         self.expect(&g.init_timeout, "gateway.init_timeout", |v| non_zero(*v));
+        self.expect(&g.session_idle_timeout, "gateway.session_idle_timeout", |v| non_zero(*v));
         let state_dir = match g.state_dir {
             Some(at) if at.value.is_empty() => {
-                self.fail(
-                    &at.pos,
-                    "gateway.state_dir: must not be empty: expected a directory".to_owned(),
-                );
+                self.fail(&at.pos, "gateway.state_dir: must not be empty: expected a directory".to_owned());
                 PathBuf::new()
             }
             Some(at) => self.expand_home(&at.value, Some(&at.pos), "gateway.state_dir"),
@@ -158,6 +137,7 @@ impl Check<'_> {
             request_timeout: or(g.request_timeout, DEFAULT_REQUEST_TIMEOUT),
             init_timeout: or(g.init_timeout, DEFAULT_INIT_TIMEOUT),
             shutdown_grace: or(g.shutdown_grace, DEFAULT_SHUTDOWN_GRACE),
+            session_idle_timeout: or(g.session_idle_timeout, DEFAULT_SESSION_IDLE_TIMEOUT),
         }
     }
 
@@ -188,10 +168,7 @@ impl Check<'_> {
 
     fn server(&mut self, id: &str, s: ServerLayer, separator: &str) -> ServerConfig {
         let p = |key: &str| format!("servers.{id}.{key}");
-        let transport = s
-            .transport
-            .as_ref()
-            .map_or(TransportKind::Stdio, |t| t.value);
+        let transport = s.transport.as_ref().map_or(TransportKind::Stdio, |t| t.value);
         let network = transport != TransportKind::Stdio;
 
         self.expect(&s.command, &p("command"), |v| {
@@ -200,9 +177,7 @@ impl Check<'_> {
         if network {
             self.expect(&s.url, &p("url"), |v| check_url(transport, v));
         }
-        self.expect(&s.replicas, &p("replicas"), |&v| {
-            positive(v == 0, "at least 1")
-        });
+        self.expect(&s.replicas, &p("replicas"), |&v| positive(v == 0, "at least 1"));
         self.expect(&s.request_timeout, &p("request_timeout"), |v| non_zero(*v));
         self.expect(&s.balance, &p("balance"), |v| {
             if BALANCE_STRATEGIES.contains(&v.as_str()) {
@@ -226,9 +201,7 @@ impl Check<'_> {
             self.transport_keys(id, transport, &s);
         }
 
-        let cwd = s
-            .cwd
-            .map(|at| self.expand_home(&at.value, Some(&at.pos), &p("cwd")));
+        let cwd = s.cwd.map(|at| self.expand_home(&at.value, Some(&at.pos), &p("cwd")));
         ServerConfig {
             transport,
             command: s.command.map(|at| at.value),
@@ -248,11 +221,7 @@ impl Check<'_> {
 
     /// Which keys a transport needs and which it cannot use.
     fn transport_keys(&mut self, id: &str, transport: TransportKind, s: &ServerLayer) {
-        let where_ = s
-            .transport
-            .as_ref()
-            .map_or(&s.defined_at, |t| &t.pos)
-            .clone();
+        let where_ = s.transport.as_ref().map_or(&s.defined_at, |t| &t.pos).clone();
         let merged = self.in_merged();
         if transport == TransportKind::Stdio {
             if s.command.is_none() {
@@ -278,11 +247,7 @@ impl Check<'_> {
             }
         } else {
             if s.url.is_none() {
-                let example = if transport == TransportKind::Websocket {
-                    "wss://host/mcp"
-                } else {
-                    "https://host/mcp"
-                };
+                let example = if transport == TransportKind::Websocket { "wss://host/mcp" } else { "https://host/mcp" };
                 self.fail(
                     &where_,
                     format!(
@@ -315,13 +280,9 @@ fn separator_problem(v: &str) -> Result<(), String> {
     if v.is_empty() {
         Err("must not be empty: expected 1 to 8 characters such as \"__\"".to_owned())
     } else if v.chars().count() > 8 {
-        Err(format!(
-            "\"{v}\" is too long: expected at most 8 characters"
-        ))
+        Err(format!("\"{v}\" is too long: expected at most 8 characters"))
     } else if v.chars().any(char::is_whitespace) {
-        Err(format!(
-            "\"{v}\" contains whitespace: expected visible characters such as \"__\""
-        ))
+        Err(format!("\"{v}\" contains whitespace: expected visible characters such as \"__\""))
     } else {
         Ok(())
     }
@@ -332,11 +293,7 @@ fn pos_of<T>(at: &Option<At<T>>) -> Option<Pos> {
 }
 
 fn positive(bad: bool, expected: &str) -> Result<(), String> {
-    if bad {
-        Err(format!("expected {expected}"))
-    } else {
-        Ok(())
-    }
+    if bad { Err(format!("expected {expected}")) } else { Ok(()) }
 }
 
 fn non_zero(d: Duration) -> Result<(), String> {
@@ -352,20 +309,14 @@ fn check_url(transport: TransportKind, url: &str) -> Result<(), String> {
     let rest = url.strip_prefix(plain).or_else(|| url.strip_prefix(secure));
     match rest {
         Some(rest) if !rest.is_empty() && !rest.starts_with('/') => Ok(()),
-        Some(_) => Err(format!(
-            "\"{url}\" has no host: expected a URL such as \"{secure}host/mcp\""
-        )),
-        None => Err(format!(
-            "\"{url}\" is not a {transport} URL: expected one starting with {plain} or {secure}"
-        )),
+        Some(_) => Err(format!("\"{url}\" has no host: expected a URL such as \"{secure}host/mcp\"")),
+        None => Err(format!("\"{url}\" is not a {transport} URL: expected one starting with {plain} or {secure}")),
     }
 }
 
 /// An Origin header value: `scheme://host[:port]`, nothing after.
 fn check_origin(origin: &str) -> Result<(), String> {
-    let rest = origin
-        .strip_prefix("http://")
-        .or_else(|| origin.strip_prefix("https://"));
+    let rest = origin.strip_prefix("http://").or_else(|| origin.strip_prefix("https://"));
     match rest {
         Some(rest) if !rest.is_empty() && !rest.contains('/') => Ok(()),
         _ => Err(format!(

@@ -19,7 +19,9 @@ use tokio_util::sync::CancellationToken;
 
 use super::error::GatewayError;
 use super::session::ClientSession;
-use crate::protocol::{ErrorObject, Id, Message, Notification, RawObject, Request, Response, Revision, jsonrpc, method};
+use crate::protocol::{
+    ErrorObject, Id, Message, Notification, RawObject, Request, Response, Revision, jsonrpc, method,
+};
 use crate::transport::Tx;
 use crate::transport::lines::Line;
 
@@ -108,7 +110,10 @@ impl BackendConn {
                 },
                 Line::TooLong(n) => {
                     tracing::warn!(server = %self.server, "the server sent a {n}-byte message, over gateway.max_message_size; dropped");
-                    self.fail_if_single(|p| GatewayError::TooLarge { server: self.server.to_string(), method: p.method.clone() });
+                    self.fail_if_single(|p| GatewayError::TooLarge {
+                        server: self.server.to_string(),
+                        method: p.method.clone(),
+                    });
                 }
             }
         }
@@ -261,7 +266,10 @@ impl BackendConn {
         let obj = RawObject::parse(&result).map_err(|e| bad(e.to_string()))?;
         let version = obj.get_str("protocolVersion").ok_or_else(|| bad("no protocolVersion".into()))?;
         let revision = Revision::parse(&version).ok_or_else(|| {
-            bad(format!("protocol version {version:?} is not one vmcp speaks ({})", Revision::ALL.map(|r| r.as_str()).join(", ")))
+            bad(format!(
+                "protocol version {version:?} is not one vmcp speaks ({})",
+                Revision::ALL.map(|r| r.as_str()).join(", ")
+            ))
         })?;
         let capabilities = obj
             .get("capabilities")
@@ -284,7 +292,8 @@ impl BackendConn {
     pub async fn list_all(&self, method: &str, key: &str) -> Result<Vec<RawObject>, GatewayError> {
         let mut items = Vec::new();
         let mut cursor: Option<String> = None;
-        let bad = |reason: String| GatewayError::BadResult { server: self.server.to_string(), method: method.into(), reason };
+        let bad =
+            |reason: String| GatewayError::BadResult { server: self.server.to_string(), method: method.into(), reason };
         for _page in 0..10_000 {
             let params = cursor.as_ref().map(|c| jsonrpc::to_raw(&serde_json::json!({ "cursor": c })));
             let result = self.call(method, params, None, None).await?;
@@ -316,7 +325,9 @@ struct CallGuard<'a> {
 impl Drop for CallGuard<'_> {
     fn drop(&mut self) {
         if self.armed && self.conn.forget(self.id) && !self.conn.is_closed() {
-            let params = jsonrpc::to_raw(&serde_json::json!({ "requestId": self.id, "reason": "cancelled by vmcp: the client cancelled, disconnected or timed out" }));
+            let params = jsonrpc::to_raw(
+                &serde_json::json!({ "requestId": self.id, "reason": "cancelled by vmcp: the client cancelled, disconnected or timed out" }),
+            );
             self.conn.notify(method::CANCELLED, Some(params));
         }
     }

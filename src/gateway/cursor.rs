@@ -42,8 +42,10 @@ impl Composite {
     }
 
     pub fn decode(text: &str) -> Result<Composite, String> {
-        let bytes = URL_SAFE_NO_PAD.decode(text).map_err(|_| format!("invalid cursor {text:?}: not issued by this gateway"))?;
-        let c: Composite = serde_json::from_slice(&bytes).map_err(|_| format!("invalid cursor {text:?}: not issued by this gateway"))?;
+        let bytes =
+            URL_SAFE_NO_PAD.decode(text).map_err(|_| format!("invalid cursor {text:?}: not issued by this gateway"))?;
+        let c: Composite = serde_json::from_slice(&bytes)
+            .map_err(|_| format!("invalid cursor {text:?}: not issued by this gateway"))?;
         if c.v != 1 {
             return Err(format!("invalid cursor {text:?}: unknown version {}", c.v));
         }

@@ -32,10 +32,10 @@ use crate::config::Config;
 use crate::protocol::{Message, Notification};
 use crate::transport::{Outbound, Service};
 use catalog::{Catalog, Listing};
+pub use error::GatewayError;
 use names::Naming;
 use server::{Server, Status};
 use session::ClientSession;
-pub use error::GatewayError;
 
 /// Gateway-wide settings, fixed at start.
 #[derive(Debug, Clone)]
@@ -126,7 +126,10 @@ impl Gateway {
         let tools: Vec<_> = snapshots.iter().map(|(id, l)| (id.clone(), &l.tools[..])).collect();
         let prompts: Vec<_> = snapshots.iter().map(|(id, l)| (id.clone(), &l.prompts[..])).collect();
         let naming = &self.settings.naming;
-        let new = Catalog { tools: Listing::build("tools", naming, &tools), prompts: Listing::build("prompts", naming, &prompts) };
+        let new = Catalog {
+            tools: Listing::build("tools", naming, &tools),
+            prompts: Listing::build("prompts", naming, &prompts),
+        };
         let old = self.catalog();
         let tools_changed = old.tools.result().get() != new.tools.result().get();
         let prompts_changed = old.prompts.result().get() != new.prompts.result().get();

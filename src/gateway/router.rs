@@ -37,14 +37,18 @@ impl Gateway {
             method::RESOURCES_TEMPLATES_LIST => self.fan_out_list(req, "resourceTemplates", "uriTemplate").await,
             method::TOOLS_CALL | method::PROMPTS_GET => {
                 let mut params = object(req)?;
-                let name = params.get_str("name").ok_or_else(|| GatewayError::InvalidParams(format!("{m}: missing \"name\"")))?;
+                let name = params
+                    .get_str("name")
+                    .ok_or_else(|| GatewayError::InvalidParams(format!("{m}: missing \"name\"")))?;
                 let (server, original) = self.resolve_name(m, &name)?;
                 params.set("name", &original);
                 self.forward(session, &server, m, params, related).await
             }
             method::RESOURCES_READ => {
                 let mut params = object(req)?;
-                let uri = params.get_str("uri").ok_or_else(|| GatewayError::InvalidParams(format!("{m}: missing \"uri\"")))?;
+                let uri = params
+                    .get_str("uri")
+                    .ok_or_else(|| GatewayError::InvalidParams(format!("{m}: missing \"uri\"")))?;
                 let (server, original) = self.resolve_uri(&uri)?;
                 params.set("uri", &original);
                 self.forward(session, &server, m, params, related).await
@@ -57,32 +61,42 @@ impl Gateway {
                     .ok_or_else(|| GatewayError::InvalidParams("completion/complete: missing \"ref\" object".into()))?;
                 let server = match reference.get_str("type").as_deref() {
                     Some("ref/prompt") => {
-                        let name = reference.get_str("name").ok_or_else(|| GatewayError::InvalidParams("ref/prompt without \"name\"".into()))?;
+                        let name = reference
+                            .get_str("name")
+                            .ok_or_else(|| GatewayError::InvalidParams("ref/prompt without \"name\"".into()))?;
                         let (server, original) = self.resolve_name(method::PROMPTS_GET, &name)?;
                         reference.set("name", &original);
                         server
                     }
                     Some("ref/resource") => {
-                        let uri = reference.get_str("uri").ok_or_else(|| GatewayError::InvalidParams("ref/resource without \"uri\"".into()))?;
+                        let uri = reference
+                            .get_str("uri")
+                            .ok_or_else(|| GatewayError::InvalidParams("ref/resource without \"uri\"".into()))?;
                         let (server, original) = self.resolve_uri(&uri)?;
                         reference.set("uri", &original);
                         server
                     }
-                    other => return Err(GatewayError::InvalidParams(format!("completion/complete: unknown ref type {other:?}"))),
+                    other => {
+                        return Err(GatewayError::InvalidParams(format!(
+                            "completion/complete: unknown ref type {other:?}"
+                        )));
+                    }
                 };
                 params.set("ref", &reference);
                 self.forward(session, &server, m, params, related).await
             }
             method::LOGGING_SET_LEVEL => {
                 let params = object(req)?;
-                let calls = self.ready().into_iter().filter(|(_, c)| c.info().is_some_and(|i| i.has("logging"))).map(|(s, c)| {
-                    let p = params.to_raw();
-                    async move {
-                        if let Err(e) = c.call(method::LOGGING_SET_LEVEL, Some(p), None, None).await {
-                            tracing::warn!(server = %s.id, "logging/setLevel: {e}");
+                let calls = self.ready().into_iter().filter(|(_, c)| c.info().is_some_and(|i| i.has("logging"))).map(
+                    |(s, c)| {
+                        let p = params.to_raw();
+                        async move {
+                            if let Err(e) = c.call(method::LOGGING_SET_LEVEL, Some(p), None, None).await {
+                                tracing::warn!(server = %s.id, "logging/setLevel: {e}");
+                            }
                         }
-                    }
-                });
+                    },
+                );
                 join_all(calls).await;
                 Ok(jsonrpc::empty_object())
             }
@@ -95,7 +109,10 @@ impl Gateway {
     fn no_cursor(&self, req: &Request) -> Result<(), GatewayError> {
         let cursor = req.params.as_deref().and_then(|p| RawObject::parse(p).ok()).and_then(|p| p.get_str("cursor"));
         match cursor {
-            Some(c) => Err(GatewayError::InvalidParams(format!("{}: invalid cursor {c:?}: this list has a single page", req.method))),
+            Some(c) => Err(GatewayError::InvalidParams(format!(
+                "{}: invalid cursor {c:?}: this list has a single page",
+                req.method
+            ))),
             None => Ok(()),
         }
     }
@@ -117,7 +134,11 @@ impl Gateway {
         {
             return Err(GatewayError::Unavailable { server: server.to_owned(), reason: s.describe() });
         }
-        Err(if m == method::TOOLS_CALL { GatewayError::UnknownTool(name.to_owned()) } else { GatewayError::UnknownPrompt(name.to_owned()) })
+        Err(if m == method::TOOLS_CALL {
+            GatewayError::UnknownTool(name.to_owned())
+        } else {
+            GatewayError::UnknownPrompt(name.to_owned())
+        })
     }
 
     /// Finds the server and original URI behind an exposed resource URI.
@@ -125,8 +146,9 @@ impl Gateway {
         let n = &self.settings.naming;
         if n.prefixed {
             let unknown = |reason: String| GatewayError::UnknownResource { uri: uri.to_owned(), reason };
-            let (server, original) =
-                n.split_uri(uri).ok_or_else(|| unknown("expected <server>+<uri>, as resources/list shows them".into()))?;
+            let (server, original) = n
+                .split_uri(uri)
+                .ok_or_else(|| unknown("expected <server>+<uri>, as resources/list shows them".into()))?;
             let s = self.server(server).ok_or_else(|| unknown(format!("no server '{server}'")))?;
             return Ok((s.id.clone(), original.to_owned()));
         }
@@ -257,7 +279,13 @@ impl Gateway {
         params.set("uri", &original);
         let subscribe = m == method::RESOURCES_SUBSCRIBE;
         let changed = match session.subscriptions.lock() {
-            Ok(mut subs) => if subscribe { subs.insert(uri.clone()) } else { subs.remove(&uri) },
+            Ok(mut subs) => {
+                if subscribe {
+                    subs.insert(uri.clone())
+                } else {
+                    subs.remove(&uri)
+                }
+            }
             Err(_) => false,
         };
         if !changed {
@@ -312,7 +340,10 @@ impl Gateway {
         let mut result = RawObject::new();
         result.set("protocolVersion", revision.as_str());
         result.set("capabilities", &capabilities);
-        result.set("serverInfo", &serde_json::json!({ "name": self.settings.server_name, "version": env!("CARGO_PKG_VERSION") }));
+        result.set(
+            "serverInfo",
+            &serde_json::json!({ "name": self.settings.server_name, "version": env!("CARGO_PKG_VERSION") }),
+        );
         // One server, unprefixed: look like that server where we can.
         let single = !self.settings.naming.prefixed && servers.len() == 1;
         let mut instructions = Vec::new();
@@ -335,7 +366,8 @@ impl Gateway {
 
 fn object(req: &Request) -> Result<RawObject, GatewayError> {
     match &req.params {
-        Some(p) => RawObject::parse(p).map_err(|e| GatewayError::InvalidParams(format!("{}: params must be an object: {e}", req.method))),
+        Some(p) => RawObject::parse(p)
+            .map_err(|e| GatewayError::InvalidParams(format!("{}: params must be an object: {e}", req.method))),
         None => Err(GatewayError::InvalidParams(format!("{}: missing params", req.method))),
     }
 }

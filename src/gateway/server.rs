@@ -247,7 +247,10 @@ async fn run_once(gw: &Weak<Gateway>, server: &Arc<Server>, stop: &CancellationT
         Err(_) => {
             child.process.terminate(settings.shutdown_grace).await;
             conn.close();
-            return RunEnd::Failed(format!("no answer to initialize within {} ms (gateway.init_timeout)", settings.init_timeout.as_millis()));
+            return RunEnd::Failed(format!(
+                "no answer to initialize within {} ms (gateway.init_timeout)",
+                settings.init_timeout.as_millis()
+            ));
         }
     };
     tracing::info!(

@@ -66,7 +66,10 @@ impl ClientSession {
 
     /// Whether the client announced `capability` (e.g. "sampling").
     pub fn client_has(&self, capability: &str) -> bool {
-        self.handshake.lock().map(|h| h.capabilities.get(capability).is_some_and(|v| v.get() != "null")).unwrap_or(false)
+        self.handshake
+            .lock()
+            .map(|h| h.capabilities.get(capability).is_some_and(|v| v.get() != "null"))
+            .unwrap_or(false)
     }
 
     pub(crate) fn send_outbound(&self, json: String) -> bool {
@@ -98,7 +101,8 @@ impl ClientSession {
     /// Tells the client a backend gave up on a request the gateway forwarded.
     pub(crate) fn cancel_to_client(&self, id: i64, reason: Option<String>) {
         let params = crate::protocol::jsonrpc::to_raw(&serde_json::json!({ "requestId": id, "reason": reason }));
-        let msg = Message::Notification(Notification { method: method::CANCELLED.into(), params: Some(params) }).to_json();
+        let msg =
+            Message::Notification(Notification { method: method::CANCELLED.into(), params: Some(params) }).to_json();
         self.outbound.send(msg);
         self.outstanding.forget(id);
     }
@@ -143,20 +147,24 @@ impl ClientSession {
 }
 
 impl transport::Session for ClientSession {
-    async fn request(self: Arc<Self>, req: Request, related: Option<Tx>) -> Response {
-        if self.gateway.is_shutting_down() {
-            return Response::err(req.id, GatewayError::ShuttingDown.to_error_object());
+    fn request(self: Arc<Self>, req: Request, related: Option<Tx>) -> impl Future<Output = Response> + Send + 'static {
+        // Registered now, not when the future first runs: a cancellation sent
+        // right behind the request must find it.
+        let registration = self.inflight.begin(&req.id);
+        async move {
+            if self.gateway.is_shutting_down() {
+                return Response::err(req.id, GatewayError::ShuttingDown.to_error_object());
+            }
+            let outcome = tokio::select! {
+                r = self.dispatch(&req, related) => r,
+                _ = registration.token.cancelled() => Err(GatewayError::Cancelled),
+            };
+            drop(registration);
+            if let Err(e) = &outcome {
+                tracing::debug!(session = self.id, method = %req.method, "request failed: {e}");
+            }
+            Response { id: req.id, outcome: outcome.map_err(|e| e.to_error_object()) }
         }
-        let token = self.inflight.begin(&req.id);
-        let outcome = tokio::select! {
-            r = self.dispatch(&req, related) => r,
-            _ = token.cancelled() => Err(GatewayError::Cancelled),
-        };
-        self.inflight.end(&req.id);
-        if let Err(e) = &outcome {
-            tracing::debug!(session = self.id, method = %req.method, "request failed: {e}");
-        }
-        Response { id: req.id, outcome: outcome.map_err(|e| e.to_error_object()) }
     }
 
     fn notification(&self, n: Notification) {

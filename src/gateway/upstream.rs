@@ -69,14 +69,24 @@ impl Drop for ProgressGuard<'_> {
 
 impl Routes {
     /// Replaces `_meta.progressToken` in `params`, if present, with a gateway token.
-    pub fn rewrite_progress(&self, params: &mut RawObject, session: &Arc<ClientSession>, related: Option<&Tx>) -> Option<ProgressGuard<'_>> {
+    pub fn rewrite_progress(
+        &self,
+        params: &mut RawObject,
+        session: &Arc<ClientSession>,
+        related: Option<&Tx>,
+    ) -> Option<ProgressGuard<'_>> {
         let mut meta: RawObject = params.get_as("_meta")?;
         let token = meta.get("progressToken")?.to_owned();
         let ours = format!("vmcp-{}", self.next_token.fetch_add(1, Ordering::Relaxed));
         meta.set("progressToken", &ours);
         params.set("_meta", &meta);
         let activity = Arc::new(Notify::new());
-        let route = ProgressRoute { session: Arc::downgrade(session), token, related: related.cloned(), activity: activity.clone() };
+        let route = ProgressRoute {
+            session: Arc::downgrade(session),
+            token,
+            related: related.cloned(),
+            activity: activity.clone(),
+        };
         if let Ok(mut p) = self.progress.lock() {
             p.insert(ours.clone(), route);
         }
@@ -151,7 +161,8 @@ impl Gateway {
                 let Some(uri) = params.get_str("uri") else { return };
                 let exposed = self.settings.naming.expose_uri(&server, &uri);
                 params.set("uri", &exposed);
-                let msg = Message::Notification(Notification { method: n.method, params: Some(params.to_raw()) }).to_json();
+                let msg =
+                    Message::Notification(Notification { method: n.method, params: Some(params.to_raw()) }).to_json();
                 for s in self.live_sessions() {
                     let subscribed = s.subscriptions.lock().map(|subs| subs.contains(&exposed)).unwrap_or(false);
                     if subscribed {
@@ -221,7 +232,10 @@ impl Gateway {
             method::ELICITATION_CREATE => "elicitation",
             method::ROOTS_LIST => "roots",
             _ => {
-                let e = ErrorObject::new(code::METHOD_NOT_FOUND, format!("Method not found: {m} (vmcp does not forward it to clients)"));
+                let e = ErrorObject::new(
+                    code::METHOD_NOT_FOUND,
+                    format!("Method not found: {m} (vmcp does not forward it to clients)"),
+                );
                 conn.respond(r.id, Err(e));
                 return;
             }
@@ -265,16 +279,25 @@ impl Gateway {
         match &owners[..] {
             [one] => match one.session.upgrade() {
                 Some(s) => Ok((s, one.related.clone())),
-                None => Err(ErrorObject::new(code::INTERNAL_ERROR, format!("the client session that caused {m} is gone"))),
+                None => {
+                    Err(ErrorObject::new(code::INTERNAL_ERROR, format!("the client session that caused {m} is gone")))
+                }
             },
             [] => {
                 let sessions = self.live_sessions();
                 match &sessions[..] {
                     [only] => Ok((only.clone(), None)),
-                    [] => Err(ErrorObject::new(code::INTERNAL_ERROR, format!("no client is connected to vmcp to answer {m}"))),
+                    [] => Err(ErrorObject::new(
+                        code::INTERNAL_ERROR,
+                        format!("no client is connected to vmcp to answer {m}"),
+                    )),
                     many => Err(ErrorObject::new(
                         code::INTERNAL_ERROR,
-                        format!("vmcp cannot tell which of {} client sessions should answer {m}: none has a request in flight on server '{}'", many.len(), conn.server),
+                        format!(
+                            "vmcp cannot tell which of {} client sessions should answer {m}: none has a request in flight on server '{}'",
+                            many.len(),
+                            conn.server
+                        ),
                     )),
                 }
             }

@@ -8,20 +8,52 @@ use super::MockArgs;
 /// The built-in tools and what they exercise.
 pub const BUILTINS: &[(&str, &str, &str)] = &[
     ("echo", "Returns its text", r#"{"type":"object","properties":{"text":{"type":"string"}},"required":["text"]}"#),
-    ("add", "Adds two numbers", r#"{"type":"object","properties":{"a":{"type":"number"},"b":{"type":"number"}},"required":["a","b"]}"#),
-    ("progress", "Reports progress `steps` times, `delay_ms` apart, then returns", r#"{"type":"object","properties":{"steps":{"type":"integer"},"delay_ms":{"type":"integer"}}}"#),
-    ("sample", "Asks the client to sample an LLM (sampling/createMessage) and returns its answer", r#"{"type":"object","properties":{"prompt":{"type":"string"}}}"#),
-    ("elicit", "Asks the client for input (elicitation/create) and returns the answer", r#"{"type":"object","properties":{"message":{"type":"string"}}}"#),
+    (
+        "add",
+        "Adds two numbers",
+        r#"{"type":"object","properties":{"a":{"type":"number"},"b":{"type":"number"}},"required":["a","b"]}"#,
+    ),
+    (
+        "progress",
+        "Reports progress `steps` times, `delay_ms` apart, then returns",
+        r#"{"type":"object","properties":{"steps":{"type":"integer"},"delay_ms":{"type":"integer"}}}"#,
+    ),
+    (
+        "sample",
+        "Asks the client to sample an LLM (sampling/createMessage) and returns its answer",
+        r#"{"type":"object","properties":{"prompt":{"type":"string"}}}"#,
+    ),
+    (
+        "elicit",
+        "Asks the client for input (elicitation/create) and returns the answer",
+        r#"{"type":"object","properties":{"message":{"type":"string"}}}"#,
+    ),
     ("roots", "Asks the client for its roots (roots/list) and returns them", r#"{"type":"object"}"#),
     ("change_list", "Adds a tool and sends notifications/tools/list_changed", r#"{"type":"object"}"#),
-    ("sleep", "Sleeps `ms` milliseconds; honours cancellation", r#"{"type":"object","properties":{"ms":{"type":"integer"}}}"#),
+    (
+        "sleep",
+        "Sleeps `ms` milliseconds; honours cancellation",
+        r#"{"type":"object","properties":{"ms":{"type":"integer"}}}"#,
+    ),
     ("fail", "Answers with a JSON-RPC error", r#"{"type":"object","properties":{"message":{"type":"string"}}}"#),
     ("tool_error", "Returns a result with isError: true", r#"{"type":"object"}"#),
     ("crash", "Exits the process at once (status 3)", r#"{"type":"object"}"#),
     ("stats", "Returns counters: requests, cancellations seen, subscriptions, log level", r#"{"type":"object"}"#),
-    ("touch", "Sends notifications/resources/updated for `uri`", r#"{"type":"object","properties":{"uri":{"type":"string"}},"required":["uri"]}"#),
-    ("big", "Returns a text of `bytes` bytes", r#"{"type":"object","properties":{"bytes":{"type":"integer"}},"required":["bytes"]}"#),
-    ("log", "Sends a notifications/message log entry", r#"{"type":"object","properties":{"level":{"type":"string"},"message":{"type":"string"}}}"#),
+    (
+        "touch",
+        "Sends notifications/resources/updated for `uri`",
+        r#"{"type":"object","properties":{"uri":{"type":"string"}},"required":["uri"]}"#,
+    ),
+    (
+        "big",
+        "Returns a text of `bytes` bytes",
+        r#"{"type":"object","properties":{"bytes":{"type":"integer"}},"required":["bytes"]}"#,
+    ),
+    (
+        "log",
+        "Sends a notifications/message log entry",
+        r#"{"type":"object","properties":{"level":{"type":"string"},"message":{"type":"string"}}}"#,
+    ),
 ];
 
 pub fn tool_list(args: &MockArgs, extra: &[String]) -> Vec<Value> {

@@ -80,7 +80,12 @@ pub async fn run(args: MockArgs) -> anyhow::Result<()> {
         Some(addr) => {
             let listener = tokio::net::TcpListener::bind(addr).await?;
             eprintln!("vmcp mock: listening on http://{}/mcp", listener.local_addr()?);
-            let options = HttpOptions { max_message_size: 64 * 1024 * 1024, allowed_origins: Vec::new(), keepalive: Duration::from_secs(15) };
+            let options = HttpOptions {
+                max_message_size: 64 * 1024 * 1024,
+                allowed_origins: Vec::new(),
+                keepalive: Duration::from_secs(15),
+                session_idle_timeout: Duration::from_secs(30 * 60),
+            };
             let http = McpHttp::new(service, options);
             let app = http.router();
             use axum::serve::ListenerExt;

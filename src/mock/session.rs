@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use super::MockArgs;
 use super::catalog;
 use crate::protocol::{ErrorObject, Message, Notification, Request, Response, Revision, code, jsonrpc, method};
-use crate::transport::peer::{InFlight, Outstanding};
+use crate::transport::peer::{InFlight, Outstanding, Registration};
 use crate::transport::{self, Outbound, Service, Session, Tx};
 
 /// State shared by every session of one mock process.
@@ -75,15 +75,19 @@ fn text(t: impl Into<String>) -> Value {
 
 impl MockSession {
     fn broadcast(&self, method: &str, params: Option<Value>) {
-        let msg = Message::Notification(Notification { method: method.into(), params: params.map(|p| jsonrpc::to_raw(&p)) }).to_json();
-        let sessions: Vec<_> = self.shared.sessions.lock().map(|s| s.iter().filter_map(Weak::upgrade).collect()).unwrap_or_default();
+        let msg =
+            Message::Notification(Notification { method: method.into(), params: params.map(|p| jsonrpc::to_raw(&p)) })
+                .to_json();
+        let sessions: Vec<_> =
+            self.shared.sessions.lock().map(|s| s.iter().filter_map(Weak::upgrade).collect()).unwrap_or_default();
         for s in sessions {
             s.outbound.send(msg.clone());
         }
     }
 
     fn notify_related(&self, related: Option<&Tx>, method: &str, params: Value) {
-        let msg = Message::Notification(Notification { method: method.into(), params: Some(jsonrpc::to_raw(&params)) }).to_json();
+        let msg = Message::Notification(Notification { method: method.into(), params: Some(jsonrpc::to_raw(&params)) })
+            .to_json();
         transport::send_related(related, &self.outbound, msg);
     }
 
@@ -126,11 +130,15 @@ impl MockSession {
                 let extra = self.shared.extra_tools.lock().map(|e| e.clone()).unwrap_or_default();
                 catalog::page(catalog::tool_list(&self.args, &extra), "tools", cursor, ps).map_err(invalid)
             }
-            method::RESOURCES_LIST => catalog::page(catalog::resource_list(&self.args), "resources", cursor, ps).map_err(invalid),
+            method::RESOURCES_LIST => {
+                catalog::page(catalog::resource_list(&self.args), "resources", cursor, ps).map_err(invalid)
+            }
             method::RESOURCES_TEMPLATES_LIST => {
                 catalog::page(catalog::template_list(&self.args), "resourceTemplates", cursor, ps).map_err(invalid)
             }
-            method::PROMPTS_LIST => catalog::page(catalog::prompt_list(&self.args), "prompts", cursor, ps).map_err(invalid),
+            method::PROMPTS_LIST => {
+                catalog::page(catalog::prompt_list(&self.args), "prompts", cursor, ps).map_err(invalid)
+            }
             method::RESOURCES_READ => {
                 let uri = params.get("uri").and_then(Value::as_str).ok_or_else(|| invalid("missing uri"))?;
                 match catalog::read_resource(&self.args, uri) {
@@ -151,7 +159,10 @@ impl MockSession {
             }
             method::PROMPTS_GET => {
                 let name = params.get("name").and_then(Value::as_str).ok_or_else(|| invalid("missing name"))?;
-                let known = name.strip_prefix("prompt_").and_then(|i| i.parse::<usize>().ok()).is_some_and(|i| i < self.args.prompts);
+                let known = name
+                    .strip_prefix("prompt_")
+                    .and_then(|i| i.parse::<usize>().ok())
+                    .is_some_and(|i| i < self.args.prompts);
                 if !known {
                     return Err(invalid(format!("Unknown prompt: {name}")));
                 }
@@ -163,7 +174,8 @@ impl MockSession {
             }
             method::COMPLETION_COMPLETE => {
                 let prefix = params.pointer("/argument/value").and_then(Value::as_str).unwrap_or("");
-                let values: Vec<&str> = ["alpha", "beta", "gamma"].into_iter().filter(|v| v.starts_with(prefix)).collect();
+                let values: Vec<&str> =
+                    ["alpha", "beta", "gamma"].into_iter().filter(|v| v.starts_with(prefix)).collect();
                 Ok(json!({ "completion": { "values": values, "total": values.len(), "hasMore": false } }))
             }
             method::LOGGING_SET_LEVEL => {
@@ -243,7 +255,10 @@ impl MockSession {
                 tokio::time::sleep(Duration::from_millis(arg_u64("ms", 1000))).await;
                 Ok(text("slept"))
             }
-            "fail" if builtin => Err(ErrorObject::new(code::INTERNAL_ERROR, arg_str("message").unwrap_or_else(|| "failed on purpose".into()))),
+            "fail" if builtin => Err(ErrorObject::new(
+                code::INTERNAL_ERROR,
+                arg_str("message").unwrap_or_else(|| "failed on purpose".into()),
+            )),
             "tool_error" if builtin => {
                 let mut r = text("the tool failed on purpose");
                 r["isError"] = json!(true);
@@ -252,7 +267,8 @@ impl MockSession {
             "crash" if builtin => std::process::exit(3),
             "stats" if builtin => {
                 let cancellations = self.shared.cancellations.lock().map(|c| c.clone()).unwrap_or_default();
-                let mut subs: Vec<String> = self.shared.subscriptions.lock().map(|s| s.iter().cloned().collect()).unwrap_or_default();
+                let mut subs: Vec<String> =
+                    self.shared.subscriptions.lock().map(|s| s.iter().cloned().collect()).unwrap_or_default();
                 subs.sort();
                 let level = self.shared.log_level.lock().map(|l| l.clone()).unwrap_or_default();
                 let stats = json!({
@@ -280,7 +296,10 @@ impl MockSession {
                 Ok(text("logged"))
             }
             _ => {
-                let generated = name.strip_prefix("tool_").and_then(|i| i.parse::<usize>().ok()).is_some_and(|i| i < self.args.tools);
+                let generated = name
+                    .strip_prefix("tool_")
+                    .and_then(|i| i.parse::<usize>().ok())
+                    .is_some_and(|i| i < self.args.tools);
                 let added = self.shared.extra_tools.lock().map(|e| e.iter().any(|t| t == name)).unwrap_or(false);
                 if generated || added {
                     Ok(text(args.to_string()))
@@ -292,8 +311,8 @@ impl MockSession {
     }
 }
 
-impl Session for MockSession {
-    async fn request(self: Arc<Self>, req: Request, related: Option<Tx>) -> Response {
+impl MockSession {
+    async fn run(&self, req: Request, related: Option<Tx>, registration: Registration) -> Response {
         let n = self.shared.requests.fetch_add(1, Ordering::Relaxed) + 1;
         if self.args.fail_start && req.method == method::INITIALIZE {
             std::process::exit(4);
@@ -304,13 +323,19 @@ impl Session for MockSession {
         if self.args.latency_ms > 0 {
             tokio::time::sleep(Duration::from_millis(self.args.latency_ms)).await;
         }
-        let token = self.inflight.begin(&req.id);
         let outcome = tokio::select! {
             r = self.handle(&req, related) => r,
-            _ = token.cancelled() => Err(ErrorObject::new(code::REQUEST_CANCELLED, "Request cancelled")),
+            _ = registration.token.cancelled() => Err(ErrorObject::new(code::REQUEST_CANCELLED, "Request cancelled")),
         };
-        self.inflight.end(&req.id);
         Response { id: req.id, outcome: outcome.map(|v| jsonrpc::to_raw(&v)) }
+    }
+}
+
+impl Session for MockSession {
+    fn request(self: Arc<Self>, req: Request, related: Option<Tx>) -> impl Future<Output = Response> + Send + 'static {
+        // Registered before the future runs, so an immediate cancellation finds it.
+        let registration = self.inflight.begin(&req.id);
+        async move { self.run(req, related, registration).await }
     }
 
     fn notification(&self, n: Notification) {
@@ -332,4 +357,3 @@ impl Session for MockSession {
         self.outbound.detach();
     }
 }
-

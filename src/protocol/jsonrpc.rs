@@ -243,10 +243,9 @@ impl ParseError {
     /// The error response this parse failure deserves.
     pub fn to_response(&self) -> Response {
         match self {
-            ParseError::Json(msg) => Response::err(
-                Id::Null,
-                ErrorObject::new(code::PARSE_ERROR, format!("Parse error: {msg}")),
-            ),
+            ParseError::Json(msg) => {
+                Response::err(Id::Null, ErrorObject::new(code::PARSE_ERROR, format!("Parse error: {msg}")))
+            }
             ParseError::Invalid { id, reason } => Response::err(
                 id.clone().unwrap_or(Id::Null),
                 ErrorObject::new(code::INVALID_REQUEST, format!("Invalid request: {reason}")),
@@ -295,10 +294,7 @@ pub fn parse_frame(bytes: &[u8]) -> Frame {
             Err(e) => return Frame::Single(Err(ParseError::Json(e.to_string()))),
         };
         if items.is_empty() {
-            return Frame::Single(Err(ParseError::Invalid {
-                id: None,
-                reason: "empty batch".into(),
-            }));
+            return Frame::Single(Err(ParseError::Invalid { id: None, reason: "empty batch".into() }));
         }
         return Frame::Batch(items.iter().map(|raw| parse_message(raw.get().as_bytes())).collect());
     }
@@ -340,26 +336,22 @@ pub fn parse_message(bytes: &[u8]) -> Result<Message, ParseError> {
     }
     match (env.method, id.clone()) {
         (Some(method), id) => {
-            let method: String = serde_json::from_str(method.get())
-                .map_err(|_| invalid("\"method\" must be a string"))?;
+            let method: String =
+                serde_json::from_str(method.get()).map_err(|_| invalid("\"method\" must be a string"))?;
             if env.result.is_some() || env.error.is_some() {
                 return Err(invalid("a request cannot carry \"result\" or \"error\""));
             }
             match id {
                 None => Ok(Message::Notification(Notification { method, params: env.params })),
-                Some(Id::Null) => Err(ParseError::Invalid {
-                    id: None,
-                    reason: "a request id cannot be null".into(),
-                }),
+                Some(Id::Null) => Err(ParseError::Invalid { id: None, reason: "a request id cannot be null".into() }),
                 Some(id) => Ok(Message::Request(Request { id, method, params: env.params })),
             }
         }
         (None, Some(id)) => match (env.result, env.error) {
             (Some(result), None) => Ok(Message::Response(Response::ok(id, result))),
             (None, Some(error)) => {
-                let error: ErrorObject = serde_json::from_str(error.get()).map_err(|e| {
-                    ParseError::Invalid { id: Some(id.clone()), reason: format!("bad \"error\": {e}") }
-                })?;
+                let error: ErrorObject = serde_json::from_str(error.get())
+                    .map_err(|e| ParseError::Invalid { id: Some(id.clone()), reason: format!("bad \"error\": {e}") })?;
                 Ok(Message::Response(Response::err(id, error)))
             }
             (Some(_), Some(_)) => Err(invalid("a response cannot carry both \"result\" and \"error\"")),
@@ -383,8 +375,7 @@ pub fn empty_object() -> Box<RawValue> {
 /// Deserialize helper: reject with a message naming what was expected.
 pub fn from_params<T: de::DeserializeOwned>(params: Option<&RawValue>) -> Result<T, ErrorObject> {
     let text = params.map(RawValue::get).unwrap_or("{}");
-    serde_json::from_str(text)
-        .map_err(|e| ErrorObject::new(code::INVALID_PARAMS, format!("Invalid params: {e}")))
+    serde_json::from_str(text).map_err(|e| ErrorObject::new(code::INVALID_PARAMS, format!("Invalid params: {e}")))
 }
 
 #[cfg(test)]
@@ -400,7 +391,8 @@ mod tests {
 
     #[test]
     fn request_round_trips_params_byte_for_byte() {
-        let text = r#"{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"b":1.50,"a":[true,null],"_meta":{"x":"y"}}}"#;
+        let text =
+            r#"{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"b":1.50,"a":[true,null],"_meta":{"x":"y"}}}"#;
         let msg = single(text).unwrap();
         assert_eq!(msg.to_json(), text);
     }

@@ -12,12 +12,8 @@ pub enum Revision {
 }
 
 impl Revision {
-    pub const ALL: [Revision; 4] = [
-        Revision::V2024_11_05,
-        Revision::V2025_03_26,
-        Revision::V2025_06_18,
-        Revision::V2025_11_25,
-    ];
+    pub const ALL: [Revision; 4] =
+        [Revision::V2024_11_05, Revision::V2025_03_26, Revision::V2025_06_18, Revision::V2025_11_25];
     pub const LATEST: Revision = Revision::V2025_11_25;
 
     pub fn as_str(self) -> &'static str {

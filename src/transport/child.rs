@@ -64,14 +64,9 @@ pub fn spawn(spec: &ChildSpec) -> Result<ChildConn, ChildError> {
     // SAFETY: the closure runs in the forked child before exec and calls only
     // prctl(2), which is async-signal-safe.
     unsafe {
-        cmd.pre_exec(|| {
-            nix::sys::prctl::set_pdeathsig(Signal::SIGKILL).map_err(std::io::Error::from)
-        });
+        cmd.pre_exec(|| nix::sys::prctl::set_pdeathsig(Signal::SIGKILL).map_err(std::io::Error::from));
     }
-    let mut child = cmd.spawn().map_err(|source| ChildError::Spawn {
-        command: spec.command.clone(),
-        source,
-    })?;
+    let mut child = cmd.spawn().map_err(|source| ChildError::Spawn { command: spec.command.clone(), source })?;
     let missing = |what| ChildError::MissingPipe { command: spec.command.clone(), what };
     let stdin = child.stdin.take().ok_or_else(|| missing("stdin"))?;
     let stdout = child.stdout.take().ok_or_else(|| missing("stdout"))?;

@@ -14,8 +14,9 @@
 
 use std::collections::HashMap;
 use std::convert::Infallible;
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, Weak};
+use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::body::{Body, Bytes};
@@ -39,11 +40,15 @@ pub struct HttpOptions {
     pub max_message_size: usize,
     pub allowed_origins: Vec<String>,
     pub keepalive: Duration,
+    /// A session with no request and no open GET stream for this long is closed.
+    pub session_idle_timeout: Duration,
 }
 
 struct Entry<S> {
     session: Arc<S>,
     outbound: Outbound,
+    /// Last request, as milliseconds since `McpHttp::epoch`.
+    last_seen: AtomicU64,
 }
 
 /// Shared state of the `/mcp` routes.
@@ -51,11 +56,43 @@ pub struct McpHttp<S: Service> {
     service: Arc<S>,
     options: HttpOptions,
     sessions: Mutex<HashMap<String, Arc<Entry<S::Session>>>>,
+    epoch: Instant,
 }
 
 impl<S: Service> McpHttp<S> {
+    /// Builds the front end and starts its idle-session reaper (on the current runtime).
     pub fn new(service: Arc<S>, options: HttpOptions) -> Arc<Self> {
-        Arc::new(McpHttp { service, options, sessions: Mutex::new(HashMap::new()) })
+        let front = Arc::new(McpHttp { service, options, sessions: Mutex::new(HashMap::new()), epoch: Instant::now() });
+        tokio::spawn(reap_idle(Arc::downgrade(&front)));
+        front
+    }
+
+    fn now_ms(&self) -> u64 {
+        self.epoch.elapsed().as_millis() as u64
+    }
+
+    /// Closes sessions idle for longer than `session_idle_timeout`: clients that
+    /// vanish without DELETE must not hold memory forever.
+    fn reap(&self) -> usize {
+        let limit = self.options.session_idle_timeout.as_millis() as u64;
+        let now = self.now_ms();
+        let idle: Vec<_> = match self.sessions.lock() {
+            Ok(mut s) => {
+                let ids: Vec<String> = s
+                    .iter()
+                    .filter(|(_, e)| {
+                        !e.outbound.is_attached() && now.saturating_sub(e.last_seen.load(Ordering::Relaxed)) > limit
+                    })
+                    .map(|(id, _)| id.clone())
+                    .collect();
+                ids.iter().filter_map(|id| s.remove(id)).collect()
+            }
+            Err(_) => Vec::new(),
+        };
+        for e in &idle {
+            e.session.close();
+        }
+        idle.len()
     }
 
     /// The `/mcp` routes.
@@ -81,13 +118,25 @@ impl<S: Service> McpHttp<S> {
         }
     }
 
+    #[allow(clippy::result_large_err, reason = "the error is the HTTP response itself, built once per failed request")]
     fn lookup(&self, headers: &HeaderMap) -> Result<Arc<Entry<S::Session>>, HttpResponse> {
         let Some(id) = headers.get(SESSION_HEADER).and_then(|v| v.to_str().ok()) else {
-            return Err(error(StatusCode::BAD_REQUEST, code::INVALID_REQUEST, "Bad Request: missing Mcp-Session-Id header (send initialize first)"));
+            return Err(error(
+                StatusCode::BAD_REQUEST,
+                code::INVALID_REQUEST,
+                "Bad Request: missing Mcp-Session-Id header (send initialize first)",
+            ));
         };
         let found = self.sessions.lock().ok().and_then(|s| s.get(id).cloned());
+        if let Some(e) = &found {
+            e.last_seen.store(self.now_ms(), Ordering::Relaxed);
+        }
         found.ok_or_else(|| {
-            error(StatusCode::NOT_FOUND, code::INVALID_REQUEST, format!("Session not found: {id} (expired or deleted; initialize a new one)"))
+            error(
+                StatusCode::NOT_FOUND,
+                code::INVALID_REQUEST,
+                format!("Session not found: {id} (expired or deleted; initialize a new one)"),
+            )
         })
     }
 }
@@ -118,30 +167,37 @@ pub fn origin_allowed(headers: &HeaderMap, allowed: &[String]) -> bool {
 }
 
 /// Checks the headers every `/mcp` request must get right.
+#[allow(clippy::result_large_err, reason = "the error is the HTTP response itself, built once per failed request")]
 fn preflight(headers: &HeaderMap, options: &HttpOptions) -> Result<(), HttpResponse> {
     if !origin_allowed(headers, &options.allowed_origins) {
         let origin = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()).unwrap_or("?");
-        return Err(error(StatusCode::FORBIDDEN, code::INVALID_REQUEST, format!("Forbidden: Origin {origin} is not allowed (see gateway.allowed_origins)")));
+        return Err(error(
+            StatusCode::FORBIDDEN,
+            code::INVALID_REQUEST,
+            format!("Forbidden: Origin {origin} is not allowed (see gateway.allowed_origins)"),
+        ));
     }
     if let Some(v) = headers.get(VERSION_HEADER) {
         let v = v.to_str().unwrap_or("");
         if Revision::parse(v).is_none() {
             let known: Vec<_> = Revision::ALL.iter().map(|r| r.as_str()).collect();
-            return Err(error(StatusCode::BAD_REQUEST, code::INVALID_REQUEST, format!("Bad Request: unsupported MCP-Protocol-Version {v:?} (supported: {})", known.join(", "))));
+            return Err(error(
+                StatusCode::BAD_REQUEST,
+                code::INVALID_REQUEST,
+                format!("Bad Request: unsupported MCP-Protocol-Version {v:?} (supported: {})", known.join(", ")),
+            ));
         }
     }
     Ok(())
 }
 
 fn accepts(headers: &HeaderMap, mime: &str) -> bool {
-    headers
-        .get_all(header::ACCEPT)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .any(|v| v.split(',').any(|part| {
+    headers.get_all(header::ACCEPT).iter().filter_map(|v| v.to_str().ok()).any(|v| {
+        v.split(',').any(|part| {
             let part = part.split(';').next().unwrap_or("").trim();
             part == mime || part == "*/*"
-        }))
+        })
+    })
 }
 
 /// Methods whose handling may send messages to the client before the response.
@@ -156,14 +212,22 @@ async fn post_mcp<S: Service>(State(front): State<Arc<McpHttp<S>>>, headers: Hea
     if let Some(ct) = headers.get(header::CONTENT_TYPE) {
         let ct = ct.to_str().unwrap_or("");
         if !ct.trim_start().to_ascii_lowercase().starts_with("application/json") {
-            return error(StatusCode::UNSUPPORTED_MEDIA_TYPE, code::INVALID_REQUEST, format!("Unsupported Media Type: Content-Type must be application/json, not {ct:?}"));
+            return error(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                code::INVALID_REQUEST,
+                format!("Unsupported Media Type: Content-Type must be application/json, not {ct:?}"),
+            );
         }
     }
     let limit = front.options.max_message_size;
     let bytes = match axum::body::to_bytes(body, limit).await {
         Ok(b) => b,
         Err(_) => {
-            return error(StatusCode::PAYLOAD_TOO_LARGE, code::INVALID_REQUEST, format!("Invalid request: body exceeds gateway.max_message_size ({limit} bytes)"));
+            return error(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                code::INVALID_REQUEST,
+                format!("Invalid request: body exceeds gateway.max_message_size ({limit} bytes)"),
+            );
         }
     };
     let (messages, batch) = match jsonrpc::parse_frame(&bytes) {
@@ -178,11 +242,16 @@ async fn post_mcp<S: Service>(State(front): State<Arc<McpHttp<S>>>, headers: Hea
     let is_init = messages.iter().any(|m| matches!(m, Ok(Message::Request(r)) if r.method == method::INITIALIZE));
     let (entry, new_session) = if is_init {
         if batch {
-            return error(StatusCode::BAD_REQUEST, code::INVALID_REQUEST, "Invalid request: initialize must not be part of a batch");
+            return error(
+                StatusCode::BAD_REQUEST,
+                code::INVALID_REQUEST,
+                "Invalid request: initialize must not be part of a batch",
+            );
         }
         let outbound = Outbound::new();
         let session = front.service.open("http", outbound.clone());
-        (Arc::new(Entry { session, outbound }), Some(new_session_id()))
+        let entry = Entry { session, outbound, last_seen: AtomicU64::new(front.now_ms()) };
+        (Arc::new(entry), Some(new_session_id()))
     } else {
         match front.lookup(&headers) {
             Ok(e) => (e, None),
@@ -264,14 +333,22 @@ async fn get_mcp<S: Service>(State(front): State<Arc<McpHttp<S>>>, headers: Head
         return resp;
     }
     if !accepts(&headers, "text/event-stream") {
-        return error(StatusCode::NOT_ACCEPTABLE, code::INVALID_REQUEST, "Not Acceptable: GET /mcp needs Accept: text/event-stream");
+        return error(
+            StatusCode::NOT_ACCEPTABLE,
+            code::INVALID_REQUEST,
+            "Not Acceptable: GET /mcp needs Accept: text/event-stream",
+        );
     }
     let entry = match front.lookup(&headers) {
         Ok(e) => e,
         Err(resp) => return resp,
     };
     if entry.outbound.is_attached() {
-        return error(StatusCode::CONFLICT, code::INVALID_REQUEST, "Conflict: this session already has an open GET stream");
+        return error(
+            StatusCode::CONFLICT,
+            code::INVALID_REQUEST,
+            "Conflict: this session already has an open GET stream",
+        );
     }
     let (tx, rx) = mpsc::channel::<String>(1024);
     entry.outbound.attach(tx);
@@ -286,14 +363,29 @@ async fn delete_mcp<S: Service>(State(front): State<Arc<McpHttp<S>>>, headers: H
         Ok(e) => e,
         Err(resp) => return resp,
     };
-    if let Some(id) = headers.get(SESSION_HEADER).and_then(|v| v.to_str().ok()) {
-        if let Ok(mut s) = front.sessions.lock() {
-            s.remove(id);
-        }
+    if let Some(id) = headers.get(SESSION_HEADER).and_then(|v| v.to_str().ok())
+        && let Ok(mut s) = front.sessions.lock()
+    {
+        s.remove(id);
     }
     entry.outbound.detach();
     entry.session.close();
     StatusCode::NO_CONTENT.into_response()
+}
+
+async fn reap_idle<S: Service>(front: Weak<McpHttp<S>>) {
+    let every = match front.upgrade() {
+        Some(f) => (f.options.session_idle_timeout / 2).clamp(Duration::from_millis(100), Duration::from_secs(60)),
+        None => return,
+    };
+    loop {
+        tokio::time::sleep(every).await;
+        let Some(f) = front.upgrade() else { return };
+        let n = f.reap();
+        if n > 0 {
+            tracing::info!(sessions = n, "closed idle HTTP sessions (gateway.session_idle_timeout)");
+        }
+    }
 }
 
 fn new_session_id() -> String {
@@ -330,7 +422,12 @@ struct StreamState {
     _detach: Option<DetachOnDrop>,
 }
 
-fn sse_response(rx: mpsc::Receiver<String>, abort: Option<AbortOnDrop>, detach: Option<DetachOnDrop>, every: Duration) -> HttpResponse {
+fn sse_response(
+    rx: mpsc::Receiver<String>,
+    abort: Option<AbortOnDrop>,
+    detach: Option<DetachOnDrop>,
+    every: Duration,
+) -> HttpResponse {
     let mut keepalive = tokio::time::interval(every);
     keepalive.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     keepalive.reset();

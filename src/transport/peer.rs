@@ -4,8 +4,8 @@
 //! client and waiting for its answer.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::value::RawValue;
@@ -14,34 +14,56 @@ use tokio_util::sync::CancellationToken;
 
 use crate::protocol::{ErrorObject, Id, Message, RawObject, Request, Response, code};
 
+/// Client id → (registration number, token). The number tells a registration
+/// apart from a later one that reused its id.
+type ById = Arc<Mutex<HashMap<Id, (u64, CancellationToken)>>>;
+
 /// Requests being handled, by client id.
 #[derive(Default)]
 pub struct InFlight {
     root: CancellationToken,
-    by_id: Mutex<HashMap<Id, CancellationToken>>,
+    by_id: ById,
+    seq: AtomicU64,
+}
+
+/// One registered request. Dropping it (the request finished, or its future was
+/// dropped) unregisters it, so the table never keeps dead entries.
+pub struct Registration {
+    pub token: CancellationToken,
+    id: Id,
+    seq: u64,
+    by_id: ById,
+}
+
+impl Drop for Registration {
+    fn drop(&mut self) {
+        if let Ok(mut m) = self.by_id.lock()
+            && m.get(&self.id).is_some_and(|(seq, _)| *seq == self.seq)
+        {
+            m.remove(&self.id);
+        }
+    }
 }
 
 impl InFlight {
-    /// Registers a request; the token is cancelled by [`InFlight::cancel`] for its
-    /// id or by [`InFlight::cancel_all`].
-    pub fn begin(&self, id: &Id) -> CancellationToken {
+    /// Registers a request; its token is cancelled by a `notifications/cancelled`
+    /// for its id ([`InFlight::cancel_from`]) or by [`InFlight::cancel_all`].
+    /// Call this before the request's future first runs, so a cancellation that
+    /// follows the request immediately is not lost.
+    pub fn begin(&self, id: &Id) -> Registration {
         let token = self.root.child_token();
+        let seq = self.seq.fetch_add(1, Ordering::Relaxed);
         if let Ok(mut m) = self.by_id.lock() {
-            m.insert(id.clone(), token.clone());
+            m.insert(id.clone(), (seq, token.clone()));
         }
-        token
-    }
-
-    pub fn end(&self, id: &Id) {
-        if let Ok(mut m) = self.by_id.lock() {
-            m.remove(id);
-        }
+        Registration { token, id: id.clone(), seq, by_id: self.by_id.clone() }
     }
 
     /// Handles the params of a client's `notifications/cancelled`.
     pub fn cancel_from(&self, params: Option<&RawValue>) -> Option<Id> {
-        let id = params.and_then(|p| RawObject::parse(p).ok()).and_then(|p| p.get("requestId").and_then(Id::from_raw))?;
-        let token = self.by_id.lock().ok().and_then(|m| m.get(&id).cloned())?;
+        let id =
+            params.and_then(|p| RawObject::parse(p).ok()).and_then(|p| p.get("requestId").and_then(Id::from_raw))?;
+        let token = self.by_id.lock().ok().and_then(|m| m.get(&id).map(|(_, t)| t.clone()))?;
         token.cancel();
         Some(id)
     }
@@ -96,7 +118,9 @@ impl Outstanding {
             self.forget(id);
             return Err(ErrorObject::new(
                 code::INTERNAL_ERROR,
-                format!("cannot reach the client to send {method}: it has no open stream for server-initiated messages"),
+                format!(
+                    "cannot reach the client to send {method}: it has no open stream for server-initiated messages"
+                ),
             ));
         }
         let answer = tokio::select! {
@@ -107,7 +131,10 @@ impl Outstanding {
         self.forget(id);
         match answer {
             Some(r) => r.outcome,
-            None => Err(ErrorObject::new(code::INTERNAL_ERROR, format!("the client did not answer {method} (disconnected or timed out)"))),
+            None => Err(ErrorObject::new(
+                code::INTERNAL_ERROR,
+                format!("the client did not answer {method} (disconnected or timed out)"),
+            )),
         }
     }
 
@@ -145,24 +172,45 @@ mod tests {
         let (sent_tx, mut sent_rx) = tokio::sync::mpsc::unbounded_channel();
         let o2 = o.clone();
         let ask = tokio::spawn(async move {
-            o2.ask(id, "roots/list", None, move |m| sent_tx.send(m).is_ok(), Duration::from_secs(5), std::future::pending()).await
+            o2.ask(
+                id,
+                "roots/list",
+                None,
+                move |m| sent_tx.send(m).is_ok(),
+                Duration::from_secs(5),
+                std::future::pending(),
+            )
+            .await
         });
         let sent = sent_rx.recv().await.unwrap();
         assert!(sent.contains("\"roots/list\""));
         assert!(!o.answer(Response::ok(Id::Number(id + 100), crate::protocol::jsonrpc::empty_object())));
-        assert!(o.answer(Response::ok(Id::Number(id), crate::protocol::jsonrpc::to_raw(&serde_json::json!({"roots": []})))));
+        assert!(
+            o.answer(Response::ok(Id::Number(id), crate::protocol::jsonrpc::to_raw(&serde_json::json!({"roots": []}))))
+        );
         assert_eq!(ask.await.unwrap().unwrap().get(), r#"{"roots":[]}"#);
     }
 
     #[tokio::test]
     async fn cancel_from_params_cancels_only_that_request() {
         let f = InFlight::default();
-        let a = f.begin(&Id::Number(1));
-        let b = f.begin(&Id::String("x".into()));
+        let one = f.begin(&Id::Number(1));
+        let x = f.begin(&Id::String("x".into()));
         let p = RawValue::from_string(r#"{"requestId":"x","reason":"r"}"#.into()).unwrap();
         assert_eq!(f.cancel_from(Some(&p)), Some(Id::String("x".into())));
-        assert!(b.is_cancelled() && !a.is_cancelled());
+        assert!(x.token.is_cancelled() && !one.token.is_cancelled());
         f.cancel_all();
-        assert!(a.is_cancelled());
+        assert!(one.token.is_cancelled());
+    }
+
+    #[test]
+    fn registrations_unregister_on_drop_but_not_a_reused_id() {
+        let f = InFlight::default();
+        let first = f.begin(&Id::Number(7));
+        let second = f.begin(&Id::Number(7));
+        drop(first);
+        assert_eq!(f.by_id.lock().unwrap().len(), 1, "the later registration of id 7 stays");
+        drop(second);
+        assert!(f.by_id.lock().unwrap().is_empty());
     }
 }

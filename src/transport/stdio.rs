@@ -53,14 +53,14 @@ where
                 let mut futures = Vec::new();
                 for item in items {
                     match item {
-                        Ok(Message::Request(r)) => futures.push(futures_util::future::Either::Left(
-                            session.clone().request(r, None),
-                        )),
+                        Ok(Message::Request(r)) => {
+                            futures.push(futures_util::future::Either::Left(session.clone().request(r, None)))
+                        }
                         Ok(Message::Notification(n)) => session.notification(n),
                         Ok(Message::Response(r)) => session.response(r),
-                        Err(e) => futures.push(futures_util::future::Either::Right(std::future::ready(
-                            e.to_response(),
-                        ))),
+                        Err(e) => {
+                            futures.push(futures_util::future::Either::Right(std::future::ready(e.to_response())))
+                        }
                     }
                 }
                 if !futures.is_empty() {

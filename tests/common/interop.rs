@@ -30,7 +30,8 @@ pub fn in_ci() -> bool {
 }
 
 fn lookup(test: &str, vars: &[&str]) -> Option<Vec<PathBuf>> {
-    let missing: Vec<&str> = vars.iter().copied().filter(|v| std::env::var_os(v).is_none_or(|s| s.is_empty())).collect();
+    let missing: Vec<&str> =
+        vars.iter().copied().filter(|v| std::env::var_os(v).is_none_or(|s| s.is_empty())).collect();
     if !missing.is_empty() {
         let msg = format!("{test}: interop peers not configured: {} unset (run .ci/run)", missing.join(", "));
         if in_ci() {
@@ -109,9 +110,12 @@ impl Peers {
             let status = child.wait().await.expect("wait py_client");
             (out, status)
         };
-        let (out, status) = tokio::time::timeout(limit, run).await.unwrap_or_else(|_| panic!("py_client.py did not finish within {limit:?}"));
+        let (out, status) = tokio::time::timeout(limit, run)
+            .await
+            .unwrap_or_else(|_| panic!("py_client.py did not finish within {limit:?}"));
         let stderr = tokio::time::timeout(WAIT, err_task).await.ok().and_then(Result::ok).unwrap_or_default();
-        let json: Value = serde_json::from_str(out.trim()).unwrap_or_else(|e| panic!("py_client.py printed no JSON ({e}; {status}): {out}"));
+        let json: Value = serde_json::from_str(out.trim())
+            .unwrap_or_else(|e| panic!("py_client.py printed no JSON ({e}; {status}): {out}"));
         PyRun { out: json, code: status.code(), stderr }
     }
 }
@@ -195,7 +199,9 @@ async fn rpc<R: tokio::io::AsyncBufRead + Unpin>(
     stdin.flush().await.expect("flush");
     loop {
         let line = lines.next_line().await.expect("read").expect("server closed stdout");
-        let Ok(m) = serde_json::from_str::<Value>(&line) else { continue };
+        let Ok(m) = serde_json::from_str::<Value>(&line) else {
+            continue;
+        };
         if m.get("id") == Some(&json!(id)) && m.get("method").is_none() {
             return m.get("result").cloned().unwrap_or_else(|| panic!("{method} failed: {m}"));
         }

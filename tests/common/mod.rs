@@ -42,7 +42,10 @@ impl Setup {
     pub fn new(gateway_extra: &str, servers: &[String]) -> Setup {
         let dir = tempfile::tempdir().expect("tempdir");
         let state = dir.path().join("state");
-        let mut text = format!("[gateway]\nlisten = \"127.0.0.1:0\"\nstate_dir = {:?}\n{gateway_extra}\n\n", state.display().to_string());
+        let mut text = format!(
+            "[gateway]\nlisten = \"127.0.0.1:0\"\nstate_dir = {:?}\n{gateway_extra}\n\n",
+            state.display().to_string()
+        );
         for s in servers {
             text.push_str(s);
             text.push('\n');
@@ -159,12 +162,14 @@ impl StdioGateway {
     }
 
     pub async fn response(&mut self, id: i64) -> Value {
-        self.wait_for(&format!("response to {id}"), |m| m.get("id") == Some(&json!(id)) && m.get("method").is_none()).await
+        self.wait_for(&format!("response to {id}"), |m| m.get("id") == Some(&json!(id)) && m.get("method").is_none())
+            .await
     }
 
     /// The response to a request sent with a string id.
     pub async fn response_str(&mut self, id: &str) -> Value {
-        self.wait_for(&format!("response to {id:?}"), |m| m.get("id") == Some(&json!(id)) && m.get("method").is_none()).await
+        self.wait_for(&format!("response to {id:?}"), |m| m.get("id") == Some(&json!(id)) && m.get("method").is_none())
+            .await
     }
 
     /// The next message from the gateway, or `None` after `within`.
@@ -173,7 +178,9 @@ impl StdioGateway {
             return Some(m);
         }
         match tokio::time::timeout(within, self.stdout.recv()).await {
-            Ok(Some(line)) => Some(serde_json::from_str(&line).unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {line}"))),
+            Ok(Some(line)) => {
+                Some(serde_json::from_str(&line).unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {line}")))
+            }
             _ => None,
         }
     }
@@ -314,14 +321,18 @@ pub struct Posted {
 impl Posted {
     /// The response message (the one with a result or an error).
     pub fn response(&self) -> &Value {
-        self.messages.iter().find(|m| m.get("result").is_some() || m.get("error").is_some()).unwrap_or_else(|| panic!("no response in {self:?}"))
+        self.messages
+            .iter()
+            .find(|m| m.get("result").is_some() || m.get("error").is_some())
+            .unwrap_or_else(|| panic!("no response in {self:?}"))
     }
 }
 
 pub fn parse_sse(body: &str) -> Vec<Value> {
     let mut out = Vec::new();
     for event in body.split("\n\n") {
-        let data: Vec<&str> = event.lines().filter_map(|l| l.strip_prefix("data: ").or_else(|| l.strip_prefix("data:"))).collect();
+        let data: Vec<&str> =
+            event.lines().filter_map(|l| l.strip_prefix("data: ").or_else(|| l.strip_prefix("data:"))).collect();
         if !data.is_empty() {
             out.push(serde_json::from_str(&data.join("\n")).unwrap_or_else(|e| panic!("bad SSE data ({e}): {event}")));
         }
@@ -351,7 +362,10 @@ impl HttpClient {
         let resp = tokio::time::timeout(WAIT, b.send()).await.expect("POST in time").expect("POST");
         let status = resp.status().as_u16();
         let headers = resp.headers().clone();
-        let sse = headers.get("content-type").and_then(|v| v.to_str().ok()).is_some_and(|v| v.starts_with("text/event-stream"));
+        let sse = headers
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("text/event-stream"));
         let body = tokio::time::timeout(WAIT, resp.text()).await.expect("body in time").expect("body");
         let messages = if body.trim().is_empty() {
             Vec::new()
@@ -390,7 +404,9 @@ impl HttpClient {
             .request("initialize", json!({"protocolVersion": self.version, "capabilities": capabilities, "clientInfo": {"name": "vmcp-tests", "version": "0"}}))
             .await;
         assert_eq!(p.status, 200, "initialize: {p:?}");
-        self.session = Some(p.headers.get("mcp-session-id").expect("Mcp-Session-Id on initialize").to_str().expect("ascii").to_owned());
+        self.session = Some(
+            p.headers.get("mcp-session-id").expect("Mcp-Session-Id on initialize").to_str().expect("ascii").to_owned(),
+        );
         let result = p.response()["result"].clone();
         let n = self.post(&json!({"jsonrpc": "2.0", "method": "notifications/initialized"})).await;
         assert_eq!(n.status, 202);
