@@ -52,6 +52,9 @@ pub struct Gateway {
     pub settings: Settings,
     servers: RwLock<BTreeMap<String, Arc<Server>>>,
     catalog: RwLock<Arc<Catalog>>,
+    /// Serializes catalog rebuilds: two rebuilds racing could otherwise swap in
+    /// an older snapshot after a newer one.
+    rebuilding: Mutex<()>,
     sessions: Mutex<HashMap<u64, Weak<ClientSession>>>,
     next_session: AtomicU64,
     pub(crate) upstream: upstream::Routes,
@@ -82,6 +85,7 @@ impl Gateway {
             settings,
             servers: RwLock::new(servers),
             catalog: RwLock::new(Arc::new(Catalog::empty(&naming))),
+            rebuilding: Mutex::new(()),
             sessions: Mutex::new(HashMap::new()),
             next_session: AtomicU64::new(1),
             upstream: upstream::Routes::default(),
@@ -121,6 +125,7 @@ impl Gateway {
 
     /// Rebuilds the catalog from every ready server and tells clients when it changed.
     pub(crate) fn rebuild_catalog(&self) {
+        let _serial = self.rebuilding.lock().unwrap_or_else(|p| p.into_inner());
         let servers = self.servers();
         let snapshots: Vec<_> = servers.iter().map(|s| (s.id.clone(), s.lists())).collect();
         let tools: Vec<_> = snapshots.iter().map(|(id, l)| (id.clone(), &l.tools[..])).collect();
