@@ -1,5 +1,5 @@
 //! The official Python MCP SDK (`mcp` 2.3.0, through tests/interop/py_client.py) as a
-//! client of vmcp, over stdio and over streamable HTTP, with two `vmcp mock` backends.
+//! client of vmcp, over stdio, streamable HTTP and legacy HTTP+SSE, with two `vmcp mock` backends.
 //!
 //! The SDK's default `auto` mode first probes `server/discover` (a 2026-07-28 method).
 //! vmcp answers it with an error (-32601 on stdio, a 4xx on HTTP) and the SDK then
@@ -185,6 +185,21 @@ async fn python_sdk_over_streamable_http() {
     args.push(gw.url("/mcp"));
     let run = peers.py_client(&args).await;
     check_scenario(&run, "http");
+    gw.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn python_sdk_over_legacy_sse() {
+    let Some(peers) = Peers::python("python_sdk_over_legacy_sse") else {
+        return;
+    };
+    let setup = two_mocks();
+    let gw = HttpGateway::start(&setup).await;
+    let mut args = scenario();
+    args.push("--sse".into());
+    args.push(gw.url("/sse"));
+    let run = peers.py_client(&args).await;
+    check_scenario(&run, "sse");
     gw.stop().await;
 }
 

@@ -19,6 +19,8 @@ use tokio_util::sync::CancellationToken;
 use crate::config::{self, Config};
 use crate::gateway::Gateway;
 use crate::transport::http::{HttpOptions, McpHttp};
+use crate::transport::legacy_sse::LegacySse;
+use crate::transport::ws::McpWs;
 
 #[derive(Args, Debug)]
 pub struct StartArgs {
@@ -103,8 +105,15 @@ async fn serve_http(gateway: &Arc<Gateway>, cfg: &Config, stop: CancellationToke
         keepalive: Duration::from_secs(15),
         session_idle_timeout: cfg.gateway.session_idle_timeout,
     };
-    let mcp = McpHttp::new(Arc::new(gateway.clone()), options);
-    let app = Router::new().merge(mcp.router()).merge(health_routes(gateway.clone()));
+    let service = Arc::new(gateway.clone());
+    let mcp = McpHttp::new(service.clone(), options.clone());
+    let legacy = LegacySse::new(service.clone(), options.clone());
+    let ws = McpWs::new(service, options);
+    let app = Router::new()
+        .merge(mcp.router())
+        .merge(legacy.router())
+        .merge(ws.router())
+        .merge(health_routes(gateway.clone()));
     // Announce the address on stderr in a fixed form, so scripts (and tests) that
     // pass port 0 can find it.
     eprintln!("vmcp: listening on http://{local}/mcp");
@@ -120,6 +129,10 @@ async fn serve_http(gateway: &Arc<Gateway>, cfg: &Config, stop: CancellationToke
         signal.cancelled().await;
         // Ending the sessions ends their streams, so the drain below can finish.
         drain.close_all();
+        legacy.close_all();
+        ws.close_all();
+        // WebSocket connections left the HTTP server at the upgrade: wait for them here.
+        ws.closed().await;
     });
     let serving = tokio::spawn(async move { server.await });
     stop.cancelled().await;

@@ -53,8 +53,8 @@ required = false                     # /readyz waits only for required servers
 # required = true
 
 # Remote servers use transport = "http" (streamable HTTP), "sse" (the legacy
-# HTTP+SSE transport) or "websocket", with a url instead of a command (this
-# version does not support them yet):
+# HTTP+SSE transport) or "websocket", with a url instead of a command; headers
+# carry the server's own credentials (a client's are never forwarded):
 # [servers.search]
 # transport = "http"
 # url = "https://search.internal/mcp"

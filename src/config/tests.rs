@@ -362,8 +362,10 @@ fn unsupported_features_are_refused() {
         "{all:#?}"
     );
     assert!(all[1].starts_with("t.toml:4:3: [[policy]] is not supported by this version yet"), "{all:#?}");
-    let e = error("[servers.search]\ntransport = \"http\"\nurl = \"https://s/mcp\"\n");
-    assert!(e.contains("transport \"http\" is not supported by this version yet"), "{e}");
+    for (transport, url) in [("http", "https://s/mcp"), ("sse", "http://s/sse"), ("websocket", "wss://s/ws")] {
+        let c = ok(&format!("[servers.search]\ntransport = \"{transport}\"\nurl = \"{url}\"\n"));
+        assert_eq!(c.servers["search"].url.as_deref(), Some(url));
+    }
     let all = errors(&format!("{STDIO}replicas = 3\nbalance = \"least_connections\"\n"));
     assert!(
         all.iter().any(|e| e.contains("replicas > 1 (server groups) is not supported by this version yet")),

@@ -7,7 +7,6 @@
 //! than not starting. When a feature lands, delete its lines from
 //! [`unsupported_yet`] (and the "not supported yet" note in `STARTER`).
 
-use super::TransportKind;
 use super::error::ConfigError;
 use super::layer::Layer;
 
@@ -30,18 +29,6 @@ pub(crate) fn unsupported_yet(layer: &Layer) -> Vec<ConfigError> {
         ));
     }
     for (id, server) in &layer.servers {
-        if let Some(transport) = &server.transport
-            && transport.value != TransportKind::Stdio
-        {
-            errors.push(ConfigError::at(
-                &transport.pos,
-                format!(
-                    "servers.{id}.transport: transport \"{}\" is not supported by this version yet; \
-                         only \"stdio\" is",
-                    transport.value
-                ),
-            ));
-        }
         if let Some(replicas) = &server.replicas
             && replicas.value > 1
         {

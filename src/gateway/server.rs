@@ -12,9 +12,12 @@ use tokio_util::sync::CancellationToken;
 
 use super::Gateway;
 use super::backend::{BackendConn, InitInfo};
-use crate::config::ServerConfig;
+use crate::config::{ServerConfig, TransportKind};
 use crate::protocol::{RawObject, method};
 use crate::transport::child::{self, ChildSpec};
+use crate::transport::http_client::{self, HttpSpec};
+use crate::transport::link::Link;
+use crate::transport::{sse_client, ws_client};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Status {
@@ -189,50 +192,74 @@ enum RunEnd {
     Failed(String),
 }
 
-/// One life of the server process, from spawn to exit.
+/// Opens the server's transport.
+fn connect(server: &Server, max_message_size: usize) -> Result<Link, String> {
+    let cfg = &server.config;
+    let missing = |what: &str| format!("no {what} configured");
+    match cfg.transport {
+        TransportKind::Stdio => {
+            let command = cfg.command.clone().ok_or_else(|| missing("command"))?;
+            let spec = ChildSpec {
+                server: server.id.to_string(),
+                command: resolve_command(command),
+                args: cfg.args.clone(),
+                env: cfg.env.clone(),
+                cwd: cfg.cwd.clone(),
+                max_message_size,
+            };
+            child::spawn(&spec).map_err(|e| e.to_string())
+        }
+        remote => {
+            let spec = HttpSpec {
+                server: server.id.to_string(),
+                url: cfg.url.clone().ok_or_else(|| missing("url"))?,
+                headers: cfg.headers.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+                max_message_size,
+            };
+            let link = match remote {
+                TransportKind::Sse => sse_client::connect(spec),
+                TransportKind::Websocket => ws_client::connect(spec),
+                _ => http_client::connect(spec),
+            };
+            link.map_err(|e| e.to_string())
+        }
+    }
+}
+
+/// One life of the server's connection: from connecting (or spawning) until it
+/// ends by itself or the gateway stops it.
 async fn run_once(gw: &Weak<Gateway>, server: &Arc<Server>, stop: &CancellationToken) -> RunEnd {
     let Some(g) = gw.upgrade() else { return RunEnd::Stopped };
     let settings = g.settings.clone();
     let handler = super::upstream::handler(Arc::downgrade(&g));
     drop(g);
     let cfg = &server.config;
-    let Some(command) = cfg.command.clone() else {
-        return RunEnd::Failed("no command configured".into());
+    let Link { outgoing, incoming, mut lifetime } = match connect(server, settings.max_message_size) {
+        Ok(link) => link,
+        Err(e) => return RunEnd::Failed(e),
     };
-    let spec = ChildSpec {
-        server: server.id.to_string(),
-        command: resolve_command(command),
-        args: cfg.args.clone(),
-        env: cfg.env.clone(),
-        cwd: cfg.cwd.clone(),
-        max_message_size: settings.max_message_size,
-    };
-    let mut child = match child::spawn(&spec) {
-        Ok(c) => c,
-        Err(e) => return RunEnd::Failed(e.to_string()),
-    };
-    let pid = child.process.pid();
+    let pid = lifetime.pid();
     server.with(|s| s.pid = pid);
-    tracing::info!(server = %server.id, pid, "started `{}`", spec.command);
+    tracing::info!(server = %server.id, pid, transport = cfg.transport.as_str(), "connecting");
     let timeout = cfg.request_timeout.unwrap_or(settings.request_timeout);
-    let conn = BackendConn::new(server.id.clone(), child.outgoing.clone(), timeout);
-    tokio::spawn(conn.clone().run(child.incoming, handler));
+    let conn = BackendConn::new(server.id.clone(), outgoing, timeout);
+    tokio::spawn(conn.clone().run(incoming, handler));
 
     let ready = async {
         let info = conn.initialize().await?;
         let lists = fetch_lists(&conn, &info).await?;
         Ok::<_, super::GatewayError>((info, lists))
     };
+    let grace = settings.shutdown_grace;
     let init = tokio::select! {
         r = tokio::time::timeout(settings.init_timeout, ready) => r,
-        status = child.process.wait() => {
-            let why = exit_reason(status);
-            child.process.terminate(settings.shutdown_grace).await;
+        why = lifetime.ended() => {
+            lifetime.stop(grace).await;
             conn.close();
-            return RunEnd::Failed(format!("exited during start-up: {why}"));
+            return RunEnd::Failed(format!("ended during start-up: {why}"));
         }
         _ = stop.cancelled() => {
-            child.process.terminate(settings.shutdown_grace).await;
+            lifetime.stop(grace).await;
             conn.close();
             return RunEnd::Stopped;
         }
@@ -240,12 +267,12 @@ async fn run_once(gw: &Weak<Gateway>, server: &Arc<Server>, stop: &CancellationT
     let (info, lists) = match init {
         Ok(Ok(v)) => v,
         Ok(Err(e)) => {
-            child.process.terminate(settings.shutdown_grace).await;
+            lifetime.stop(grace).await;
             conn.close();
             return RunEnd::Failed(format!("initialize failed: {e}"));
         }
         Err(_) => {
-            child.process.terminate(settings.shutdown_grace).await;
+            lifetime.stop(grace).await;
             conn.close();
             return RunEnd::Failed(format!(
                 "no answer to initialize within {} ms (gateway.init_timeout)",
@@ -266,19 +293,21 @@ async fn run_once(gw: &Weak<Gateway>, server: &Arc<Server>, stop: &CancellationT
         s.lists = lists;
         s.last_error = None;
     });
-    server.settled.cancel();
     if let Some(g) = gw.upgrade() {
         g.rebuild_catalog();
         g.broadcast(method::RESOURCES_LIST_CHANGED);
     }
+    // Settled only now: a client's initialize waits for this, and its first list
+    // must already show this server's tools.
+    server.settled.cancel();
 
     let end = tokio::select! {
-        status = child.process.wait() => RunEnd::Failed(format!("exited: {}", exit_reason(status))),
-        _ = conn.closed() => RunEnd::Failed("closed its stdout".into()),
+        why = lifetime.ended() => RunEnd::Failed(why),
+        _ = conn.closed() => RunEnd::Failed("closed its connection".into()),
         _ = stop.cancelled() => RunEnd::Stopped,
     };
-    // Take the server out of service before the process is gone, so no new
-    // request is sent to it, then fail what was in flight.
+    // Take the server out of service before the link is gone, so no new request
+    // is sent to it, then fail what was in flight.
     server.with(|s| {
         s.conn = None;
         if let RunEnd::Stopped = end {
@@ -286,7 +315,7 @@ async fn run_once(gw: &Weak<Gateway>, server: &Arc<Server>, stop: &CancellationT
         }
     });
     conn.close();
-    child.process.terminate(settings.shutdown_grace).await;
+    lifetime.stop(grace).await;
     if let (RunEnd::Failed(_), Some(g)) = (&end, gw.upgrade()) {
         g.broadcast(method::RESOURCES_LIST_CHANGED);
     }
@@ -309,16 +338,4 @@ pub(crate) async fn fetch_lists(conn: &BackendConn, info: &InitInfo) -> Result<L
     let tools = if info.has("tools") { conn.list_all(method::TOOLS_LIST, "tools").await? } else { Vec::new() };
     let prompts = if info.has("prompts") { conn.list_all(method::PROMPTS_LIST, "prompts").await? } else { Vec::new() };
     Ok(Lists { tools: Arc::new(tools), prompts: Arc::new(prompts) })
-}
-
-fn exit_reason(status: std::io::Result<std::process::ExitStatus>) -> String {
-    use std::os::unix::process::ExitStatusExt;
-    match status {
-        Ok(s) => match (s.code(), s.signal()) {
-            (Some(c), _) => format!("exit status {c}"),
-            (None, Some(sig)) => format!("killed by signal {sig}"),
-            _ => s.to_string(),
-        },
-        Err(e) => format!("cannot wait for it: {e}"),
-    }
 }

@@ -1,7 +1,8 @@
 //! `vmcp mock`: a configurable MCP server for tests, benchmarks and experiments.
 //!
-//! It speaks MCP over stdio, or over streamable HTTP with `--listen`, through the
-//! same transports as the gateway. It offers N generated tools, resources,
+//! It speaks MCP over stdio, or with `--listen` over HTTP (streamable HTTP at
+//! `/mcp`, legacy HTTP+SSE at `/sse`, WebSocket at `/ws`), through the same
+//! transports as the gateway. It offers N generated tools, resources,
 //! templates and prompts (paginated with `--page-size`), plus tools that exercise
 //! everything a gateway must carry: progress, sampling, elicitation, roots,
 //! list changes, resource updates, logging, slow calls, errors and crashes.
@@ -18,6 +19,8 @@ use tokio::io::BufReader;
 use tokio_util::sync::CancellationToken;
 
 use crate::transport::http::{HttpOptions, McpHttp};
+use crate::transport::legacy_sse::LegacySse;
+use crate::transport::ws::McpWs;
 
 #[derive(Args, Debug, Clone)]
 pub struct MockArgs {
@@ -57,7 +60,7 @@ pub struct MockArgs {
     /// Leave out the built-in tools (echo, add, progress, …): only generated ones.
     #[arg(long)]
     pub no_builtins: bool,
-    /// Serve streamable HTTP on this address (e.g. 127.0.0.1:0) instead of stdio.
+    /// Serve HTTP on this address (e.g. 127.0.0.1:0) instead of stdio: /mcp, /sse and /ws.
     #[arg(long, value_name = "ADDR")]
     pub listen: Option<String>,
 }
@@ -86,8 +89,10 @@ pub async fn run(args: MockArgs) -> anyhow::Result<()> {
                 keepalive: Duration::from_secs(15),
                 session_idle_timeout: Duration::from_secs(30 * 60),
             };
-            let http = McpHttp::new(service, options);
-            let app = http.router();
+            let http = McpHttp::new(service.clone(), options.clone());
+            let legacy = LegacySse::new(service.clone(), options.clone());
+            let ws = McpWs::new(service, options);
+            let app = http.router().merge(legacy.router()).merge(ws.router());
             use axum::serve::ListenerExt;
             let listener = listener.tap_io(|tcp| {
                 let _ = tcp.set_nodelay(true);
@@ -96,6 +101,9 @@ pub async fn run(args: MockArgs) -> anyhow::Result<()> {
                 .with_graceful_shutdown(async move {
                     stop.cancelled().await;
                     http.close_all();
+                    legacy.close_all();
+                    ws.close_all();
+                    ws.closed().await;
                 })
                 .await?;
         }

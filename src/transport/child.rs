@@ -18,6 +18,7 @@ use tokio::process::{Child, ChildStdin, Command};
 use tokio::sync::mpsc;
 
 use super::lines::{Line, LineReader};
+use super::link::{Lifetime, Link};
 
 /// What to run.
 #[derive(Debug, Clone)]
@@ -40,16 +41,9 @@ pub enum ChildError {
     MissingPipe { command: String, what: &'static str },
 }
 
-/// A running child: a channel to write messages to its stdin, a channel of lines
-/// read from its stdout, and the process itself.
-pub struct ChildConn {
-    pub outgoing: mpsc::Sender<String>,
-    pub incoming: mpsc::Receiver<Line>,
-    pub process: ChildProcess,
-}
-
-/// Spawns the child and the tasks that move bytes in and out of it.
-pub fn spawn(spec: &ChildSpec) -> Result<ChildConn, ChildError> {
+/// Spawns the child and the tasks that move bytes in and out of it: its stdin is
+/// the link's outgoing side, its stdout the incoming one.
+pub fn spawn(spec: &ChildSpec) -> Result<Link, ChildError> {
     let mut cmd = Command::new(&spec.command);
     cmd.args(&spec.args)
         .envs(&spec.env)
@@ -99,7 +93,8 @@ pub fn spawn(spec: &ChildSpec) -> Result<ChildConn, ChildError> {
             }
         }
     });
-    Ok(ChildConn { outgoing: out_tx, incoming: in_rx, process: ChildProcess { child, pgid: pid } })
+    let process = ChildProcess { child, pgid: pid };
+    Ok(Link { outgoing: out_tx, incoming: in_rx, lifetime: Lifetime::Process(process) })
 }
 
 /// Writes each message followed by a newline, flushing once per burst.
@@ -117,6 +112,19 @@ async fn write_loop(mut stdin: ChildStdin, mut rx: mpsc::Receiver<String>) {
         }
     }
     // Dropping stdin closes the pipe: the polite way to ask a stdio server to exit.
+}
+
+/// A readable account of how a process ended.
+pub fn exit_reason(status: std::io::Result<ExitStatus>) -> String {
+    use std::os::unix::process::ExitStatusExt;
+    match status {
+        Ok(s) => match (s.code(), s.signal()) {
+            (Some(c), _) => format!("exited with status {c}"),
+            (None, Some(sig)) => format!("killed by signal {sig}"),
+            _ => s.to_string(),
+        },
+        Err(e) => format!("cannot wait for it: {e}"),
+    }
 }
 
 /// The child process and its process group.

@@ -3,6 +3,8 @@
 //! - [`child`]: the client side of stdio, an MCP server run as a child process.
 //! - [`stdio`]: the server side of stdio, the gateway speaking MCP on its own stdin/stdout.
 //! - [`http`]: the server side of streamable HTTP (`/mcp`).
+//! - [`legacy_sse`]: the server side of the legacy HTTP+SSE transport (`/sse` + `/message`).
+//! - [`ws`]: the server side of MCP over WebSocket (`/ws`).
 //! - [`lines`], [`sse`]: the two framings these use.
 //! - [`peer`]: request bookkeeping every server-side session needs.
 //!
@@ -12,10 +14,16 @@
 
 pub mod child;
 pub mod http;
+pub mod http_client;
+pub mod legacy_sse;
 pub mod lines;
+pub mod link;
 pub mod peer;
 pub mod sse;
+pub mod sse_client;
 pub mod stdio;
+pub mod ws;
+pub mod ws_client;
 
 use std::future::Future;
 use std::sync::{Arc, Mutex};

@@ -26,3 +26,157 @@ mod tests {
         assert_eq!(super::message_event("{}"), "event: message\ndata: {}\n\n");
     }
 }
+
+/// One parsed event.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Event {
+    /// The `event:` field; `None` means the default, `message`.
+    pub event: Option<String>,
+    pub data: String,
+    pub id: Option<String>,
+}
+
+/// An incremental SSE parser (the client side of the framing above), bounded:
+/// an event whose data grows past `limit` bytes is dropped and reported.
+#[derive(Debug)]
+pub struct Parser {
+    buf: Vec<u8>,
+    current: Event,
+    has_data: bool,
+    limit: usize,
+    oversized: bool,
+}
+
+/// What the parser produced from a chunk.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Parsed {
+    Event(Event),
+    /// An event over the limit was dropped.
+    TooLarge(usize),
+}
+
+impl Parser {
+    pub fn new(limit: usize) -> Self {
+        Parser { buf: Vec::new(), current: Event::default(), has_data: false, limit, oversized: false }
+    }
+
+    /// Feeds bytes; returns the events they complete.
+    pub fn push(&mut self, chunk: &[u8]) -> Vec<Parsed> {
+        let mut out = Vec::new();
+        self.buf.extend_from_slice(chunk);
+        let mut start = 0;
+        while let Some(pos) = self.buf[start..].iter().position(|&b| b == b'\n') {
+            let end = start + pos;
+            let mut line = &self.buf[start..end];
+            if line.last() == Some(&b'\r') {
+                line = &line[..line.len() - 1];
+            }
+            let line = String::from_utf8_lossy(line).into_owned();
+            start = end + 1;
+            self.line(&line, &mut out);
+        }
+        self.buf.drain(..start);
+        // A single line longer than the limit would otherwise buffer without end.
+        if self.buf.len() > self.limit {
+            let n = self.buf.len();
+            self.buf.clear();
+            self.oversized = true;
+            self.current.data.clear();
+            out.push(Parsed::TooLarge(n));
+        }
+        out
+    }
+
+    fn line(&mut self, line: &str, out: &mut Vec<Parsed>) {
+        if line.is_empty() {
+            let event = std::mem::take(&mut self.current);
+            let oversized = std::mem::take(&mut self.oversized);
+            let has_data = std::mem::take(&mut self.has_data);
+            // An oversized event was reported when it overflowed.
+            if has_data && !oversized {
+                out.push(Parsed::Event(event));
+            }
+            return;
+        }
+        if line.starts_with(':') {
+            return; // a comment (keepalive)
+        }
+        let (field, value) = match line.split_once(':') {
+            Some((f, v)) => (f, v.strip_prefix(' ').unwrap_or(v)),
+            None => (line, ""),
+        };
+        match field {
+            "event" => self.current.event = Some(value.to_owned()),
+            "data" => {
+                if self.oversized {
+                    return;
+                }
+                if self.has_data {
+                    self.current.data.push('\n');
+                }
+                self.current.data.push_str(value);
+                self.has_data = true;
+                if self.current.data.len() > self.limit {
+                    let n = self.current.data.len();
+                    self.current.data.clear();
+                    self.oversized = true;
+                    out.push(Parsed::TooLarge(n));
+                }
+            }
+            "id" => self.current.id = Some(value.to_owned()),
+            _ => {} // retry and unknown fields
+        }
+    }
+}
+
+#[cfg(test)]
+mod parser_tests {
+    use super::*;
+
+    fn events(p: &mut Parser, chunks: &[&str]) -> Vec<Parsed> {
+        chunks.iter().flat_map(|c| p.push(c.as_bytes())).collect()
+    }
+
+    #[test]
+    fn parses_events_split_anywhere() {
+        let text = "event: endpoint\ndata: /message?sessionId=1\n\n: keepalive\n\ndata: {\"a\":\ndata: 1}\nid: 7\n\n";
+        for split in 0..text.len() {
+            let mut p = Parser::new(1024);
+            let got = events(&mut p, &[&text[..split], &text[split..]]);
+            assert_eq!(
+                got,
+                vec![
+                    Parsed::Event(Event {
+                        event: Some("endpoint".into()),
+                        data: "/message?sessionId=1".into(),
+                        id: None
+                    }),
+                    Parsed::Event(Event { event: None, data: "{\"a\":\n1}".into(), id: Some("7".into()) }),
+                ],
+                "split at {split}"
+            );
+        }
+    }
+
+    #[test]
+    fn crlf_and_round_trip_with_the_writer() {
+        let mut p = Parser::new(1024);
+        let got = p.push(message_event("{\"x\":1}").replace('\n', "\r\n").as_bytes());
+        assert_eq!(
+            got,
+            vec![Parsed::Event(Event { event: Some("message".into()), data: "{\"x\":1}".into(), id: None })]
+        );
+    }
+
+    #[test]
+    fn oversized_events_are_dropped_and_reported() {
+        let mut p = Parser::new(10);
+        let got = p.push(b"data: 0123456789abcdef\n\ndata: ok\n\n");
+        assert!(matches!(got[0], Parsed::TooLarge(_)), "{got:?}");
+        assert_eq!(got[1], Parsed::Event(Event { event: None, data: "ok".into(), id: None }));
+        // A line without end, too.
+        let mut p = Parser::new(10);
+        assert!(matches!(p.push(&[b'x'; 50])[..], [Parsed::TooLarge(50)]));
+        assert_eq!(p.push(b"\ndata: y\n\n"), vec![Parsed::Event(Event { event: None, data: "y".into(), id: None })]);
+    }
+}

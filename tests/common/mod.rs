@@ -416,3 +416,246 @@ impl HttpClient {
 
 /// Third-party interop peers (server-everything, the Python SDK client).
 pub mod interop;
+
+/// A client connection that carries every message both ways on one channel (the
+/// legacy SSE transport, WebSocket), with the request helpers built on that.
+#[allow(async_fn_in_trait)]
+pub trait McpConn {
+    /// Sends one message (or batch) to the server.
+    async fn send(&mut self, msg: &Value);
+    /// The next message from the server; `None` when the connection ends. Panics after `WAIT`.
+    async fn receive(&mut self) -> Option<Value>;
+    /// Messages received that nobody waited for yet.
+    fn backlog(&mut self) -> &mut VecDeque<Value>;
+    fn next_id(&mut self) -> i64;
+
+    /// Waits for the first message matching `pred`; others are kept for later.
+    async fn wait_for(&mut self, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
+        if let Some(pos) = self.backlog().iter().position(&pred) {
+            return self.backlog().remove(pos).expect("present");
+        }
+        loop {
+            let Some(msg) = self.receive().await else {
+                panic!("the connection ended while waiting for {what}; unmatched: {:?}", self.backlog());
+            };
+            if pred(&msg) {
+                return msg;
+            }
+            self.backlog().push_back(msg);
+        }
+    }
+
+    /// Sends a request and returns its id.
+    async fn send_request(&mut self, method: &str, params: Value) -> i64 {
+        let id = self.next_id();
+        self.send(&json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params})).await;
+        id
+    }
+
+    async fn response(&mut self, id: i64) -> Value {
+        self.wait_for(&format!("response to {id}"), |m| m.get("id") == Some(&json!(id)) && m.get("method").is_none())
+            .await
+    }
+
+    /// Sends a request and waits for its response (the whole message).
+    async fn request(&mut self, method: &str, params: Value) -> Value {
+        let id = self.send_request(method, params).await;
+        self.response(id).await
+    }
+
+    /// The `result` of a request; panics on an error response.
+    async fn call(&mut self, method: &str, params: Value) -> Value {
+        let r = self.request(method, params).await;
+        r.get("result").unwrap_or_else(|| panic!("{method} failed: {r}")).clone()
+    }
+
+    async fn notify(&mut self, method: &str, params: Value) {
+        self.send(&json!({"jsonrpc": "2.0", "method": method, "params": params})).await;
+    }
+
+    /// initialize + initialized; returns the initialize result.
+    async fn initialize(&mut self, version: &str, capabilities: Value) -> Value {
+        let r = self
+            .call("initialize", json!({"protocolVersion": version, "capabilities": capabilities, "clientInfo": {"name": "vmcp-tests", "version": "0"}}))
+            .await;
+        self.notify("notifications/initialized", json!({})).await;
+        r
+    }
+}
+
+/// A legacy HTTP+SSE client: the `GET /sse` stream, read incrementally, and
+/// `POST`s to the endpoint it announced.
+pub struct SseClient {
+    pub http: reqwest::Client,
+    /// The absolute URL to POST to (`…/message?sessionId=…`).
+    pub endpoint: String,
+    /// The `endpoint` event's data, as sent.
+    pub endpoint_data: String,
+    stream: std::pin::Pin<Box<dyn futures_util::Stream<Item = reqwest::Result<bytes::Bytes>> + Send>>,
+    buf: String,
+    backlog: VecDeque<Value>,
+    next_id: i64,
+}
+
+impl SseClient {
+    /// Opens `GET <base>/sse` and reads the `endpoint` event, which must come first.
+    pub async fn connect(base: &str) -> SseClient {
+        let http = reqwest::Client::new();
+        let get = http.get(format!("{base}/sse")).header("accept", "text/event-stream");
+        let resp = tokio::time::timeout(WAIT, get.send()).await.expect("GET /sse in time").expect("GET /sse");
+        assert_eq!(resp.status(), 200, "GET /sse");
+        let ct = resp.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+        assert!(ct.starts_with("text/event-stream"), "GET /sse content-type {ct:?}");
+        let mut c = SseClient {
+            http,
+            endpoint: String::new(),
+            endpoint_data: String::new(),
+            stream: Box::pin(resp.bytes_stream()),
+            buf: String::new(),
+            backlog: VecDeque::new(),
+            next_id: 1,
+        };
+        let (event, data) = c.next_event().await.expect("an endpoint event");
+        assert_eq!(event, "endpoint", "the first event must be the endpoint (data {data:?})");
+        c.endpoint = format!("{base}{data}");
+        c.endpoint_data = data;
+        c
+    }
+
+    /// The session id in the endpoint URI.
+    pub fn session_id(&self) -> &str {
+        self.endpoint_data.split("sessionId=").nth(1).expect("sessionId in the endpoint")
+    }
+
+    /// The next event with data, as (event name, data); `None` when the stream ends.
+    pub async fn next_event(&mut self) -> Option<(String, String)> {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            while let Some(end) = self.buf.find("\n\n") {
+                let event: String = self.buf.drain(..end + 2).collect();
+                let mut name = "message".to_owned();
+                let mut data = Vec::new();
+                for line in event.lines() {
+                    if let Some(v) = line.strip_prefix("event:") {
+                        name = v.trim().to_owned();
+                    } else if let Some(v) = line.strip_prefix("data:") {
+                        data.push(v.strip_prefix(' ').unwrap_or(v));
+                    }
+                }
+                if !data.is_empty() {
+                    return Some((name, data.join("\n")));
+                }
+            }
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            match tokio::time::timeout(left, futures_util::StreamExt::next(&mut self.stream)).await {
+                Err(_) => panic!("timed out waiting for an SSE event; buffered: {:?}", self.buf),
+                Ok(None) => return None,
+                Ok(Some(Err(e))) => panic!("SSE stream failed: {e}"),
+                Ok(Some(Ok(chunk))) => self.buf.push_str(&String::from_utf8_lossy(&chunk).replace("\r\n", "\n")),
+            }
+        }
+    }
+
+    /// POSTs `body` to the endpoint; returns the status and the body text.
+    pub async fn post_raw(&self, body: impl Into<reqwest::Body>) -> (u16, String) {
+        let b = self.http.post(&self.endpoint).header("content-type", "application/json").body(body);
+        let resp = tokio::time::timeout(WAIT, b.send()).await.expect("POST in time").expect("POST");
+        let status = resp.status().as_u16();
+        (status, tokio::time::timeout(WAIT, resp.text()).await.expect("body in time").expect("body"))
+    }
+}
+
+impl McpConn for SseClient {
+    async fn send(&mut self, msg: &Value) {
+        let (status, body) = self.post_raw(msg.to_string()).await;
+        assert_eq!(status, 202, "POST {msg} to {}: {body}", self.endpoint);
+        assert!(body.is_empty(), "a 202 has no body: {body:?}");
+    }
+
+    async fn receive(&mut self) -> Option<Value> {
+        let (event, data) = self.next_event().await?;
+        assert_eq!(event, "message", "unexpected SSE event {event:?}: {data}");
+        Some(serde_json::from_str(&data).unwrap_or_else(|e| panic!("bad SSE data ({e}): {data}")))
+    }
+
+    fn backlog(&mut self) -> &mut VecDeque<Value> {
+        &mut self.backlog
+    }
+
+    fn next_id(&mut self) -> i64 {
+        self.next_id += 1;
+        self.next_id - 1
+    }
+}
+
+pub type WsStream = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// A WebSocket client of `/ws`: one JSON-RPC message per text frame.
+pub struct WsClient {
+    pub ws: WsStream,
+    /// The close frame the server sent, once the connection ended with one.
+    pub closed_with: Option<tokio_tungstenite::tungstenite::protocol::CloseFrame>,
+    backlog: VecDeque<Value>,
+    next_id: i64,
+}
+
+impl WsClient {
+    /// Connects to `<base>/ws` (`base` is `http://…`).
+    pub async fn connect(base: &str) -> WsClient {
+        let url = format!("{}/ws", base.replacen("http://", "ws://", 1));
+        let (ws, resp) = tokio::time::timeout(WAIT, tokio_tungstenite::connect_async(url.as_str()))
+            .await
+            .expect("WebSocket handshake in time")
+            .unwrap_or_else(|e| panic!("WebSocket connect to {url}: {e}"));
+        assert_eq!(resp.status().as_u16(), 101, "{resp:?}");
+        WsClient { ws, closed_with: None, backlog: VecDeque::new(), next_id: 1 }
+    }
+
+    pub async fn send_frame(&mut self, frame: tokio_tungstenite::tungstenite::Message) {
+        use futures_util::SinkExt;
+        tokio::time::timeout(WAIT, self.ws.send(frame)).await.expect("send in time").expect("send frame");
+    }
+
+    /// Sends a close frame and waits for the server's.
+    pub async fn close(mut self) {
+        let _ = tokio::time::timeout(WAIT, self.ws.close(None)).await.expect("close in time");
+        while self.receive().await.is_some() {}
+    }
+}
+
+impl McpConn for WsClient {
+    async fn send(&mut self, msg: &Value) {
+        self.send_frame(tokio_tungstenite::tungstenite::Message::text(msg.to_string())).await;
+    }
+
+    async fn receive(&mut self) -> Option<Value> {
+        use tokio_tungstenite::tungstenite::Message as M;
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            let frame = tokio::time::timeout(left, futures_util::StreamExt::next(&mut self.ws))
+                .await
+                .unwrap_or_else(|_| panic!("timed out waiting for a WebSocket frame"));
+            match frame {
+                None | Some(Err(_)) => return None,
+                Some(Ok(M::Text(t))) => {
+                    return Some(serde_json::from_str(t.as_str()).unwrap_or_else(|e| panic!("bad frame ({e}): {t}")));
+                }
+                Some(Ok(M::Close(frame))) => {
+                    self.closed_with = frame;
+                }
+                Some(Ok(M::Binary(b))) => panic!("the server sent a binary frame ({} bytes)", b.len()),
+                Some(Ok(_)) => {}
+            }
+        }
+    }
+
+    fn backlog(&mut self) -> &mut VecDeque<Value> {
+        &mut self.backlog
+    }
+
+    fn next_id(&mut self) -> i64 {
+        self.next_id += 1;
+        self.next_id - 1
+    }
+}

@@ -1,0 +1,464 @@
+//! The client side of streamable HTTP: a backend server at a URL.
+//!
+//! Each message is its own POST (concurrently; one pooled client for every HTTP
+//! backend, TCP_NODELAY set). Answers come as JSON or as an SSE stream and are fed
+//! to the link's incoming channel, as a child's stdout would be. After
+//! `initialize` the transport keeps the server's `Mcp-Session-Id` and the
+//! negotiated `MCP-Protocol-Version` on every request, and opens the GET stream
+//! for server-initiated messages (unless the server answers 405).
+//!
+//! A server that forgets the session (404) gets a fresh `initialize`, replayed
+//! from the one the gateway sent, and the request is retried once when it is safe
+//! to repeat; otherwise it fails with an error saying so. Transport failures
+//! (refused connections, HTTP errors, HTML instead of JSON) become JSON-RPC error
+//! responses for the request that met them, naming the server and what happened,
+//! so no caller ever waits for an answer that cannot come.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use reqwest::header::{ACCEPT, CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use super::lines::Line;
+use super::link::{Lifetime, Link, Remote};
+use super::sse::{self, Parsed};
+use crate::protocol::{ErrorObject, Id, Message, RawObject, Response, code, jsonrpc, method};
+
+/// What to connect to.
+#[derive(Debug, Clone)]
+pub struct HttpSpec {
+    /// The server id, for messages and logs.
+    pub server: String,
+    pub url: String,
+    /// Extra headers from the config (the backend's own credentials).
+    pub headers: Vec<(String, String)>,
+    pub max_message_size: usize,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    #[error("invalid url {0:?}: {1}")]
+    Url(String, String),
+    #[error("invalid header {0:?}: {1}")]
+    Header(String, String),
+}
+
+/// One HTTP client for every backend: its connection pool is shared.
+pub fn client() -> reqwest::Client {
+    static CLIENT: OnceLock<reqwest::Client> = OnceLock::new();
+    CLIENT
+        .get_or_init(|| {
+            reqwest::Client::builder()
+                .tcp_nodelay(true)
+                .pool_idle_timeout(Duration::from_secs(90))
+                .connect_timeout(Duration::from_secs(10))
+                .build()
+                .unwrap_or_else(|_| reqwest::Client::new())
+        })
+        .clone()
+}
+
+/// Methods the transport may replay after re-initializing an expired session.
+fn safe_to_repeat(m: &str) -> bool {
+    matches!(
+        m,
+        method::PING
+            | method::TOOLS_LIST
+            | method::PROMPTS_LIST
+            | method::RESOURCES_LIST
+            | method::RESOURCES_TEMPLATES_LIST
+            | method::RESOURCES_READ
+            | method::PROMPTS_GET
+            | method::COMPLETION_COMPLETE
+            | method::RESOURCES_SUBSCRIBE
+            | method::RESOURCES_UNSUBSCRIBE
+            | method::LOGGING_SET_LEVEL
+    )
+}
+
+struct Shared {
+    spec: HttpSpec,
+    headers: HeaderMap,
+    http: reqwest::Client,
+    incoming: mpsc::Sender<Line>,
+    session: Mutex<Option<String>>,
+    version: Mutex<Option<String>>,
+    /// The gateway's `initialize` request, replayed when the session expires.
+    init: Mutex<Option<String>>,
+    /// Bumped by each re-initialization; serializes them.
+    generation: AtomicU64,
+    reinit: tokio::sync::Mutex<()>,
+    get_stream: AtomicBool,
+    /// Cancelled once the GET stream's first attempt has an answer (either way).
+    get_opened: CancellationToken,
+    stop: CancellationToken,
+    tasks: TaskTracker,
+}
+
+/// Creates the link. Nothing is sent until the gateway's first message.
+pub fn connect(spec: HttpSpec) -> Result<Link, ConnectError> {
+    let url = reqwest::Url::parse(&spec.url).map_err(|e| ConnectError::Url(spec.url.clone(), e.to_string()))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(ConnectError::Url(spec.url.clone(), "expected http:// or https://".into()));
+    }
+    let mut headers = HeaderMap::new();
+    for (k, v) in &spec.headers {
+        let name = HeaderName::from_bytes(k.as_bytes()).map_err(|e| ConnectError::Header(k.clone(), e.to_string()))?;
+        let value = HeaderValue::from_str(v).map_err(|e| ConnectError::Header(k.clone(), e.to_string()))?;
+        headers.insert(name, value);
+    }
+    let (out_tx, out_rx) = mpsc::channel::<String>(256);
+    let (in_tx, in_rx) = mpsc::channel::<Line>(256);
+    let stop = CancellationToken::new();
+    let shared = Arc::new(Shared {
+        spec,
+        headers,
+        http: client(),
+        incoming: in_tx,
+        session: Mutex::new(None),
+        version: Mutex::new(None),
+        init: Mutex::new(None),
+        generation: AtomicU64::new(0),
+        reinit: tokio::sync::Mutex::new(()),
+        get_stream: AtomicBool::new(false),
+        get_opened: CancellationToken::new(),
+        stop: stop.clone(),
+        tasks: TaskTracker::new(),
+    });
+    let task = tokio::spawn(run(shared, out_rx));
+    Ok(Link { outgoing: out_tx, incoming: in_rx, lifetime: Lifetime::Remote(Remote::new(stop, task)) })
+}
+
+async fn run(shared: Arc<Shared>, mut out: mpsc::Receiver<String>) -> String {
+    let why = loop {
+        tokio::select! {
+            msg = out.recv() => match msg {
+                Some(msg) => {
+                    let s = shared.clone();
+                    shared.tasks.spawn(async move { s.deliver(msg).await });
+                }
+                None => break "the gateway closed the connection".to_owned(),
+            },
+            _ = shared.stop.cancelled() => break "stopped".to_owned(),
+        }
+    };
+    shared.stop.cancel();
+    shared.tasks.close();
+    // Give requests in flight a moment, then end the session politely.
+    let _ = tokio::time::timeout(Duration::from_secs(1), shared.tasks.wait()).await;
+    if let Some(session) = shared.session_id() {
+        let req =
+            shared.http.delete(&shared.spec.url).headers(shared.headers.clone()).header("mcp-session-id", session);
+        let _ = tokio::time::timeout(Duration::from_secs(1), req.send()).await;
+    }
+    why
+}
+
+/// What the transport needs to know of an outgoing message.
+struct Peek {
+    id: Option<Id>,
+    method: String,
+}
+
+fn peek(msg: &str) -> Peek {
+    match jsonrpc::parse_message(msg.as_bytes()) {
+        Ok(Message::Request(r)) => Peek { id: Some(r.id), method: r.method },
+        Ok(Message::Notification(n)) => Peek { id: None, method: n.method },
+        _ => Peek { id: None, method: String::new() },
+    }
+}
+
+enum Failure {
+    /// The server no longer knows our session.
+    Expired,
+    Other(String),
+}
+
+impl Shared {
+    fn session_id(&self) -> Option<String> {
+        self.session.lock().ok().and_then(|s| s.clone())
+    }
+
+    fn version(&self) -> Option<String> {
+        self.version.lock().ok().and_then(|s| s.clone())
+    }
+
+    async fn deliver(self: Arc<Self>, msg: String) {
+        let p = peek(&msg);
+        let is_init = p.method == method::INITIALIZE;
+        if is_init && let Ok(mut i) = self.init.lock() {
+            *i = Some(msg.clone());
+        }
+        if p.method == method::INITIALIZED {
+            // The server may announce things (list changes) as soon as it hears
+            // `initialized`, on the GET stream: let that stream open first.
+            let _ = tokio::time::timeout(Duration::from_secs(2), self.get_opened.cancelled()).await;
+        }
+        let generation = self.generation.load(Ordering::Acquire);
+        let outcome = match self.post(&msg, is_init, true).await {
+            Err(Failure::Expired) => {
+                tracing::info!(server = %self.spec.server, "the server expired our session; initializing a new one");
+                match self.reinitialize(generation).await {
+                    Err(why) => Err(format!("its session expired and a new one could not be started: {why}")),
+                    Ok(()) if safe_to_repeat(&p.method) => match self.post(&msg, false, true).await {
+                        Ok(()) => Ok(()),
+                        Err(Failure::Expired) => {
+                            Err("its session expired again right after a new one was started".into())
+                        }
+                        Err(Failure::Other(why)) => Err(why),
+                    },
+                    Ok(()) if p.id.is_none() => Ok(()),
+                    Ok(()) => Err(format!(
+                        "its session expired; vmcp started a new one but did not repeat {} because it may not be safe to repeat",
+                        p.method
+                    )),
+                }
+            }
+            Err(Failure::Other(why)) => Err(why),
+            Ok(()) => Ok(()),
+        };
+        if outcome.is_ok() && is_init {
+            open_get_stream_once(&self);
+        }
+        if let (Err(why), Some(id)) = (outcome, p.id) {
+            tracing::warn!(server = %self.spec.server, method = %p.method, "{why}");
+            let e = ErrorObject::new(
+                code::SERVER_UNAVAILABLE,
+                format!("server '{}' ({}): {why}", self.spec.server, self.spec.url),
+            )
+            .with_data(&serde_json::json!({ "server": self.spec.server, "reason": "transport" }));
+            let _ =
+                self.incoming.send(Line::Data(Message::Response(Response::err(id, e)).to_json().into_bytes())).await;
+        }
+    }
+
+    fn request(&self, builder: reqwest::RequestBuilder, with_session: bool) -> reqwest::RequestBuilder {
+        let mut b = builder.headers(self.headers.clone());
+        if let Some(v) = self.version() {
+            b = b.header("mcp-protocol-version", v);
+        }
+        if with_session && let Some(s) = self.session_id() {
+            b = b.header("mcp-session-id", s);
+        }
+        b
+    }
+
+    /// POSTs one message and feeds what comes back to `incoming`.
+    async fn post(&self, msg: &str, is_init: bool, forward: bool) -> Result<(), Failure> {
+        let had_session = self.session_id().is_some();
+        let b = self
+            .http
+            .post(&self.spec.url)
+            .header(CONTENT_TYPE, "application/json")
+            .header(ACCEPT, "application/json, text/event-stream")
+            .body(msg.to_owned());
+        let resp = tokio::select! {
+            r = self.request(b, !is_init).send() => r.map_err(|e| Failure::Other(format!("unreachable: {}", error_chain(&e))))?,
+            _ = self.stop.cancelled() => return Err(Failure::Other("the connection is closing".into())),
+        };
+        let status = resp.status();
+        if status.as_u16() == 404 && had_session && !is_init {
+            return Err(Failure::Expired);
+        }
+        if status.as_u16() == 202 {
+            return Ok(());
+        }
+        if !status.is_success() {
+            let body = snippet(resp).await;
+            return Err(Failure::Other(format!("answered HTTP {status}{body}")));
+        }
+        if is_init
+            && let Some(s) = resp.headers().get("mcp-session-id").and_then(|v| v.to_str().ok())
+            && let Ok(mut slot) = self.session.lock()
+        {
+            *slot = Some(s.to_owned());
+        }
+        let ctype = resp.headers().get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_ascii_lowercase();
+        if ctype.starts_with("text/event-stream") {
+            self.pump_sse(resp, is_init, forward, false).await
+        } else if ctype.starts_with("application/json") {
+            let body = self.read_bounded(resp).await?;
+            if is_init {
+                self.learn_version(&body);
+            }
+            // An empty body acknowledges a notification or a response.
+            if forward && !body.iter().all(u8::is_ascii_whitespace) {
+                let _ = self.incoming.send(Line::Data(body)).await;
+            }
+            Ok(())
+        } else if ctype.is_empty() && status.as_u16() == 200 {
+            // Some servers acknowledge notifications with an empty 200.
+            Ok(())
+        } else {
+            Err(Failure::Other(format!("answered with Content-Type {ctype:?}, not JSON or an event stream")))
+        }
+    }
+
+    fn learn_version(&self, body: &[u8]) {
+        let version = jsonrpc::parse_message(body).ok().and_then(|m| match m {
+            Message::Response(Response { outcome: Ok(result), .. }) => {
+                RawObject::parse(&result).ok().and_then(|o| o.get_str("protocolVersion"))
+            }
+            _ => None,
+        });
+        if let (Some(v), Ok(mut slot)) = (version, self.version.lock()) {
+            *slot = Some(v);
+        }
+    }
+
+    async fn read_bounded(&self, mut resp: reqwest::Response) -> Result<Vec<u8>, Failure> {
+        let limit = self.spec.max_message_size;
+        let mut body = Vec::new();
+        loop {
+            match resp.chunk().await {
+                Ok(Some(chunk)) => {
+                    if body.len() + chunk.len() > limit {
+                        return Err(Failure::Other(format!(
+                            "its answer exceeds gateway.max_message_size ({limit} bytes)"
+                        )));
+                    }
+                    body.extend_from_slice(&chunk);
+                }
+                Ok(None) => return Ok(body),
+                Err(e) => return Err(Failure::Other(format!("answer cut short: {}", error_chain(&e)))),
+            }
+        }
+    }
+
+    /// Feeds every `message` event of an SSE body to `incoming`.
+    async fn pump_sse(
+        &self,
+        mut resp: reqwest::Response,
+        is_init: bool,
+        forward: bool,
+        standalone: bool,
+    ) -> Result<(), Failure> {
+        let mut parser = sse::Parser::new(self.spec.max_message_size);
+        loop {
+            let chunk = tokio::select! {
+                c = resp.chunk() => c,
+                _ = self.stop.cancelled() => return Ok(()),
+            };
+            let chunk = match chunk {
+                Ok(Some(c)) => c,
+                Ok(None) => return Ok(()),
+                Err(e) => return Err(Failure::Other(format!("event stream cut short: {}", error_chain(&e)))),
+            };
+            for parsed in parser.push(&chunk) {
+                match parsed {
+                    // An event without data primes reconnection (an id only): nothing to forward.
+                    Parsed::Event(ev) if ev.data.trim().is_empty() => {}
+                    Parsed::Event(ev) if matches!(ev.event.as_deref(), None | Some("message")) => {
+                        if is_init {
+                            self.learn_version(ev.data.as_bytes());
+                        }
+                        if forward {
+                            let _ = self.incoming.send(Line::Data(ev.data.into_bytes())).await;
+                        }
+                    }
+                    Parsed::Event(_) => {}
+                    // On a request's own stream the oversized event is (most likely) its
+                    // answer: fail that request. On the GET stream, report it.
+                    Parsed::TooLarge(n) if forward && !standalone => {
+                        return Err(Failure::Other(format!(
+                            "its answer ({n} bytes or more) exceeds gateway.max_message_size"
+                        )));
+                    }
+                    Parsed::TooLarge(n) => {
+                        let _ = self.incoming.send(Line::TooLong(n)).await;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Starts a new session by replaying the gateway's `initialize`.
+    async fn reinitialize(&self, seen: u64) -> Result<(), String> {
+        let _serial = self.reinit.lock().await;
+        if self.generation.load(Ordering::Acquire) != seen {
+            return Ok(()); // another request already did it
+        }
+        let init = self.init.lock().ok().and_then(|i| i.clone()).ok_or("no initialize to replay")?;
+        if let Ok(mut s) = self.session.lock() {
+            *s = None;
+        }
+        match self.post(&init, true, false).await {
+            Ok(()) => {}
+            Err(Failure::Expired) => return Err("the server refused a new session".into()),
+            Err(Failure::Other(why)) => return Err(why),
+        }
+        let initialized = r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#;
+        if let Err(Failure::Other(why)) = self.post(initialized, false, false).await {
+            return Err(why);
+        }
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        Ok(())
+    }
+}
+
+/// The standalone GET stream: server-initiated messages outside any request.
+/// Opened once a session exists; reopened (with backoff) when it drops, until
+/// the server says it has none (405) or the link stops.
+fn open_get_stream_once(shared: &Arc<Shared>) {
+    if shared.get_stream.swap(true, Ordering::AcqRel) {
+        return;
+    }
+    let s = shared.clone();
+    shared.tasks.spawn(async move {
+        let mut backoff = Duration::from_millis(500);
+        loop {
+            if s.stop.is_cancelled() {
+                return;
+            }
+            let b = s.http.get(&s.spec.url).header(ACCEPT, "text/event-stream");
+            let sent = tokio::select! {
+                r = s.request(b, true).send() => r,
+                _ = s.stop.cancelled() => return,
+            };
+            s.get_opened.cancel();
+            match sent {
+                Ok(resp) if resp.status().as_u16() == 405 => {
+                    tracing::debug!(server = %s.spec.server, "no GET stream (405)");
+                    return;
+                }
+                Ok(resp) if resp.status().is_success() => {
+                    backoff = Duration::from_millis(500);
+                    let _ = s.pump_sse(resp, false, true, true).await;
+                }
+                Ok(resp) => tracing::debug!(server = %s.spec.server, status = %resp.status(), "GET stream refused"),
+                Err(e) => tracing::debug!(server = %s.spec.server, "GET stream: {}", error_chain(&e)),
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(backoff) => {}
+                _ = s.stop.cancelled() => return,
+            }
+            backoff = (backoff * 2).min(Duration::from_secs(30));
+        }
+    });
+}
+
+/// The error and its causes, on one line (reqwest's top-level message alone is vague).
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        cur = c.source();
+    }
+    s
+}
+
+/// A short, single-line excerpt of an error body, to say what the server said.
+async fn snippet(resp: reqwest::Response) -> String {
+    let ctype = resp.headers().get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+    let text =
+        tokio::time::timeout(Duration::from_secs(2), resp.text()).await.ok().and_then(Result::ok).unwrap_or_default();
+    let one_line: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    let cut: String = one_line.chars().take(200).collect();
+    if cut.is_empty() { String::new() } else { format!(" ({ctype}): {cut}") }
+}

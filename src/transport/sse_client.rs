@@ -1,0 +1,136 @@
+//! The client side of the legacy HTTP+SSE transport (MCP 2024-11-05): a GET
+//! stream carries every server→client message; its first event names the URL to
+//! POST client messages to.
+//!
+//! The stream is the link's lifetime: when it ends, the link ends and the
+//! supervisor reconnects with backoff. Messages the gateway sends before the
+//! `endpoint` event arrives wait for it.
+
+use std::time::Duration;
+
+use reqwest::header::{ACCEPT, CONTENT_TYPE};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use super::http_client::{ConnectError, HttpSpec, client, error_chain};
+use super::lines::Line;
+use super::link::{Lifetime, Link, Remote};
+use super::sse::{self, Parsed};
+use crate::protocol::{ErrorObject, Message, Response, code, jsonrpc};
+
+pub fn connect(spec: HttpSpec) -> Result<Link, ConnectError> {
+    let url = reqwest::Url::parse(&spec.url).map_err(|e| ConnectError::Url(spec.url.clone(), e.to_string()))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(ConnectError::Url(spec.url.clone(), "expected http:// or https://".into()));
+    }
+    let mut headers = reqwest::header::HeaderMap::new();
+    for (k, v) in &spec.headers {
+        let name = reqwest::header::HeaderName::from_bytes(k.as_bytes())
+            .map_err(|e| ConnectError::Header(k.clone(), e.to_string()))?;
+        let value =
+            reqwest::header::HeaderValue::from_str(v).map_err(|e| ConnectError::Header(k.clone(), e.to_string()))?;
+        headers.insert(name, value);
+    }
+    let (out_tx, out_rx) = mpsc::channel::<String>(256);
+    let (in_tx, in_rx) = mpsc::channel::<Line>(256);
+    let stop = CancellationToken::new();
+    let task = tokio::spawn(run(spec, url, headers, out_rx, in_tx, stop.clone()));
+    Ok(Link { outgoing: out_tx, incoming: in_rx, lifetime: Lifetime::Remote(Remote::new(stop, task)) })
+}
+
+async fn run(
+    spec: HttpSpec,
+    url: reqwest::Url,
+    headers: reqwest::header::HeaderMap,
+    mut out: mpsc::Receiver<String>,
+    incoming: mpsc::Sender<Line>,
+    stop: CancellationToken,
+) -> String {
+    let http = client();
+    let get = http.get(url.clone()).headers(headers.clone()).header(ACCEPT, "text/event-stream");
+    let mut resp = tokio::select! {
+        r = get.send() => match r {
+            Ok(r) if r.status().is_success() => r,
+            Ok(r) => return format!("GET {url} answered HTTP {}", r.status()),
+            Err(e) => return format!("cannot open the event stream at {url}: {}", error_chain(&e)),
+        },
+        _ = stop.cancelled() => return "stopped".into(),
+    };
+    let ctype = resp.headers().get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+    if !ctype.starts_with("text/event-stream") {
+        return format!("GET {url} answered with Content-Type {ctype:?}, not an event stream");
+    }
+    let mut parser = sse::Parser::new(spec.max_message_size);
+    let mut endpoint: Option<reqwest::Url> = None;
+    let posts = TaskTracker::new();
+    let mut fatal: Option<String> = None;
+    let why = loop {
+        if let Some(why) = fatal.take() {
+            break why;
+        }
+        tokio::select! {
+            // Client messages wait until the server has said where to send them.
+            msg = out.recv(), if endpoint.is_some() => {
+                let Some(msg) = msg else { break "stopped".to_owned() };
+                let Some(target) = endpoint.clone() else { continue };
+                posts.spawn(post(http.clone(), target, headers.clone(), msg, incoming.clone(), spec.server.clone()));
+            }
+            chunk = resp.chunk() => match chunk {
+                Ok(Some(bytes)) => {
+                    for parsed in parser.push(&bytes) {
+                        match parsed {
+                            Parsed::Event(ev) if ev.event.as_deref() == Some("endpoint") => match url.join(ev.data.trim()) {
+                                Ok(u) => endpoint = Some(u),
+                                Err(e) => fatal = Some(format!("bad endpoint event {:?}: {e}", ev.data)),
+                            },
+                            Parsed::Event(ev) if ev.data.trim().is_empty() => {}
+                            Parsed::Event(ev) if matches!(ev.event.as_deref(), None | Some("message")) => {
+                                let _ = incoming.send(Line::Data(ev.data.into_bytes())).await;
+                            }
+                            Parsed::Event(_) => {}
+                            Parsed::TooLarge(n) => {
+                                let _ = incoming.send(Line::TooLong(n)).await;
+                            }
+                        }
+                    }
+                }
+                Ok(None) => break "the server ended its event stream".to_owned(),
+                Err(e) => break format!("the event stream broke: {}", error_chain(&e)),
+            },
+            _ = stop.cancelled() => break "stopped".to_owned(),
+        }
+    };
+    posts.close();
+    let _ = tokio::time::timeout(Duration::from_secs(1), posts.wait()).await;
+    why
+}
+
+/// POSTs one message; a failure becomes an error answer to it (when it is a request).
+async fn post(
+    http: reqwest::Client,
+    target: reqwest::Url,
+    headers: reqwest::header::HeaderMap,
+    msg: String,
+    incoming: mpsc::Sender<Line>,
+    server: String,
+) {
+    let failure = match http
+        .post(target.clone())
+        .headers(headers)
+        .header(CONTENT_TYPE, "application/json")
+        .body(msg.clone())
+        .send()
+        .await
+    {
+        Ok(r) if r.status().is_success() => return,
+        Ok(r) => format!("POST {target} answered HTTP {}", r.status()),
+        Err(e) => format!("POST {target} failed: {}", error_chain(&e)),
+    };
+    tracing::warn!(server = %server, "{failure}");
+    if let Ok(Message::Request(r)) = jsonrpc::parse_message(msg.as_bytes()) {
+        let e = ErrorObject::new(code::SERVER_UNAVAILABLE, format!("server '{server}': {failure}"))
+            .with_data(&serde_json::json!({ "server": server, "reason": "transport" }));
+        let _ = incoming.send(Line::Data(Message::Response(Response::err(r.id, e)).to_json().into_bytes())).await;
+    }
+}
