@@ -4,8 +4,10 @@
 //! A map of the crate, from the wire inwards:
 //!
 //! - [`protocol`]: JSON-RPC 2.0 envelopes with raw bodies; MCP revisions and method names.
-//! - [`transport`]: framing and I/O: child processes (stdio backends), the stdio
-//!   front end, streamable HTTP. Generic over a [`transport::Service`].
+//! - [`transport`]: framing and I/O, both directions: stdio (child processes, and
+//!   the gateway's own stdin/stdout), streamable HTTP, legacy HTTP+SSE, WebSocket.
+//!   Server sides are generic over a [`transport::Service`]; client sides produce a
+//!   [`transport::link::Link`].
 //! - [`gateway`]: the service clients talk to: sessions, the merged catalog,
 //!   routing, backend lifecycles, server→client traffic.
 //! - [`config`]: the TOML configuration, with `${VAR}` substitution and precise errors.

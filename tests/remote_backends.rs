@@ -175,3 +175,42 @@ async fn broken_remote_servers_get_clear_errors_and_break_nothing_else() {
         assert!(msg.contains(server) && msg.contains(expect), "{server}: {msg}");
     }
 }
+
+#[tokio::test]
+async fn sse_and_websocket_backends_carry_calls_progress_and_sampling() {
+    let backend = mock_http("alpha", "127.0.0.1:0", &[]).await;
+    let ws_url = format!("{}/ws", backend.base.replacen("http://", "ws://", 1));
+    let setup = Setup::new("", &[remote("viasse", "sse", &backend.url("/sse")), remote("viaws", "websocket", &ws_url)]);
+    let mut gw = StdioGateway::start(&setup).await;
+    gw.initialize("2025-11-25", json!({"sampling": {}})).await;
+    for server in ["viasse", "viaws"] {
+        let r = gw.call("tools/call", json!({"name": format!("{server}__echo"), "arguments": {"text": server}})).await;
+        assert_eq!(first_text(&r), server);
+
+        let id = gw
+            .send_request(
+                "tools/call",
+                json!({"name": format!("{server}__progress"), "arguments": {"steps": 2}, "_meta": {"progressToken": server}}),
+            )
+            .await;
+        gw.response(id).await;
+        let n = gw
+            .backlog()
+            .iter()
+            .filter(|m| m["method"] == "notifications/progress" && m["params"]["progressToken"] == server)
+            .count();
+        assert_eq!(n, 2, "{server}: {:?}", gw.backlog());
+
+        let id = gw.send_request("tools/call", json!({"name": format!("{server}__sample"), "arguments": {}})).await;
+        let req = gw.wait_for("sampling", |m| m["method"] == "sampling/createMessage").await;
+        gw.send(&json!({"jsonrpc": "2.0", "id": req["id"], "result": {"role": "assistant", "content": {"type": "text", "text": format!("ok-{server}")}, "model": "m"}})).await;
+        let resp = gw.response(id).await;
+        assert!(first_text(&resp["result"]).contains(&format!("ok-{server}")), "{resp}");
+        gw.clear_backlog();
+    }
+    // The WebSocket backend goes away: its tools leave the catalog, the other stays.
+    backend.stop().await;
+    gw.wait_for("list_changed", |m| m["method"] == "notifications/tools/list_changed").await;
+    let e = gw.request("tools/call", json!({"name": "viaws__echo", "arguments": {"text": "x"}})).await;
+    assert!(e["error"]["message"].as_str().unwrap_or("").contains("viaws"), "{e}");
+}

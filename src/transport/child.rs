@@ -13,8 +13,8 @@ use std::time::Duration;
 
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
-use tokio::io::{AsyncWriteExt, BufReader};
-use tokio::process::{Child, ChildStdin, Command};
+use tokio::io::BufReader;
+use tokio::process::{Child, Command};
 use tokio::sync::mpsc;
 
 use super::lines::{Line, LineReader};
@@ -69,7 +69,9 @@ pub fn spawn(spec: &ChildSpec) -> Result<Link, ChildError> {
 
     let (out_tx, out_rx) = mpsc::channel::<String>(256);
     let (in_tx, in_rx) = mpsc::channel::<Line>(256);
-    tokio::spawn(write_loop(stdin, out_rx));
+    // Dropping stdin (when the link goes) closes the pipe: the polite way to ask
+    // a stdio server to exit.
+    tokio::spawn(super::lines::write_lines(stdin, out_rx));
     let limit = spec.max_message_size;
     tokio::spawn(async move {
         let mut reader = LineReader::new(BufReader::with_capacity(64 * 1024, stdout), limit);
@@ -95,23 +97,6 @@ pub fn spawn(spec: &ChildSpec) -> Result<Link, ChildError> {
     });
     let process = ChildProcess { child, pgid: pid };
     Ok(Link { outgoing: out_tx, incoming: in_rx, lifetime: Lifetime::Process(process) })
-}
-
-/// Writes each message followed by a newline, flushing once per burst.
-async fn write_loop(mut stdin: ChildStdin, mut rx: mpsc::Receiver<String>) {
-    while let Some(msg) = rx.recv().await {
-        let mut buf = msg.into_bytes();
-        buf.push(b'\n');
-        // Coalesce whatever else is already queued into the same write.
-        while let Ok(more) = rx.try_recv() {
-            buf.extend_from_slice(more.as_bytes());
-            buf.push(b'\n');
-        }
-        if stdin.write_all(&buf).await.is_err() || stdin.flush().await.is_err() {
-            break;
-        }
-    }
-    // Dropping stdin closes the pipe: the polite way to ask a stdio server to exit.
 }
 
 /// A readable account of how a process ended.

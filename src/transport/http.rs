@@ -141,6 +141,28 @@ impl<S: Service> McpHttp<S> {
     }
 }
 
+/// Reads a POSTed JSON-RPC body: the content type must be JSON (when given) and
+/// the body at most `limit` bytes, which is all that is ever buffered.
+pub async fn json_body(headers: &HeaderMap, body: Body, limit: usize) -> Result<Bytes, HttpResponse> {
+    if let Some(ct) = headers.get(header::CONTENT_TYPE) {
+        let ct = ct.to_str().unwrap_or("");
+        if !ct.trim_start().to_ascii_lowercase().starts_with("application/json") {
+            return Err(error(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                code::INVALID_REQUEST,
+                format!("Unsupported Media Type: Content-Type must be application/json, not {ct:?}"),
+            ));
+        }
+    }
+    axum::body::to_bytes(body, limit).await.map_err(|_| {
+        error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            code::INVALID_REQUEST,
+            format!("Invalid request: body exceeds gateway.max_message_size ({limit} bytes)"),
+        )
+    })
+}
+
 /// An HTTP error whose body is a JSON-RPC error response with a null id.
 pub fn error(status: StatusCode, code: i64, message: impl Into<String>) -> HttpResponse {
     let body = Message::Response(Response::err(Id::Null, ErrorObject::new(code, message))).to_json();
@@ -209,26 +231,9 @@ async fn post_mcp<S: Service>(State(front): State<Arc<McpHttp<S>>>, headers: Hea
     if let Err(resp) = preflight(&headers, &front.options) {
         return resp;
     }
-    if let Some(ct) = headers.get(header::CONTENT_TYPE) {
-        let ct = ct.to_str().unwrap_or("");
-        if !ct.trim_start().to_ascii_lowercase().starts_with("application/json") {
-            return error(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                code::INVALID_REQUEST,
-                format!("Unsupported Media Type: Content-Type must be application/json, not {ct:?}"),
-            );
-        }
-    }
-    let limit = front.options.max_message_size;
-    let bytes = match axum::body::to_bytes(body, limit).await {
+    let bytes = match json_body(&headers, body, front.options.max_message_size).await {
         Ok(b) => b,
-        Err(_) => {
-            return error(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                code::INVALID_REQUEST,
-                format!("Invalid request: body exceeds gateway.max_message_size ({limit} bytes)"),
-            );
-        }
+        Err(resp) => return resp,
     };
     let (messages, batch) = match jsonrpc::parse_frame(&bytes) {
         Frame::Single(Ok(m)) => (vec![Ok(m)], false),

@@ -235,23 +235,9 @@ async fn post_message<S: Service>(
         )
     };
     let Some(entry) = front.find(&id) else { return not_found() };
-    if let Some(ct) = headers.get(header::CONTENT_TYPE) {
-        let ct = ct.to_str().unwrap_or("");
-        if !ct.trim_start().to_ascii_lowercase().starts_with("application/json") {
-            return error(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                code::INVALID_REQUEST,
-                format!("Unsupported Media Type: Content-Type must be application/json, not {ct:?}"),
-            );
-        }
-    }
-    let limit = front.options.max_message_size;
-    let Ok(bytes) = axum::body::to_bytes(body, limit).await else {
-        return error(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            code::INVALID_REQUEST,
-            format!("Invalid request: body exceeds gateway.max_message_size ({limit} bytes)"),
-        );
+    let bytes = match super::http::json_body(&headers, body, front.options.max_message_size).await {
+        Ok(b) => b,
+        Err(resp) => return resp,
     };
     let frame = jsonrpc::parse_frame(&bytes);
     if let Frame::Single(Err(e)) = &frame {

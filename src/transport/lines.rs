@@ -5,7 +5,8 @@
 //! the first `limit` bytes' worth of counting, drops the rest up to the newline,
 //! and reports [`Line::TooLong`] so the caller can answer with an error.
 
-use tokio::io::{AsyncBufRead, AsyncBufReadExt};
+use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::sync::mpsc;
 
 #[derive(Debug, PartialEq, Eq)]
 pub enum Line {
@@ -78,6 +79,22 @@ impl<R: AsyncBufRead + Unpin> LineReader<R> {
             self.buf.pop();
         }
         Ok(Some(Line::Data(std::mem::take(&mut self.buf))))
+    }
+}
+
+/// Writes each message followed by a newline until the channel closes or the
+/// writer fails, coalescing whatever is already queued into one write and one flush.
+pub async fn write_lines<W: AsyncWrite + Unpin>(mut out: W, mut rx: mpsc::Receiver<String>) {
+    while let Some(msg) = rx.recv().await {
+        let mut buf = msg.into_bytes();
+        buf.push(b'\n');
+        while let Ok(more) = rx.try_recv() {
+            buf.extend_from_slice(more.as_bytes());
+            buf.push(b'\n');
+        }
+        if out.write_all(&buf).await.is_err() || out.flush().await.is_err() {
+            break;
+        }
     }
 }
 

@@ -1,7 +1,12 @@
 //! Transports: framing and I/O only, client and server side.
 //!
-//! - [`child`]: the client side of stdio, an MCP server run as a child process.
-//! - [`stdio`]: the server side of stdio, the gateway speaking MCP on its own stdin/stdout.
+//! Client side (the gateway reaching its backends), each producing a [`link::Link`]:
+//! - [`child`]: stdio, an MCP server run as a child process.
+//! - [`http_client`]: streamable HTTP; [`sse_client`]: the legacy HTTP+SSE transport;
+//!   [`ws_client`]: WebSocket.
+//!
+//! Server side (clients reaching the gateway):
+//! - [`stdio`]: the gateway speaking MCP on its own stdin/stdout.
 //! - [`http`]: the server side of streamable HTTP (`/mcp`).
 //! - [`legacy_sse`]: the server side of the legacy HTTP+SSE transport (`/sse` + `/message`).
 //! - [`ws`]: the server side of MCP over WebSocket (`/ws`).

@@ -7,7 +7,7 @@
 use std::sync::Arc;
 
 use futures_util::future::join_all;
-use tokio::io::{AsyncBufRead, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncBufRead, AsyncWrite};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -25,7 +25,7 @@ where
     W: AsyncWrite + Unpin + Send + 'static,
 {
     let (tx, rx) = mpsc::channel::<String>(1024);
-    let writer = tokio::spawn(write_loop(output, rx));
+    let writer = tokio::spawn(super::lines::write_lines(output, rx));
     let session = service.open("stdio", Outbound::attached(tx.clone()));
     let tasks = TaskTracker::new();
     let mut reader = LineReader::new(input, max_message_size);
@@ -117,18 +117,4 @@ pub fn too_large(size: usize, limit: usize) -> Response {
             format!("Invalid request: message of {size} bytes exceeds gateway.max_message_size ({limit} bytes)"),
         ),
     )
-}
-
-async fn write_loop<W: AsyncWrite + Unpin>(mut out: W, mut rx: mpsc::Receiver<String>) {
-    while let Some(msg) = rx.recv().await {
-        let mut buf = msg.into_bytes();
-        buf.push(b'\n');
-        while let Ok(more) = rx.try_recv() {
-            buf.extend_from_slice(more.as_bytes());
-            buf.push(b'\n');
-        }
-        if out.write_all(&buf).await.is_err() || out.flush().await.is_err() {
-            break;
-        }
-    }
 }
