@@ -594,8 +594,10 @@ fn python_scenario() -> Vec<String> {
 
 fn check_python_scenario(out: &Value, transport: &str) {
     eprintln!("negotiated protocol (Python SDK ↔ vmcp over {transport}): {}", out["protocol_version"]);
-    assert_eq!(out["protocol_version"], "2025-11-25");
-    assert_eq!(out["handshake"], "initialize");
+    // The SDK's default mode probes server/discover, which vmcp answers: 2026-07-28,
+    // stateless, with server→client requests as input_required results.
+    assert_eq!(out["protocol_version"], "2026-07-28");
+    assert_eq!(out["handshake"], "discover");
     let tools: Vec<&str> = out["tools"].as_array().expect("tools").iter().filter_map(Value::as_str).collect();
     for t in ["everything__echo", "everything__get-sum", "alpha__echo"].iter().chain(CONDITIONAL_TOOLS) {
         assert!(tools.contains(t), "{t} missing from {tools:?}");

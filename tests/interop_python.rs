@@ -1,9 +1,10 @@
 //! The official Python MCP SDK (`mcp` 2.3.0, through tests/interop/py_client.py) as a
 //! client of vmcp, over stdio, streamable HTTP and legacy HTTP+SSE, with two `vmcp mock` backends.
 //!
-//! The SDK's default `auto` mode first probes `server/discover` (a 2026-07-28 method).
-//! vmcp answers it with an error (-32601 on stdio, a 4xx on HTTP) and the SDK then
-//! falls back to `initialize`: these tests check that both halves happen.
+//! The SDK's default `auto` mode probes `server/discover`; vmcp answers it, so the
+//! SDK speaks the stateless 2026-07-28 revision (sampling, elicitation and roots as
+//! `input_required` results, resource updates on `subscriptions/listen`). With
+//! `--mode legacy` it uses the `initialize` handshake. Both eras are tested.
 //!
 //! Needs the peers `.ci/run` installs (`VMCP_TEST_PYTHON`, `VMCP_TEST_PY_CLIENT`);
 //! without them each test prints SKIPPED, or fails when `CI` is set.
@@ -17,7 +18,14 @@ use common::{HttpClient, HttpGateway, Setup, StdioGateway, mock_server};
 use serde_json::{Value, json};
 
 /// What the Python client negotiates with vmcp: the SDK's newest handshake revision.
-const EXPECTED_PROTOCOL: &str = "2025-11-25";
+/// What the SDK negotiates: in its default `auto` mode it probes `server/discover`
+/// and, since vmcp answers it, speaks 2026-07-28; with `--mode legacy` it uses the
+/// `initialize` handshake.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Era {
+    Modern,
+    Legacy,
+}
 
 fn two_mocks() -> Setup {
     Setup::new(
@@ -80,22 +88,25 @@ fn strings(v: &Value) -> Vec<String> {
 }
 
 /// Checks everything py_client.py reported for [`scenario`].
-fn check_scenario(run: &PyRun, transport: &str) {
+fn check_scenario(run: &PyRun, transport: &str, era: Era) {
     let out = run.assert_ok();
     assert_eq!(out["transport"], transport);
 
-    // Handshake: the discover probe failed, and the SDK fell back to initialize.
-    let discover = out["discover"].as_array().expect("discover attempts");
-    assert!(!discover.is_empty(), "the SDK in auto mode should have probed server/discover first: {out}");
-    assert_eq!(discover[0]["version"], "2026-07-28");
-    assert!(discover[0].get("error").is_some(), "vmcp must answer server/discover with an error: {}", discover[0]);
-    if transport == "stdio" {
-        assert_eq!(discover[0]["error"]["code"], -32601, "server/discover on stdio: {}", discover[0]);
-    }
-    assert_eq!(out["handshake"], "initialize", "fell back to initialize");
     let version = out["protocol_version"].as_str().expect("protocol_version");
-    eprintln!("negotiated protocol (Python SDK ↔ vmcp over {transport}): {version}");
-    assert_eq!(version, EXPECTED_PROTOCOL);
+    eprintln!("Python SDK ({transport}, {era:?}) negotiated {version}");
+    match era {
+        Era::Modern => {
+            let discover = out["discover"].as_array().expect("discover attempts");
+            assert!(!discover.is_empty(), "the SDK in auto mode probes server/discover first: {out}");
+            assert!(discover[0].get("error").is_none(), "vmcp answers server/discover: {}", discover[0]);
+            assert_eq!(out["handshake"], "discover", "{out}");
+            assert_eq!(version, "2026-07-28");
+        }
+        Era::Legacy => {
+            assert_eq!(out["handshake"], "initialize", "{out}");
+            assert_eq!(version, "2025-11-25");
+        }
+    }
     assert_eq!(out["server_name"], "vmcp");
 
     // Lists: both prefixed sets, every page.
@@ -156,94 +167,124 @@ fn check_scenario(run: &PyRun, transport: &str) {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn python_sdk_over_stdio() {
-    let Some(peers) = Peers::python("python_sdk_over_stdio") else {
+async fn over_stdio(test: &str, era: Era) {
+    let Some(peers) = Peers::python(test) else {
         return;
     };
     let setup = two_mocks();
     let mut args = scenario();
+    if era == Era::Legacy {
+        args.extend(["--mode".to_owned(), "legacy".to_owned()]);
+    }
     args.push("--stdio".into());
     args.push("--".into());
     args.extend(vmcp_stdio_command(&setup.config));
     let run = peers.py_client(&args).await;
-    check_scenario(&run, "stdio");
-    // vmcp's own account of the handshake.
-    let line = run.stderr_line("client initialized").expect("vmcp logged the client's initialize");
-    assert!(line.contains("negotiated=2025-11-25") && line.contains("client=vmcp-py-interop"), "{line}");
+    check_scenario(&run, "stdio", era);
+    if era == Era::Legacy {
+        // vmcp's own account of the handshake.
+        let line = run.stderr_line("client initialized").expect("vmcp logged the client's initialize");
+        assert!(line.contains("negotiated=2025-11-25") && line.contains("client=vmcp-py-interop"), "{line}");
+    }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn python_sdk_over_streamable_http() {
-    let Some(peers) = Peers::python("python_sdk_over_streamable_http") else {
+async fn over_http(test: &str, transport: &str, era: Era) {
+    let Some(peers) = Peers::python(test) else {
         return;
     };
     let setup = two_mocks();
     let gw = HttpGateway::start(&setup).await;
     let mut args = scenario();
-    args.push("--http".into());
-    args.push(gw.url("/mcp"));
+    if era == Era::Legacy {
+        args.extend(["--mode".to_owned(), "legacy".to_owned()]);
+    }
+    args.push(format!("--{transport}"));
+    args.push(gw.url(if transport == "sse" { "/sse" } else { "/mcp" }));
     let run = peers.py_client(&args).await;
-    check_scenario(&run, "http");
+    check_scenario(&run, transport, era);
     gw.stop().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn python_sdk_over_stdio_2026() {
+    over_stdio("python_sdk_over_stdio_2026", Era::Modern).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn python_sdk_over_stdio_handshake() {
+    over_stdio("python_sdk_over_stdio_handshake", Era::Legacy).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn python_sdk_over_streamable_http_2026() {
+    over_http("python_sdk_over_streamable_http_2026", "http", Era::Modern).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn python_sdk_over_streamable_http_handshake() {
+    over_http("python_sdk_over_streamable_http_handshake", "http", Era::Legacy).await;
+}
+
+/// The legacy HTTP+SSE transport with the initialize handshake, as 2024-11-05 clients use it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn python_sdk_over_legacy_sse() {
-    let Some(peers) = Peers::python("python_sdk_over_legacy_sse") else {
-        return;
-    };
-    let setup = two_mocks();
-    let gw = HttpGateway::start(&setup).await;
-    let mut args = scenario();
-    args.push("--sse".into());
-    args.push(gw.url("/sse"));
-    let run = peers.py_client(&args).await;
-    check_scenario(&run, "sse");
-    gw.stop().await;
+    over_http("python_sdk_over_legacy_sse", "sse", Era::Legacy).await;
 }
 
-/// What vmcp answers to `server/discover` on stdio, seen raw: -32601, and the
-/// connection goes on to a normal initialize.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn discover_probe_is_refused_on_stdio_then_initialize_works() {
-    let setup = two_mocks();
-    let mut gw = StdioGateway::start(&setup).await;
-    let meta = json!({"_meta": {
+fn modern_meta() -> Value {
+    json!({
         "io.modelcontextprotocol/protocolVersion": "2026-07-28",
         "io.modelcontextprotocol/clientInfo": {"name": "raw", "version": "0"},
         "io.modelcontextprotocol/clientCapabilities": {},
-    }});
-    let r = gw.request("server/discover", meta).await;
-    assert_eq!(r["error"]["code"], -32601, "{r}");
-    assert!(r.get("result").is_none(), "{r}");
+    })
+}
+
+/// `server/discover` on stdio, seen raw: every revision is offered; stateless
+/// requests work; and the handshake still works for handshake-era clients.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn discover_and_both_eras_on_stdio() {
+    let setup = two_mocks();
+    let mut gw = StdioGateway::start(&setup).await;
+    let r = gw.call("server/discover", json!({"_meta": modern_meta()})).await;
+    assert_eq!(r["resultType"], "complete");
+    let versions: Vec<&str> = r["supportedVersions"].as_array().unwrap().iter().filter_map(Value::as_str).collect();
+    assert_eq!(versions, ["2026-07-28", "2025-11-25", "2025-06-18", "2025-03-26", "2024-11-05"]);
+    assert_eq!(r["_meta"]["io.modelcontextprotocol/serverInfo"]["name"], "vmcp");
+    assert!(r.get("ttlMs").is_some() && r.get("cacheScope").is_some(), "{r}");
+    let tools = gw.call("tools/list", json!({"_meta": modern_meta()})).await;
+    assert_eq!(tools["resultType"], "complete");
+    assert!(common::tool_names(&tools).iter().any(|t| t == "beta__echo"));
+    // An unknown revision in _meta is refused with the list of supported ones.
+    let bad =
+        gw.request("tools/list", json!({"_meta": {"io.modelcontextprotocol/protocolVersion": "1999-01-01"}})).await;
+    assert_eq!(bad["error"]["code"], -32022, "{bad}");
     let init = gw.initialize("2025-11-25", json!({})).await;
     assert_eq!(init["protocolVersion"], "2025-11-25");
-    let tools = gw.call("tools/list", json!({})).await;
-    assert!(common::tool_names(&tools).iter().any(|t| t == "beta__echo"));
     gw.close().await;
 }
 
-/// The same over streamable HTTP: a 4xx (with a JSON-RPC error body the SDK can
-/// read), with or without the 2026 protocol header, and no session is minted.
+/// The same over streamable HTTP: stateless (no session minted), with the
+/// 2026-07-28 headers checked against the body.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn discover_probe_is_refused_on_http_then_initialize_works() {
+async fn discover_and_both_eras_on_http() {
     let setup = two_mocks();
     let gw = HttpGateway::start(&setup).await;
     let mut client = HttpClient::new(gw.url("/mcp"));
-    let discover = json!({"jsonrpc": "2.0", "id": 1, "method": "server/discover", "params": {"_meta": {
-        "io.modelcontextprotocol/protocolVersion": "2026-07-28",
-    }}});
-    for version in ["2026-07-28", "2025-11-25"] {
-        client.version = version.to_owned();
-        let p = client.post(&discover).await;
-        assert!((400..500).contains(&p.status), "server/discover with MCP-Protocol-Version {version}: {p:?}");
-        assert!(p.headers.get("mcp-session-id").is_none(), "no session for a refused probe: {p:?}");
-        if let Some(m) = p.messages.first() {
-            assert!(m.get("error").is_some(), "a 4xx body, when there is one, is a JSON-RPC error: {m}");
-        }
-    }
+    let discover = json!({"jsonrpc": "2.0", "id": 1, "method": "server/discover", "params": {"_meta": modern_meta()}});
+    client.version = "2026-07-28".to_owned();
+    let p = client.send(client.builder().header("mcp-method", "server/discover").body(discover.to_string())).await;
+    assert_eq!(p.status, 200, "{p:?}");
+    assert!(p.headers.get("mcp-session-id").is_none(), "stateless: no session: {p:?}");
+    assert_eq!(p.response()["result"]["supportedVersions"][0], "2026-07-28");
+    // Mcp-Method must agree with the body.
+    let p = client.send(client.builder().header("mcp-method", "tools/list").body(discover.to_string())).await;
+    assert_eq!(p.status, 400, "{p:?}");
+    assert_eq!(p.response()["error"]["code"], -32020);
+    // A 2026-07-28 body under a 2025 header is refused too.
     client.version = "2025-11-25".to_owned();
+    let p = client.send(client.builder().header("mcp-method", "server/discover").body(discover.to_string())).await;
+    assert_eq!(p.status, 400, "{p:?}");
+    // And the handshake still works.
     let init = client.initialize(json!({})).await;
     assert_eq!(init["protocolVersion"], "2025-11-25");
     let tools = client.call("tools/list", json!({})).await;

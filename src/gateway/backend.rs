@@ -47,6 +47,9 @@ pub struct Owner {
     pub session: Weak<ClientSession>,
     pub session_id: u64,
     pub related: Option<Tx>,
+    /// For a stateless client: where its call collects server→client requests
+    /// (they become an `input_required` result).
+    pub inbox: Option<super::mrtr::Inbox>,
 }
 
 type Reply = Result<Box<RawValue>, GatewayError>;
@@ -252,7 +255,7 @@ impl BackendConn {
             client_info: serde_json::Value,
         }
         let params = Params {
-            protocol_version: Revision::LATEST.as_str(),
+            protocol_version: Revision::LATEST_HANDSHAKE.as_str(),
             // The gateway can carry each of these to the client that caused them.
             capabilities: serde_json::json!({ "roots": { "listChanged": true }, "sampling": {}, "elicitation": {} }),
             client_info: serde_json::json!({ "name": "vmcp", "version": env!("CARGO_PKG_VERSION") }),
@@ -265,10 +268,10 @@ impl BackendConn {
         };
         let obj = RawObject::parse(&result).map_err(|e| bad(e.to_string()))?;
         let version = obj.get_str("protocolVersion").ok_or_else(|| bad("no protocolVersion".into()))?;
-        let revision = Revision::parse(&version).ok_or_else(|| {
+        let revision = Revision::parse(&version).filter(|r| !r.is_modern()).ok_or_else(|| {
             bad(format!(
                 "protocol version {version:?} is not one vmcp speaks ({})",
-                Revision::ALL.map(|r| r.as_str()).join(", ")
+                Revision::HANDSHAKE.map(|r| r.as_str()).join(", ")
             ))
         })?;
         let capabilities = obj

@@ -7,6 +7,10 @@
 //! - [`router`]: where each client request goes.
 //! - [`upstream`]: what backends send unprompted (notifications, sampling, elicitation, roots).
 //! - [`cursor`]: the composite cursor of fanned-out lists.
+//! - [`listen`]: `subscriptions/listen`, list changes and resource updates for
+//!   stateless clients.
+//! - [`mrtr`]: server→client requests for stateless (2026-07-28) clients, as
+//!   `input_required` results and retries.
 //!
 //! See `DESIGN.md` beside this file for version negotiation and naming.
 
@@ -14,6 +18,8 @@ pub mod backend;
 pub mod catalog;
 pub mod cursor;
 pub mod error;
+pub mod listen;
+pub mod mrtr;
 pub mod names;
 pub mod router;
 pub mod server;
@@ -58,6 +64,8 @@ pub struct Gateway {
     sessions: Mutex<HashMap<u64, Weak<ClientSession>>>,
     next_session: AtomicU64,
     pub(crate) upstream: upstream::Routes,
+    pub(crate) mrtr: mrtr::Table,
+    pub(crate) listeners: listen::Listeners,
     shutdown: CancellationToken,
     supervisors: TaskTracker,
 }
@@ -89,6 +97,8 @@ impl Gateway {
             sessions: Mutex::new(HashMap::new()),
             next_session: AtomicU64::new(1),
             upstream: upstream::Routes::default(),
+            mrtr: mrtr::Table::default(),
+            listeners: listen::Listeners::default(),
             shutdown: CancellationToken::new(),
             supervisors: TaskTracker::new(),
         });
@@ -155,6 +165,7 @@ impl Gateway {
         for s in self.live_sessions() {
             s.send_outbound(msg.clone());
         }
+        self.listeners.notify(method, None);
     }
 
     pub(crate) fn live_sessions(&self) -> Vec<Arc<ClientSession>> {

@@ -15,6 +15,7 @@ use super::Gateway;
 use super::backend::{BackendConn, Owner};
 use super::cursor::Composite;
 use super::error::GatewayError;
+use super::mrtr;
 use super::session::ClientSession;
 use crate::protocol::{RawObject, Request, Revision, jsonrpc, method};
 use crate::transport::Tx;
@@ -54,6 +55,10 @@ impl Gateway {
                 self.forward(session, &server, m, params, related).await
             }
             method::RESOURCES_SUBSCRIBE | method::RESOURCES_UNSUBSCRIBE => self.subscription(session, req).await,
+            method::SUBSCRIPTIONS_LISTEN => {
+                let sink = related.or_else(|| session.outbound().sender());
+                super::listen::serve(session.gateway(), req, sink).await
+            }
             method::COMPLETION_COMPLETE => {
                 let mut params = object(req)?;
                 let mut reference: RawObject = params
@@ -187,10 +192,63 @@ impl Gateway {
         related: Option<Tx>,
     ) -> Routed {
         let conn = self.conn_for(server)?;
+        if session.is_modern() && matches!(m, method::TOOLS_CALL | method::PROMPTS_GET | method::RESOURCES_READ) {
+            return self.forward_stateless(session, conn, m, params, related).await;
+        }
         let progress = self.upstream.rewrite_progress(&mut params, session, related.as_ref());
-        let owner = Owner { session: Arc::downgrade(session), session_id: session.id, related };
+        let owner = Owner { session: Arc::downgrade(session), session_id: session.id, related, inbox: None };
         let activity = progress.as_ref().map(|p| p.activity());
         conn.call(m, Some(params.to_raw()), Some(owner), activity).await
+    }
+
+    /// A stateless client's call that may need its input: the backend call runs
+    /// as a task of its own, and server→client requests it causes come back as an
+    /// `input_required` result (see [`super::mrtr`]). A retry carrying
+    /// `requestState` resumes the waiting call instead of starting another.
+    async fn forward_stateless(
+        &self,
+        session: &Arc<ClientSession>,
+        conn: Arc<BackendConn>,
+        m: &str,
+        mut params: RawObject,
+        related: Option<Tx>,
+    ) -> Routed {
+        // Over stdio there is no per-request stream: progress goes to stdout.
+        let related = related.or_else(|| session.outbound().sender());
+        if let Some(pending) = mrtr::resume(&self.mrtr, &params, related.clone())? {
+            // The retry's progress token replaces the first request's.
+            if let (Some(ours), Some(theirs)) = (
+                pending.progress_token(),
+                params.get_as::<RawObject>("_meta").and_then(|m| m.get("progressToken").map(|t| t.to_owned())),
+            ) {
+                self.upstream.retarget_progress(&ours, theirs);
+            }
+            return mrtr::wait(&self.mrtr, pending).await;
+        }
+        params.remove("inputResponses");
+        let (inbox, requests) = tokio::sync::mpsc::channel(16);
+        let (slot, relay) = mrtr::relay(related);
+        let related = Some(relay);
+        let owner = Owner {
+            session: Arc::downgrade(session),
+            session_id: session.id,
+            related: related.clone(),
+            inbox: Some(inbox),
+        };
+        let gateway = session.gateway().clone();
+        let session = session.clone();
+        let m = m.to_owned();
+        let token = Arc::new(std::sync::Mutex::new(None));
+        let token_slot = token.clone();
+        let task = tokio::spawn(async move {
+            let progress = gateway.upstream.rewrite_progress(&mut params, &session, related.as_ref());
+            if let (Some(p), Ok(mut slot)) = (&progress, token_slot.lock()) {
+                *slot = Some(p.token().to_owned());
+            }
+            let activity = progress.as_ref().map(|p| p.activity());
+            conn.call(&m, Some(params.to_raw()), Some(owner), activity).await
+        });
+        mrtr::wait(&self.mrtr, mrtr::start(task, requests, slot, token)).await
     }
 
     /// `resources/list` and `resources/templates/list`: one page from every server
@@ -271,6 +329,24 @@ impl Gateway {
         Ok(result.to_raw())
     }
 
+    /// Counts one more subscriber for an exposed URI; the owning server hears
+    /// `resources/subscribe` for the first one only.
+    pub(crate) async fn subscribe_upstream(&self, uri: &str) -> Result<(), GatewayError> {
+        let (server, original) = self.resolve_uri(uri)?;
+        if !self.upstream.subscribe(uri) {
+            return Ok(());
+        }
+        let p = jsonrpc::to_raw(&serde_json::json!({ "uri": original }));
+        let result = match self.conn_for(&server) {
+            Ok(c) => c.call(method::RESOURCES_SUBSCRIBE, Some(p), None, None).await.map(|_| ()),
+            Err(e) => Err(e),
+        };
+        if result.is_err() {
+            self.upstream.unsubscribe(uri);
+        }
+        result
+    }
+
     async fn subscription(&self, session: &Arc<ClientSession>, req: &Request) -> Routed {
         let m = req.method.as_str();
         let mut params = object(req)?;
@@ -323,6 +399,37 @@ impl Gateway {
             let p = jsonrpc::to_raw(&serde_json::json!({ "uri": original }));
             let _ = conn.call(method::RESOURCES_UNSUBSCRIBE, Some(p), None, None).await;
         }
+    }
+
+    /// What the gateway answers to `server/discover` (2026-07-28): every revision
+    /// it speaks, and the capabilities it can honour for stateless clients.
+    pub(crate) fn discover_result(&self) -> Box<RawValue> {
+        let init = RawObject::parse(&self.initialize_result(Revision::LATEST_HANDSHAKE)).unwrap_or_default();
+        let mut result = RawObject::new();
+        result.set("resultType", "complete");
+        let versions: Vec<&str> = Revision::ALL.iter().rev().map(|r| r.as_str()).collect();
+        result.set("supportedVersions", &versions);
+        // List changes and resource updates travel on subscriptions/listen streams.
+        result.set(
+            "capabilities",
+            &serde_json::json!({
+                "tools": { "listChanged": true },
+                "prompts": { "listChanged": true },
+                "resources": { "subscribe": true, "listChanged": true },
+                "completions": {},
+            }),
+        );
+        if let Some(info) = init.get("serverInfo") {
+            let mut meta = RawObject::new();
+            meta.set_raw(crate::protocol::modern::META_SERVER_INFO, info.to_owned());
+            result.set("_meta", &meta);
+        }
+        if let Some(text) = init.get("instructions") {
+            result.set_raw("instructions", text.to_owned());
+        }
+        result.set("ttlMs", &0);
+        result.set("cacheScope", "private");
+        result.to_raw()
     }
 
     /// What the gateway answers to `initialize`.

@@ -15,6 +15,7 @@ use serde_json::value::RawValue;
 
 use super::Gateway;
 use super::error::GatewayError;
+use crate::protocol::modern::{self, ModernMeta};
 use crate::protocol::{ErrorObject, Message, Notification, RawObject, Request, Response, Revision, method};
 use crate::transport::peer::{InFlight, Outstanding};
 use crate::transport::{self, Outbound, Tx};
@@ -76,6 +77,15 @@ impl ClientSession {
         self.outbound.send(json)
     }
 
+    pub(crate) fn gateway(&self) -> &Arc<Gateway> {
+        &self.gateway
+    }
+
+    /// A stateless (2026-07-28) client: no handshake, requests only.
+    pub fn is_modern(&self) -> bool {
+        self.revision().is_some_and(Revision::is_modern)
+    }
+
     pub(crate) fn outbound(&self) -> &Outbound {
         &self.outbound
     }
@@ -105,6 +115,15 @@ impl ClientSession {
             Message::Notification(Notification { method: method::CANCELLED.into(), params: Some(params) }).to_json();
         self.outbound.send(msg);
         self.outstanding.forget(id);
+    }
+
+    /// Takes a 2026-07-28 request's view of its client. The session never counts
+    /// as initialized: a stateless client gets nothing outside its requests.
+    fn adopt(&self, m: &ModernMeta) {
+        if let Ok(mut h) = self.handshake.lock() {
+            h.revision = Some(Revision::V2026_07_28);
+            h.capabilities = m.capabilities.clone();
+        }
     }
 
     fn initialize(&self, req: &Request) -> Result<Box<RawValue>, GatewayError> {
@@ -141,6 +160,10 @@ impl ClientSession {
                 self.initialize(req)
             }
             method::PING => Ok(crate::protocol::jsonrpc::empty_object()),
+            method::SERVER_DISCOVER => {
+                self.gateway.wait_started().await;
+                Ok(self.gateway.discover_result())
+            }
             _ => self.gateway.route(self, req, related).await,
         }
     }
@@ -155,11 +178,26 @@ impl transport::Session for ClientSession {
             if self.gateway.is_shutting_down() {
                 return Response::err(req.id, GatewayError::ShuttingDown.to_error_object());
             }
+            // A 2026-07-28 request says who its client is, every time.
+            let modern = match ModernMeta::from_request(&req) {
+                Ok(m) => m,
+                Err(e) => return Response::err(req.id, e),
+            };
+            if let Some(m) = &modern {
+                self.adopt(m);
+                // No initialize waited for servers still starting: the first
+                // stateless request does (at once, once they have).
+                self.gateway.wait_started().await;
+            }
             let outcome = tokio::select! {
                 r = self.dispatch(&req, related) => r,
                 _ = registration.token.cancelled() => Err(GatewayError::Cancelled),
             };
             drop(registration);
+            let outcome = match modern {
+                Some(_) => outcome.map(|r| modern::complete(&req.method, r)),
+                None => outcome,
+            };
             if let Err(e) = &outcome {
                 tracing::debug!(session = self.id, method = %req.method, "request failed: {e}");
             }

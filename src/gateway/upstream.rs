@@ -32,6 +32,14 @@ struct ProgressRoute {
     activity: Arc<Notify>,
 }
 
+/// Where a server→client request goes.
+enum Target {
+    /// A session that receives requests (handshake era), and the request's stream.
+    Session(Arc<ClientSession>, Option<Tx>),
+    /// A stateless client's call, collecting requests for `input_required`.
+    Inbox(super::mrtr::Inbox, Option<Arc<ClientSession>>),
+}
+
 /// A server's request, by server id and the server's request id.
 type UpstreamKey = (Arc<str>, String);
 
@@ -56,6 +64,11 @@ pub struct ProgressGuard<'a> {
 impl ProgressGuard<'_> {
     pub fn activity(&self) -> Arc<Notify> {
         self.activity.clone()
+    }
+
+    /// The gateway's token standing for the client's.
+    pub fn token(&self) -> &str {
+        &self.token
     }
 }
 
@@ -91,6 +104,16 @@ impl Routes {
             p.insert(ours.clone(), route);
         }
         Some(ProgressGuard { routes: self, token: ours, activity })
+    }
+
+    /// Points a progress route at a new client token: a stateless client's retry
+    /// of an `input_required` call carries a token of its own.
+    pub fn retarget_progress(&self, ours: &str, client_token: Box<RawValue>) {
+        if let Ok(mut p) = self.progress.lock()
+            && let Some(route) = p.get_mut(ours)
+        {
+            route.token = client_token;
+        }
     }
 
     /// Counts a session's subscription; true when it is the first for this URI.
@@ -169,6 +192,7 @@ impl Gateway {
                         s.send_outbound(msg.clone());
                     }
                 }
+                self.listeners.notify(method::RESOURCES_UPDATED, Some(&params));
             }
             method::MESSAGE => {
                 let msg = Message::Notification(n).to_json();
@@ -248,7 +272,10 @@ impl Gateway {
                 return;
             }
         };
-        let (session, related) = target;
+        let (session, related) = match target {
+            Target::Session(s, related) => (s, related),
+            Target::Inbox(inbox, session) => return self.ask_stateless(conn, r, capability, inbox, session),
+        };
         if !session.client_has(capability) {
             let e = ErrorObject::new(
                 code::METHOD_NOT_FOUND,
@@ -273,12 +300,57 @@ impl Gateway {
         });
     }
 
+    /// A stateless client's call collects the request for its `input_required`
+    /// result; the answer comes with the client's retry.
+    fn ask_stateless(
+        &self,
+        conn: &Arc<BackendConn>,
+        r: Request,
+        capability: &str,
+        inbox: super::mrtr::Inbox,
+        session: Option<Arc<ClientSession>>,
+    ) {
+        if let Some(s) = &session
+            && !s.client_has(capability)
+        {
+            let e = ErrorObject::new(
+                crate::protocol::modern::code::MISSING_CAPABILITY,
+                format!(
+                    "the client did not declare the '{capability}' capability, so vmcp cannot ask it for {}",
+                    r.method
+                ),
+            );
+            conn.respond(r.id, Err(e));
+            return;
+        }
+        let conn = conn.clone();
+        tokio::spawn(async move {
+            let (reply, answer) = tokio::sync::oneshot::channel();
+            let req = super::mrtr::InputRequest { method: r.method.clone(), params: r.params, reply };
+            if inbox.send(req).await.is_err() {
+                let e = ErrorObject::new(code::INTERNAL_ERROR, format!("the call that caused {} has ended", r.method));
+                conn.respond(r.id, Err(e));
+                return;
+            }
+            let outcome = answer.await.unwrap_or_else(|_| {
+                Err(ErrorObject::new(
+                    code::INTERNAL_ERROR,
+                    format!("the client never answered {} (it did not retry within the time allowed)", r.method),
+                ))
+            });
+            conn.respond(r.id, outcome);
+        });
+    }
+
     /// The session a server→client request belongs to (see the module comment).
-    fn owner_of(&self, conn: &BackendConn, m: &str) -> Result<(Arc<ClientSession>, Option<Tx>), ErrorObject> {
+    fn owner_of(&self, conn: &BackendConn, m: &str) -> Result<Target, ErrorObject> {
         let owners = conn.owners();
         match &owners[..] {
+            [super::backend::Owner { inbox: Some(inbox), session, .. }] => {
+                Ok(Target::Inbox(inbox.clone(), session.upgrade()))
+            }
             [one] => match one.session.upgrade() {
-                Some(s) => Ok((s, one.related.clone())),
+                Some(s) => Ok(Target::Session(s, one.related.clone())),
                 None => {
                     Err(ErrorObject::new(code::INTERNAL_ERROR, format!("the client session that caused {m} is gone")))
                 }
@@ -286,7 +358,7 @@ impl Gateway {
             [] => {
                 let sessions = self.live_sessions();
                 match &sessions[..] {
-                    [only] => Ok((only.clone(), None)),
+                    [only] => Ok(Target::Session(only.clone(), None)),
                     [] => Err(ErrorObject::new(
                         code::INTERNAL_ERROR,
                         format!("no client is connected to vmcp to answer {m}"),

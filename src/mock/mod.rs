@@ -6,9 +6,12 @@
 //! templates and prompts (paginated with `--page-size`), plus tools that exercise
 //! everything a gateway must carry: progress, sampling, elicitation, roots,
 //! list changes, resource updates, logging, slow calls, errors and crashes.
+//! With `--conformance` it offers instead the fixtures the official conformance
+//! suite's server scenarios expect (see `conformance.rs`).
 //! It is a test backend: nothing in the gateway depends on it.
 
 mod catalog;
+mod conformance;
 mod session;
 
 use std::sync::Arc;
@@ -60,6 +63,10 @@ pub struct MockArgs {
     /// Leave out the built-in tools (echo, add, progress, …): only generated ones.
     #[arg(long)]
     pub no_builtins: bool,
+    /// Offer exactly the fixtures of the official conformance suite
+    /// (@modelcontextprotocol/conformance) instead of generated items and built-in tools.
+    #[arg(long, conflicts_with_all = ["tools", "resources", "templates", "prompts", "no_builtins"])]
+    pub conformance: bool,
     /// Serve HTTP on this address (e.g. 127.0.0.1:0) instead of stdio: /mcp, /sse and /ws.
     #[arg(long, value_name = "ADDR")]
     pub listen: Option<String>,

@@ -9,7 +9,7 @@ use serde_json::value::RawValue;
 use serde_json::{Value, json};
 
 use super::MockArgs;
-use super::catalog;
+use super::{catalog, conformance};
 use crate::protocol::{ErrorObject, Message, Notification, Request, Response, Revision, code, jsonrpc, method};
 use crate::transport::peer::{InFlight, Outstanding, Registration};
 use crate::transport::{self, Outbound, Service, Session, Tx};
@@ -46,6 +46,7 @@ impl Service for MockService {
             outbound,
             inflight: InFlight::default(),
             outstanding: Outstanding::default(),
+            client_capabilities: Mutex::new(None),
         });
         if let Ok(mut all) = self.shared.sessions.lock() {
             all.retain(|w| w.strong_count() > 0);
@@ -61,15 +62,24 @@ pub struct MockSession {
     outbound: Outbound,
     inflight: InFlight,
     outstanding: Outstanding,
+    /// What the client announced in `initialize`.
+    client_capabilities: Mutex<Option<Value>>,
 }
 
-type Handled = Result<Value, ErrorObject>;
+pub(super) type Handled = Result<Value, ErrorObject>;
 
-fn invalid(msg: impl Into<String>) -> ErrorObject {
+pub(super) fn invalid(msg: impl Into<String>) -> ErrorObject {
     ErrorObject::new(code::INVALID_PARAMS, msg)
 }
 
-fn text(t: impl Into<String>) -> Value {
+/// Log levels, least severe first (RFC 5424 as MCP names them).
+const LOG_LEVELS: [&str; 8] = ["debug", "info", "notice", "warning", "error", "critical", "alert", "emergency"];
+
+fn severity(level: &str) -> Option<usize> {
+    LOG_LEVELS.iter().position(|l| *l == level)
+}
+
+pub(super) fn text(t: impl Into<String>) -> Value {
     json!({ "content": [{ "type": "text", "text": t.into() }] })
 }
 
@@ -85,13 +95,36 @@ impl MockSession {
         }
     }
 
-    fn notify_related(&self, related: Option<&Tx>, method: &str, params: Value) {
+    pub(super) fn notify_related(&self, related: Option<&Tx>, method: &str, params: Value) {
         let msg = Message::Notification(Notification { method: method.into(), params: Some(jsonrpc::to_raw(&params)) })
             .to_json();
         transport::send_related(related, &self.outbound, msg);
     }
 
-    async fn ask(&self, related: Option<&Tx>, method: &str, params: Value) -> Result<Box<RawValue>, ErrorObject> {
+    /// Whether the client announced `capability` (true before `initialize`, when nothing is known).
+    pub(super) fn client_supports(&self, capability: &str) -> bool {
+        match self.client_capabilities.lock().as_deref() {
+            Ok(Some(caps)) => caps.get(capability).is_some_and(|c| !c.is_null()),
+            _ => true,
+        }
+    }
+
+    /// Sends a `notifications/message` at `level`, unless `logging/setLevel` asked for less.
+    pub(super) fn log(&self, related: Option<&Tx>, level: &str, message: &str) {
+        let threshold = self.shared.log_level.lock().ok().and_then(|l| l.as_deref().and_then(severity));
+        if threshold.is_some_and(|t| severity(level).is_some_and(|s| s < t)) {
+            return;
+        }
+        let p = json!({ "level": level, "logger": self.args.name, "data": message });
+        self.notify_related(related, method::MESSAGE, p);
+    }
+
+    pub(super) async fn ask(
+        &self,
+        related: Option<&Tx>,
+        method: &str,
+        params: Value,
+    ) -> Result<Box<RawValue>, ErrorObject> {
         let id = self.outstanding.next_id();
         let send = |msg: String| transport::send_related(related, &self.outbound, msg);
         self.outstanding
@@ -106,9 +139,13 @@ impl MockSession {
         };
         let cursor = params.get("cursor").and_then(Value::as_str);
         let ps = self.args.page_size;
+        let conf = self.args.conformance;
         match req.method.as_str() {
             method::INITIALIZE => {
                 let requested = params.get("protocolVersion").and_then(Value::as_str).unwrap_or("");
+                if let Ok(mut caps) = self.client_capabilities.lock() {
+                    *caps = Some(params.get("capabilities").cloned().unwrap_or_else(|| json!({})));
+                }
                 let mut result = json!({
                     "protocolVersion": Revision::negotiate(requested).as_str(),
                     "capabilities": {
@@ -127,24 +164,35 @@ impl MockSession {
             }
             method::PING => Ok(json!({})),
             method::TOOLS_LIST => {
-                let extra = self.shared.extra_tools.lock().map(|e| e.clone()).unwrap_or_default();
-                catalog::page(catalog::tool_list(&self.args, &extra), "tools", cursor, ps).map_err(invalid)
+                let tools = if conf {
+                    conformance::tools()
+                } else {
+                    let extra = self.shared.extra_tools.lock().map(|e| e.clone()).unwrap_or_default();
+                    catalog::tool_list(&self.args, &extra)
+                };
+                catalog::page(tools, "tools", cursor, ps).map_err(invalid)
             }
             method::RESOURCES_LIST => {
-                catalog::page(catalog::resource_list(&self.args), "resources", cursor, ps).map_err(invalid)
+                let items = if conf { conformance::resources() } else { catalog::resource_list(&self.args) };
+                catalog::page(items, "resources", cursor, ps).map_err(invalid)
             }
             method::RESOURCES_TEMPLATES_LIST => {
-                catalog::page(catalog::template_list(&self.args), "resourceTemplates", cursor, ps).map_err(invalid)
+                let items = if conf { conformance::templates() } else { catalog::template_list(&self.args) };
+                catalog::page(items, "resourceTemplates", cursor, ps).map_err(invalid)
             }
             method::PROMPTS_LIST => {
-                catalog::page(catalog::prompt_list(&self.args), "prompts", cursor, ps).map_err(invalid)
+                let items = if conf { conformance::prompts() } else { catalog::prompt_list(&self.args) };
+                catalog::page(items, "prompts", cursor, ps).map_err(invalid)
             }
             method::RESOURCES_READ => {
                 let uri = params.get("uri").and_then(Value::as_str).ok_or_else(|| invalid("missing uri"))?;
-                match catalog::read_resource(&self.args, uri) {
-                    Some(t) => Ok(json!({ "contents": [{ "uri": uri, "mimeType": "text/plain", "text": t }] })),
-                    None => Err(ErrorObject::new(code::RESOURCE_NOT_FOUND, format!("Resource not found: {uri}"))),
-                }
+                let found = if conf {
+                    conformance::read(uri)
+                } else {
+                    catalog::read_resource(&self.args, uri)
+                        .map(|t| json!({ "contents": [{ "uri": uri, "mimeType": "text/plain", "text": t }] }))
+                };
+                found.ok_or_else(|| ErrorObject::new(code::RESOURCE_NOT_FOUND, format!("Resource not found: {uri}")))
             }
             method::RESOURCES_SUBSCRIBE | method::RESOURCES_UNSUBSCRIBE => {
                 let uri = params.get("uri").and_then(Value::as_str).ok_or_else(|| invalid("missing uri"))?;
@@ -159,6 +207,9 @@ impl MockSession {
             }
             method::PROMPTS_GET => {
                 let name = params.get("name").and_then(Value::as_str).ok_or_else(|| invalid("missing name"))?;
+                if conf {
+                    return conformance::prompt(name, params.get("arguments").unwrap_or(&Value::Null));
+                }
                 let known = name
                     .strip_prefix("prompt_")
                     .and_then(|i| i.parse::<usize>().ok())
@@ -172,6 +223,7 @@ impl MockSession {
                     "messages": [{ "role": "user", "content": { "type": "text", "text": format!("Tell me about {topic} ({name})") } }],
                 }))
             }
+            method::COMPLETION_COMPLETE if conf => Ok(conformance::complete(&params)),
             method::COMPLETION_COMPLETE => {
                 let prefix = params.pointer("/argument/value").and_then(Value::as_str).unwrap_or("");
                 let values: Vec<&str> =
@@ -180,11 +232,18 @@ impl MockSession {
             }
             method::LOGGING_SET_LEVEL => {
                 let level = params.get("level").and_then(Value::as_str).map(str::to_owned);
+                if let Some(l) = level.as_deref().filter(|l| severity(l).is_none()) {
+                    return Err(invalid(format!(
+                        "logging/setLevel: unknown level {l:?} (one of {})",
+                        LOG_LEVELS.join(", ")
+                    )));
+                }
                 if let Ok(mut l) = self.shared.log_level.lock() {
                     *l = level;
                 }
                 Ok(json!({}))
             }
+            method::TOOLS_CALL if conf => self.conformance_tool(&params, related.as_ref()).await,
             method::TOOLS_CALL => self.call_tool(&params, related.as_ref()).await,
             other => Err(ErrorObject::new(code::METHOD_NOT_FOUND, format!("Method not found: {other}"))),
         }

@@ -3,18 +3,33 @@
 
 /// MCP protocol revisions, oldest first. The gateway negotiates one per client and
 /// one per backend; see `gateway/DESIGN.md` for how they are bridged.
+///
+/// Two eras: up to 2025-11-25 a session starts with the `initialize` handshake;
+/// 2026-07-28 is stateless, each request carrying its revision and the client's
+/// capabilities in `_meta` (see [`crate::protocol::modern`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Revision {
     V2024_11_05,
     V2025_03_26,
     V2025_06_18,
     V2025_11_25,
+    V2026_07_28,
 }
 
 impl Revision {
-    pub const ALL: [Revision; 4] =
+    pub const ALL: [Revision; 5] = [
+        Revision::V2024_11_05,
+        Revision::V2025_03_26,
+        Revision::V2025_06_18,
+        Revision::V2025_11_25,
+        Revision::V2026_07_28,
+    ];
+    /// The revisions negotiated by `initialize`.
+    pub const HANDSHAKE: [Revision; 4] =
         [Revision::V2024_11_05, Revision::V2025_03_26, Revision::V2025_06_18, Revision::V2025_11_25];
-    pub const LATEST: Revision = Revision::V2025_11_25;
+    /// The newest revision with the `initialize` handshake.
+    pub const LATEST_HANDSHAKE: Revision = Revision::V2025_11_25;
+    pub const LATEST: Revision = Revision::V2026_07_28;
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -22,6 +37,7 @@ impl Revision {
             Revision::V2025_03_26 => "2025-03-26",
             Revision::V2025_06_18 => "2025-06-18",
             Revision::V2025_11_25 => "2025-11-25",
+            Revision::V2026_07_28 => "2026-07-28",
         }
     }
 
@@ -29,11 +45,17 @@ impl Revision {
         Revision::ALL.into_iter().find(|r| r.as_str() == s)
     }
 
-    /// What a server answers to a client that asked for `requested`: the same
-    /// revision when supported, otherwise the latest it supports (the client then
-    /// decides whether it can live with that).
+    /// Stateless (2026-07-28 and later): no handshake, no session.
+    pub fn is_modern(self) -> bool {
+        self >= Revision::V2026_07_28
+    }
+
+    /// What a server answers to `initialize` asking for `requested`: the same
+    /// revision when it is a handshake revision, otherwise the latest handshake
+    /// revision (a client asking for 2026-07-28 in `initialize`, as rmcp does,
+    /// thereby learns that the server speaks the handshake era).
     pub fn negotiate(requested: &str) -> Revision {
-        Revision::parse(requested).unwrap_or(Revision::LATEST)
+        Revision::parse(requested).filter(|r| !r.is_modern()).unwrap_or(Revision::LATEST_HANDSHAKE)
     }
 
     /// Elicitation (`elicitation/create`) exists from 2025-06-18 on.
@@ -64,6 +86,8 @@ pub mod method {
     pub const RESOURCES_UNSUBSCRIBE: &str = "resources/unsubscribe";
     pub const COMPLETION_COMPLETE: &str = "completion/complete";
     pub const LOGGING_SET_LEVEL: &str = "logging/setLevel";
+    pub const SERVER_DISCOVER: &str = "server/discover";
+    pub const SUBSCRIPTIONS_LISTEN: &str = "subscriptions/listen";
 
     pub const SAMPLING_CREATE_MESSAGE: &str = "sampling/createMessage";
     pub const ELICITATION_CREATE: &str = "elicitation/create";
@@ -85,10 +109,12 @@ mod tests {
 
     #[test]
     fn negotiation_echoes_known_and_falls_back_to_latest() {
-        for r in Revision::ALL {
+        for r in Revision::HANDSHAKE {
             assert_eq!(Revision::negotiate(r.as_str()), r);
         }
-        assert_eq!(Revision::negotiate("1999-01-01"), Revision::LATEST);
+        assert_eq!(Revision::negotiate("1999-01-01"), Revision::LATEST_HANDSHAKE);
+        assert_eq!(Revision::negotiate("2026-07-28"), Revision::V2025_11_25);
+        assert!(Revision::V2026_07_28.is_modern() && !Revision::V2025_11_25.is_modern());
         assert!(Revision::V2024_11_05 < Revision::V2025_11_25);
         assert!(!Revision::V2025_03_26.has_elicitation());
     }

@@ -2,10 +2,12 @@
 //!
 //! Nothing here does I/O. `jsonrpc` parses and writes envelopes while keeping
 //! bodies raw; `raw` edits one member of a raw object without touching the rest;
-//! `mcp` names the revisions and methods.
+//! `mcp` names the revisions and methods; `modern` holds what the stateless
+//! 2026-07-28 revision adds (per-request `_meta`, mirrored headers, result hints).
 
 pub mod jsonrpc;
 pub mod mcp;
+pub mod modern;
 pub mod raw;
 
 pub use jsonrpc::{ErrorObject, Frame, Id, Message, Notification, ParseError, Request, Response, code};

@@ -29,10 +29,13 @@ use futures_util::stream::{self, Stream};
 use tokio::sync::mpsc;
 
 use super::{Outbound, Service, Session, sse};
+use crate::protocol::modern::{self, ModernMeta};
 use crate::protocol::{ErrorObject, Frame, Id, Message, Response, Revision, code, jsonrpc, method};
 
 pub const SESSION_HEADER: &str = "mcp-session-id";
 pub const VERSION_HEADER: &str = "mcp-protocol-version";
+pub const METHOD_HEADER: &str = "mcp-method";
+pub const NAME_HEADER: &str = "mcp-name";
 
 /// Front-end limits and policy.
 #[derive(Debug, Clone)]
@@ -169,10 +172,6 @@ pub fn error(status: StatusCode, code: i64, message: impl Into<String>) -> HttpR
     (status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
 }
 
-fn json_response(body: String) -> HttpResponse {
-    (StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], body).into_response()
-}
-
 /// Origin validation. Non-browser clients send no Origin and are allowed.
 pub fn origin_allowed(headers: &HeaderMap, allowed: &[String]) -> bool {
     let Some(origin) = headers.get(header::ORIGIN) else { return true };
@@ -224,7 +223,14 @@ fn accepts(headers: &HeaderMap, mime: &str) -> bool {
 
 /// Methods whose handling may send messages to the client before the response.
 fn may_stream(method: &str) -> bool {
-    matches!(method, method::TOOLS_CALL | method::PROMPTS_GET | method::RESOURCES_READ | method::COMPLETION_COMPLETE)
+    matches!(
+        method,
+        method::TOOLS_CALL
+            | method::PROMPTS_GET
+            | method::RESOURCES_READ
+            | method::COMPLETION_COMPLETE
+            | method::SUBSCRIPTIONS_LISTEN
+    )
 }
 
 async fn post_mcp<S: Service>(State(front): State<Arc<McpHttp<S>>>, headers: HeaderMap, body: Body) -> HttpResponse {
@@ -244,8 +250,18 @@ async fn post_mcp<S: Service>(State(front): State<Arc<McpHttp<S>>>, headers: Hea
         Frame::Batch(items) => (items, true),
     };
 
+    // 2026-07-28 requests are stateless: each gets a session of its own, closed
+    // once it is answered, and no Mcp-Session-Id is minted or read.
+    let modern = match modern_check(&headers, &messages) {
+        Ok(m) => m,
+        Err(resp) => return resp,
+    };
     let is_init = messages.iter().any(|m| matches!(m, Ok(Message::Request(r)) if r.method == method::INITIALIZE));
-    let (entry, new_session) = if is_init {
+    let (entry, new_session) = if modern {
+        let outbound = Outbound::new();
+        let session = front.service.open("http", outbound.clone());
+        (Arc::new(Entry { session, outbound, last_seen: AtomicU64::new(front.now_ms()) }), None)
+    } else if is_init {
         if batch {
             return error(
                 StatusCode::BAD_REQUEST,
@@ -275,6 +291,9 @@ async fn post_mcp<S: Service>(State(front): State<Arc<McpHttp<S>>>, headers: Hea
         }
     }
     if requests.is_empty() && immediate.is_empty() {
+        if modern {
+            entry.session.close();
+        }
         return StatusCode::ACCEPTED.into_response();
     }
 
@@ -297,12 +316,22 @@ async fn post_mcp<S: Service>(State(front): State<Arc<McpHttp<S>>>, headers: Hea
                 }
             });
             join_all(futs).await;
+            if modern {
+                session.close();
+            }
         });
         sse_response(rx, Some(AbortOnDrop(task)), None, front.options.keepalive)
     } else {
         let futs = requests.into_iter().map(|r| entry.session.clone().request(r, None));
         let mut responses: Vec<Response> = join_all(futs).await;
         init_failed = responses.iter().any(|r| r.outcome.is_err());
+        let mut status = StatusCode::OK;
+        if modern {
+            entry.session.close();
+            if let [Response { outcome: Err(e), .. }] = &responses[..] {
+                status = modern_status(e.code);
+            }
+        }
         responses.extend(immediate);
         let body = if batch {
             let msgs: Vec<Message> = responses.into_iter().map(Message::Response).collect();
@@ -313,7 +342,7 @@ async fn post_mcp<S: Service>(State(front): State<Arc<McpHttp<S>>>, headers: Hea
                 None => return StatusCode::ACCEPTED.into_response(),
             }
         };
-        json_response(body)
+        (status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
     };
 
     if let Some(id) = new_session {
@@ -333,8 +362,85 @@ async fn post_mcp<S: Service>(State(front): State<Arc<McpHttp<S>>>, headers: Hea
     resp
 }
 
+/// Whether a POST is a 2026-07-28 (stateless) one, after checking what that
+/// revision requires of it: `_meta` on every request, `MCP-Protocol-Version`,
+/// `Mcp-Method` and `Mcp-Name` agreeing with the body. Failures are 400s.
+#[allow(clippy::result_large_err, reason = "the error is the HTTP response itself, built once per failed request")]
+fn modern_check(headers: &HeaderMap, messages: &[Result<Message, jsonrpc::ParseError>]) -> Result<bool, HttpResponse> {
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let version = header(VERSION_HEADER);
+    let header_modern = version.and_then(Revision::parse).is_some_and(Revision::is_modern);
+    let mut any_modern = header_modern;
+    let reject = |id: &Id, e: ErrorObject| {
+        let body = Message::Response(Response::err(id.clone(), e)).to_json();
+        (StatusCode::BAD_REQUEST, [(header::CONTENT_TYPE, "application/json")], body).into_response()
+    };
+    for m in messages {
+        let Ok(Message::Request(r)) = m else { continue };
+        match ModernMeta::from_request(r) {
+            Err(e) => return Err(reject(&r.id, e)),
+            Ok(Some(_)) => {
+                any_modern = true;
+                if !header_modern {
+                    let got = version.unwrap_or("(none)");
+                    let e = ErrorObject::new(
+                        modern::code::HEADER_MISMATCH,
+                        format!(
+                            "Header mismatch: MCP-Protocol-Version header {got:?} does not match the body's 2026-07-28"
+                        ),
+                    );
+                    return Err(reject(&r.id, e));
+                }
+                if let Err(e) = modern::check_headers(r, header(METHOD_HEADER), header(NAME_HEADER)) {
+                    return Err(reject(&r.id, e));
+                }
+            }
+            Ok(None) if header_modern && r.method != method::INITIALIZE => {
+                let e = ErrorObject::new(
+                    code::INVALID_PARAMS,
+                    format!(
+                        "Invalid params: a 2026-07-28 request must carry _meta[\"{}\"]",
+                        modern::META_PROTOCOL_VERSION
+                    ),
+                );
+                return Err(reject(&r.id, e));
+            }
+            Ok(None) => {}
+        }
+    }
+    Ok(any_modern)
+}
+
+/// The HTTP status a 2026-07-28 error answer gets.
+fn modern_status(code: i64) -> StatusCode {
+    match code {
+        modern::code::HEADER_MISMATCH | modern::code::MISSING_CAPABILITY | modern::code::UNSUPPORTED_VERSION => {
+            StatusCode::BAD_REQUEST
+        }
+        code::METHOD_NOT_FOUND => StatusCode::NOT_FOUND,
+        _ => StatusCode::OK,
+    }
+}
+
+/// 2026-07-28 has no GET stream and no sessions to delete.
+fn modern_refusal(headers: &HeaderMap) -> Option<HttpResponse> {
+    let v = headers.get(VERSION_HEADER).and_then(|v| v.to_str().ok()).and_then(Revision::parse)?;
+    v.is_modern().then(|| {
+        let mut resp = error(
+            StatusCode::METHOD_NOT_ALLOWED,
+            code::INVALID_REQUEST,
+            "Method Not Allowed: 2026-07-28 has no sessions or GET stream; POST each request",
+        );
+        resp.headers_mut().insert(header::ALLOW, HeaderValue::from_static("POST"));
+        resp
+    })
+}
+
 async fn get_mcp<S: Service>(State(front): State<Arc<McpHttp<S>>>, headers: HeaderMap) -> HttpResponse {
     if let Err(resp) = preflight(&headers, &front.options) {
+        return resp;
+    }
+    if let Some(resp) = modern_refusal(&headers) {
         return resp;
     }
     if !accepts(&headers, "text/event-stream") {
@@ -362,6 +468,9 @@ async fn get_mcp<S: Service>(State(front): State<Arc<McpHttp<S>>>, headers: Head
 
 async fn delete_mcp<S: Service>(State(front): State<Arc<McpHttp<S>>>, headers: HeaderMap) -> HttpResponse {
     if let Err(resp) = preflight(&headers, &front.options) {
+        return resp;
+    }
+    if let Some(resp) = modern_refusal(&headers) {
         return resp;
     }
     let entry = match front.lookup(&headers) {

@@ -93,6 +93,11 @@ impl Outbound {
         }
     }
 
+    /// The attached stream's sender, if any.
+    pub fn sender(&self) -> Option<Tx> {
+        self.slot.lock().ok().and_then(|s| s.clone())
+    }
+
     pub fn is_attached(&self) -> bool {
         self.slot.lock().map(|s| s.as_ref().is_some_and(|tx| !tx.is_closed())).unwrap_or(false)
     }

@@ -1,10 +1,12 @@
-//! Third-party interop peers (server-everything, the Python SDK client) for the
-//! interop tests. `.ci/run` installs them and exports `VMCP_TEST_*`; without those
-//! variables a test is skipped loudly, except under CI (`CI` set), where it fails.
+//! Third-party interop peers (server-everything, the Python SDK client, the
+//! official conformance suite) for the interop tests. `.ci/run` installs them and
+//! exports `VMCP_TEST_*`; without those variables a test is skipped loudly, except
+//! under CI (`CI` set), where it fails.
 
-use std::path::PathBuf;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
@@ -19,6 +21,10 @@ pub struct Peers {
     pub node: PathBuf,
     pub python: PathBuf,
     pub py_client: PathBuf,
+    /// `@modelcontextprotocol/conformance`'s `dist/index.js`.
+    pub conformance: PathBuf,
+    /// The Node 22+ it needs.
+    pub node22: PathBuf,
 }
 
 /// Whether this run is CI, where a missing peer is a failure rather than a skip.
@@ -69,10 +75,75 @@ impl Peers {
     /// Everything: server-everything, node and the Python client.
     pub fn all(test: &str) -> Option<Peers> {
         let p = lookup(test, &["VMCP_TEST_EVERYTHING", "VMCP_TEST_NODE", "VMCP_TEST_PYTHON", "VMCP_TEST_PY_CLIENT"])?;
-        Some(Peers { everything: p[0].clone(), node: p[1].clone(), python: p[2].clone(), py_client: p[3].clone() })
+        Some(Peers {
+            everything: p[0].clone(),
+            node: p[1].clone(),
+            python: p[2].clone(),
+            py_client: p[3].clone(),
+            ..Peers::default()
+        })
     }
 
-    /// A `[servers.<id>]` table running server-everything over stdio.
+    /// The conformance suite and its Node (`VMCP_TEST_CONFORMANCE`, `VMCP_TEST_NODE22`).
+    pub fn conformance(test: &str) -> Option<Peers> {
+        let p = lookup(test, &["VMCP_TEST_CONFORMANCE", "VMCP_TEST_NODE22"])?;
+        Some(Peers { conformance: p[0].clone(), node22: p[1].clone(), ..Peers::default() })
+    }
+
+    /// The names of the conformance suite's server scenarios (`list --server`).
+    pub async fn conformance_scenarios(&self) -> Vec<String> {
+        let out = Command::new(&self.node22)
+            .arg(&self.conformance)
+            .args(["list", "--server"])
+            .stdin(Stdio::null())
+            .kill_on_drop(true)
+            .output();
+        let out = tokio::time::timeout(WAIT, out)
+            .await
+            .expect("conformance list --server in time")
+            .expect("run conformance list --server");
+        assert!(out.status.success(), "conformance list --server: {}", String::from_utf8_lossy(&out.stderr));
+        // "  - <name>" or "  - <name> [<spec versions>]"
+        let names: Vec<String> = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter_map(|l| l.strip_prefix("  - "))
+            .filter_map(|l| l.split_whitespace().next())
+            .map(str::to_owned)
+            .collect();
+        assert!(!names.is_empty(), "conformance list --server listed nothing");
+        names
+    }
+
+    /// Runs every server scenario (`server --url URL --suite all -o OUT`), killed
+    /// after `limit`. Its output goes to `OUT/suite.log`; results are read from
+    /// the `checks.json` it writes per scenario.
+    pub async fn run_conformance(&self, url: &str, out: &Path, limit: Duration) -> SuiteRun {
+        std::fs::create_dir_all(out).expect("create the conformance output dir");
+        let log = out.join("suite.log");
+        let file = std::fs::File::create(&log).expect("create suite.log");
+        let err = file.try_clone().expect("clone suite.log");
+        let started = Instant::now();
+        let mut child = Command::new(&self.node22)
+            .arg(&self.conformance)
+            .args(["server", "--url", url, "--suite", "all", "-o"])
+            .arg(out)
+            .stdin(Stdio::null())
+            .stdout(Stdio::from(file))
+            .stderr(Stdio::from(err))
+            .kill_on_drop(true)
+            .spawn()
+            .expect("spawn the conformance suite");
+        let (exit, timed_out) = match tokio::time::timeout(limit, child.wait()).await {
+            Ok(status) => (status.expect("wait for the conformance suite").code(), false),
+            Err(_) => {
+                let _ = child.kill().await;
+                (None, true)
+            }
+        };
+        let elapsed = started.elapsed();
+        SuiteRun { scenarios: read_checks(out), exit, timed_out, elapsed, log }
+    }
+
     pub fn everything_server(&self, id: &str) -> String {
         let args = [self.everything.display().to_string(), "stdio".to_owned()];
         format!("[servers.{id}]\ncommand = {:?}\nargs = {}\n", self.node.display().to_string(), toml_array(&args))
@@ -211,4 +282,86 @@ async fn rpc<R: tokio::io::AsyncBufRead + Unpin>(
 /// The `vmcp` binary, for `--stdio -- <vmcp> start --stdio --config FILE`.
 pub fn vmcp_stdio_command(config: &std::path::Path) -> Vec<String> {
     vec![vmcp_bin().to_owned(), "start".into(), "--stdio".into(), "--config".into(), config.display().to_string()]
+}
+
+/// One run of the conformance suite.
+#[derive(Debug)]
+pub struct SuiteRun {
+    /// Per scenario, from its `checks.json`; a scenario that wrote none is absent.
+    pub scenarios: BTreeMap<String, Scenario>,
+    /// The suite's exit status (1 when any check failed); `None` if it was killed.
+    pub exit: Option<i32>,
+    pub timed_out: bool,
+    pub elapsed: Duration,
+    /// Its stdout and stderr.
+    pub log: PathBuf,
+}
+
+/// The outcome of one scenario: it passes when none of its checks is a FAILURE
+/// (warnings do not fail it, as in the suite's own summary).
+#[derive(Debug, Clone, Default)]
+pub struct Scenario {
+    pub passed: usize,
+    pub warnings: usize,
+    /// `check id: error message` of each failed check.
+    pub failures: Vec<String>,
+}
+
+impl Scenario {
+    pub fn ok(&self) -> bool {
+        self.failures.is_empty()
+    }
+}
+
+impl SuiteRun {
+    /// Whether `scenario` ran and passed.
+    pub fn passed(&self, scenario: &str) -> bool {
+        self.scenarios.get(scenario).is_some_and(Scenario::ok)
+    }
+
+    /// The last `n` lines of the suite's output.
+    pub fn log_tail(&self, n: usize) -> String {
+        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        lines[lines.len().saturating_sub(n)..].join("\n")
+    }
+}
+
+/// Reads `OUT/server-<scenario>-<timestamp>/checks.json` for every scenario.
+fn read_checks(out: &Path) -> BTreeMap<String, Scenario> {
+    let mut scenarios = BTreeMap::new();
+    let Ok(dirs) = std::fs::read_dir(out) else { return scenarios };
+    for dir in dirs.flatten() {
+        let name = dir.file_name().to_string_lossy().into_owned();
+        let Some(scenario) = scenario_of_dir(&name) else { continue };
+        let Ok(text) = std::fs::read_to_string(dir.path().join("checks.json")) else { continue };
+        let checks: Vec<Value> = serde_json::from_str(&text)
+            .unwrap_or_else(|e| panic!("{}/checks.json is not a JSON array of checks: {e}", dir.path().display()));
+        let mut s = Scenario::default();
+        for c in &checks {
+            match c["status"].as_str() {
+                Some("SUCCESS") => s.passed += 1,
+                Some("WARNING") => s.warnings += 1,
+                Some("FAILURE") => s.failures.push(format!(
+                    "{}: {}",
+                    c["id"].as_str().unwrap_or("?"),
+                    c["errorMessage"].as_str().unwrap_or("(no message)")
+                )),
+                _ => {}
+            }
+        }
+        scenarios.insert(scenario.to_owned(), s);
+    }
+    scenarios
+}
+
+/// `server-tools-list-2026-01-02T03-04-05-678Z` → `tools-list`.
+pub fn scenario_of_dir(name: &str) -> Option<&str> {
+    let rest = name.strip_prefix("server-")?;
+    // The suffix is "-" and an ISO timestamp with ':' and '.' turned into '-'.
+    const STAMP: usize = "-2026-01-02T03-04-05-678Z".len();
+    let cut = rest.len().checked_sub(STAMP)?;
+    let (scenario, stamp) = (rest.get(..cut)?, rest.get(cut..)?);
+    let looks_like_stamp = stamp.ends_with('Z') && stamp.as_bytes().get(11) == Some(&b'T');
+    (looks_like_stamp && !scenario.is_empty()).then_some(scenario)
 }

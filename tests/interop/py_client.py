@@ -503,8 +503,33 @@ class Scenario:
 
             if ns.subscribe:
 
+                async def subscribe_modern() -> dict[str, Any]:
+                    # 2026-07-28 has no resources/subscribe: a subscriptions/listen stream instead.
+                    out: dict[str, Any] = {"uri": ns.subscribe, "via": "subscriptions/listen"}
+                    async with client.listen(resource_subscriptions=[ns.subscribe]) as sub:
+                        out["honored"] = list(sub.honored.resource_subscriptions or [])
+                        if ns.subscribe_tool:
+                            res = await client.call_tool(ns.subscribe_tool, ns.subscribe_args)
+                            out["tool"] = {"name": ns.subscribe_tool, **tool_result(res)}
+                        with anyio.move_on_after(ns.subscribe_wait):
+                            async for event in sub:
+                                uri = str(getattr(event, "uri", ""))
+                                if uri:
+                                    self.updated.append(uri)
+                                if uri == ns.subscribe:
+                                    break
+                    out["updates"] = list(self.updated)
+                    if ns.subscribe not in self.updated:
+                        raise TimeoutError(
+                            f"no resource update for {ns.subscribe} on the listen stream within {ns.subscribe_wait}s "
+                            f"(updates seen: {self.updated})"
+                        )
+                    return out
+
                 async def subscribe() -> dict[str, Any]:
-                    out: dict[str, Any] = {"uri": ns.subscribe}
+                    if str(client.protocol_version) >= "2026-07-28":
+                        return await subscribe_modern()
+                    out: dict[str, Any] = {"uri": ns.subscribe, "via": "resources/subscribe"}
                     await client.session.subscribe_resource(ns.subscribe)
                     if ns.subscribe_tool:
                         res = await client.call_tool(ns.subscribe_tool, ns.subscribe_args)
