@@ -210,3 +210,65 @@ async fn listen_streams_carry_what_was_asked_for_and_release_subscriptions() {
     }
     panic!("the backend was never unsubscribed after the listen stream closed");
 }
+
+/// A 2026-07-28 *backend*: another vmcp (which answers `server/discover`) in
+/// front of a mock. A handshake-era client of the outer gateway still gets
+/// sampling as a request, progress, and list changes: the outer gateway turns the
+/// inner one's `input_required` results back into requests, and listens for
+/// changes on a `subscriptions/listen` stream.
+#[tokio::test]
+async fn a_handshake_client_in_front_of_a_2026_backend() {
+    let inner = Setup::new("", &[mock_server("alpha", &[])]);
+    let inner_config = inner.config.display().to_string();
+    let outer = Setup::new(
+        "",
+        &[format!(
+            "[servers.inner]\ncommand = {:?}\nargs = [\"start\", \"--stdio\", \"--config\", {:?}]\n",
+            vmcp_bin(),
+            inner_config
+        )],
+    );
+    let mut gw = StdioGateway::start(&outer).await;
+    gw.initialize("2024-11-05", json!({"sampling": {}})).await;
+    let names = tool_names(&gw.call("tools/list", json!({})).await);
+    assert!(names.contains(&"inner__alpha__echo".to_owned()), "{names:?}");
+    let r = gw.call("tools/call", json!({"name": "inner__alpha__echo", "arguments": {"text": "two hops"}})).await;
+    assert_eq!(first_text(&r), "two hops");
+
+    // Sampling: input_required from the inner gateway becomes a request to this client.
+    let id = gw.send_request("tools/call", json!({"name": "inner__alpha__sample", "arguments": {"prompt": "q"}})).await;
+    let req = gw.wait_for("sampling", |m| m["method"] == "sampling/createMessage").await;
+    assert_eq!(req["params"]["messages"][0]["content"]["text"], "q");
+    gw.send(&json!({"jsonrpc": "2.0", "id": req["id"], "result": {"role": "assistant", "content": {"type": "text", "text": "a"}, "model": "m"}})).await;
+    let resp = gw.response(id).await;
+    assert!(first_text(&resp["result"]).contains("\"text\":\"a\""), "{resp}");
+
+    // Progress crosses both gateways with this client's token.
+    let id = gw
+        .send_request(
+            "tools/call",
+            json!({"name": "inner__alpha__progress", "arguments": {"steps": 2}, "_meta": {"progressToken": "t"}}),
+        )
+        .await;
+    gw.response(id).await;
+    let progress = gw
+        .backlog()
+        .iter()
+        .filter(|m| m["method"] == "notifications/progress" && m["params"]["progressToken"] == "t")
+        .count();
+    assert_eq!(progress, 2, "{:?}", gw.backlog());
+
+    // A list change in the inner gateway's backend reaches this client.
+    gw.call("tools/call", json!({"name": "inner__alpha__change_list", "arguments": {}})).await;
+    gw.wait_for("list_changed", |m| m["method"] == "notifications/tools/list_changed").await;
+    let mut found = false;
+    for _ in 0..100 {
+        if tool_names(&gw.call("tools/list", json!({})).await).contains(&"inner__alpha__added_0".to_owned()) {
+            found = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(found, "the added tool never appeared");
+    assert!(gw.close().await.success());
+}

@@ -469,3 +469,17 @@ async fn shutdown_stops_the_whole_process_group() {
     }
     panic!("grandchild {grandchild} outlived the gateway");
 }
+
+#[tokio::test]
+async fn sigterm_stops_a_stdio_gateway_whose_stdin_is_still_open() {
+    let setup = two_servers();
+    let mut gw = started(&setup).await;
+    let stats = gw.call("tools/call", json!({"name": "alpha__stats", "arguments": {}})).await;
+    let pid = serde_json::from_str::<Value>(&first_text(&stats)).unwrap()["pid"].as_u64().unwrap() as u32;
+    let me = gw.child.id().expect("running");
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(me as i32), nix::sys::signal::Signal::SIGTERM).unwrap();
+    // Well within shutdown_grace (10 s): a blocked read of stdin must not hold the exit.
+    let status = tokio::time::timeout(Duration::from_secs(5), gw.child.wait()).await.expect("exits promptly").unwrap();
+    assert!(status.success(), "{status:?}");
+    assert!(!alive(pid), "backend {pid} outlived the gateway");
+}

@@ -97,7 +97,13 @@ pub fn main() -> ExitCode {
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Start(args) => start::run(args),
-        Command::Mock(args) => runtime()?.block_on(crate::mock::run(args)).map(|_| ExitCode::SUCCESS),
+        Command::Mock(args) => {
+            let rt = runtime()?;
+            let outcome = rt.block_on(crate::mock::run(args));
+            // As in `start`: a blocked stdin read must not keep the process alive.
+            rt.shutdown_timeout(std::time::Duration::from_millis(100));
+            outcome.map(|_| ExitCode::SUCCESS)
+        }
         Command::Config(ConfigCommand::Init { output, force }) => config_init(&output, force),
         Command::Config(ConfigCommand::Validate { file }) => config_validate(file),
         Command::Config(ConfigCommand::Import(_)) => not_yet("config import"),

@@ -56,7 +56,7 @@ pub fn run(args: StartArgs) -> anyhow::Result<ExitCode> {
         cfg.gateway.listen = listen.clone();
     }
     let rt = super::runtime()?;
-    rt.block_on(async move {
+    let outcome = rt.block_on(async move {
         let stop = CancellationToken::new();
         tokio::spawn(watch_signals(stop.clone()));
         let gateway = Gateway::start(&cfg);
@@ -69,7 +69,11 @@ pub fn run(args: StartArgs) -> anyhow::Result<ExitCode> {
         gateway.shutdown().await;
         tracing::info!("stopped");
         result
-    })?;
+    });
+    // Stopped by a signal in stdio mode, a read of stdin may still be blocked in
+    // the runtime's blocking pool: do not wait for it.
+    rt.shutdown_timeout(std::time::Duration::from_millis(100));
+    outcome?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -8,7 +8,7 @@
 //! `notifications/cancelled` upstream on its way out.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::Duration;
 
@@ -19,6 +19,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::error::GatewayError;
 use super::session::ClientSession;
+use crate::protocol::modern;
 use crate::protocol::{
     ErrorObject, Id, Message, Notification, RawObject, Request, Response, Revision, jsonrpc, method,
 };
@@ -71,6 +72,8 @@ pub struct BackendConn {
     closed: CancellationToken,
     timeout: Duration,
     info: OnceLock<InitInfo>,
+    /// A 2026-07-28 server: every request carries the client's `_meta`.
+    modern: AtomicBool,
 }
 
 impl BackendConn {
@@ -83,6 +86,7 @@ impl BackendConn {
             closed: CancellationToken::new(),
             timeout,
             info: OnceLock::new(),
+            modern: AtomicBool::new(false),
         })
     }
 
@@ -186,6 +190,20 @@ impl BackendConn {
         owner: Option<Owner>,
         activity: Option<Arc<Notify>>,
     ) -> Result<Box<RawValue>, GatewayError> {
+        self.call_with(method, params, owner, activity, Some(self.timeout)).await
+    }
+
+    /// [`BackendConn::call`] with an explicit timeout; `None` waits as long as the
+    /// connection lives (a `subscriptions/listen` stream).
+    pub async fn call_with(
+        &self,
+        method: &str,
+        params: Option<Box<RawValue>>,
+        owner: Option<Owner>,
+        activity: Option<Arc<Notify>>,
+        timeout: Option<Duration>,
+    ) -> Result<Box<RawValue>, GatewayError> {
+        let params = if self.modern.load(Ordering::Relaxed) { Some(with_modern_meta(params)) } else { params };
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let (reply, mut rx) = oneshot::channel();
         if let Ok(mut p) = self.pending.lock() {
@@ -214,11 +232,11 @@ impl BackendConn {
                     };
                 }
                 _ = activity.notified() => continue,
-                _ = tokio::time::sleep(self.timeout) => {
+                _ = sleep_or_never(timeout) => {
                     return Err(GatewayError::Timeout {
                         server: self.server.to_string(),
                         method: method.to_owned(),
-                        timeout_ms: self.timeout.as_millis(),
+                        timeout_ms: timeout.unwrap_or_default().as_millis(),
                     });
                 }
             }
@@ -245,6 +263,37 @@ impl BackendConn {
         }
     }
 
+    /// Starts the MCP session, with the gateway as the client: `server/discover`
+    /// first (a 2026-07-28 server answers it, and is then spoken to statelessly),
+    /// `initialize` when the server does not know it (any error, or silence for
+    /// a few seconds, as the specification's fallback rule says).
+    pub async fn connect(&self) -> Result<InitInfo, GatewayError> {
+        let discover =
+            self.call_with(method::SERVER_DISCOVER, Some(with_modern_meta(None)), None, None, Some(DISCOVER_TIMEOUT));
+        if let Ok(result) = discover.await
+            && let Ok(obj) = RawObject::parse(&result)
+            && obj
+                .get_as::<Vec<String>>("supportedVersions")
+                .is_some_and(|v| v.iter().any(|s| s == Revision::V2026_07_28.as_str()))
+        {
+            let meta: RawObject = obj.get_as("_meta").unwrap_or_default();
+            let info = InitInfo {
+                revision: Revision::V2026_07_28,
+                capabilities: obj.get_as("capabilities").unwrap_or_default(),
+                server_info: meta.get(modern::META_SERVER_INFO).map(|v| v.to_owned()),
+                instructions: obj.get_str("instructions"),
+            };
+            self.modern.store(true, Ordering::Relaxed);
+            let _ = self.info.set(info.clone());
+            return Ok(info);
+        }
+        self.initialize().await
+    }
+
+    pub fn is_modern(&self) -> bool {
+        self.modern.load(Ordering::Relaxed)
+    }
+
     /// The MCP handshake, with the gateway as the client.
     pub async fn initialize(&self) -> Result<InitInfo, GatewayError> {
         #[derive(Serialize)]
@@ -257,7 +306,7 @@ impl BackendConn {
         let params = Params {
             protocol_version: Revision::LATEST_HANDSHAKE.as_str(),
             // The gateway can carry each of these to the client that caused them.
-            capabilities: serde_json::json!({ "roots": { "listChanged": true }, "sampling": {}, "elicitation": {} }),
+            capabilities: client_capabilities(),
             client_info: serde_json::json!({ "name": "vmcp", "version": env!("CARGO_PKG_VERSION") }),
         };
         let result = self.call(method::INITIALIZE, Some(jsonrpc::to_raw(&params)), None, None).await?;
@@ -315,6 +364,33 @@ impl BackendConn {
             }
         }
         Err(bad("more than 10000 pages".into()))
+    }
+}
+
+/// How long a server may stay silent on `server/discover` before it is taken for
+/// a handshake-era server.
+const DISCOVER_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// What the gateway can carry to the client that caused a server→client request.
+fn client_capabilities() -> serde_json::Value {
+    serde_json::json!({ "roots": { "listChanged": true }, "sampling": {}, "elicitation": {} })
+}
+
+/// Adds the 2026-07-28 per-request `_meta` (revision, capabilities, client info).
+fn with_modern_meta(params: Option<Box<RawValue>>) -> Box<RawValue> {
+    let mut p = params.as_deref().and_then(|p| RawObject::parse(p).ok()).unwrap_or_default();
+    let mut meta: RawObject = p.get_as("_meta").unwrap_or_default();
+    meta.set(modern::META_PROTOCOL_VERSION, Revision::V2026_07_28.as_str());
+    meta.set(modern::META_CLIENT_CAPABILITIES, &client_capabilities());
+    meta.set(modern::META_CLIENT_INFO, &serde_json::json!({ "name": "vmcp", "version": env!("CARGO_PKG_VERSION") }));
+    p.set("_meta", &meta);
+    p.to_raw()
+}
+
+async fn sleep_or_never(d: Option<Duration>) {
+    match d {
+        Some(d) => tokio::time::sleep(d).await,
+        None => std::future::pending().await,
     }
 }
 

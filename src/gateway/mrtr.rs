@@ -25,6 +25,9 @@ use super::error::GatewayError;
 use crate::protocol::{ErrorObject, RawObject};
 use crate::transport::{Outbound, Tx};
 
+/// Marks the gateway's own `requestState` tokens (a backend's pass through).
+const TOKEN_PREFIX: &str = "vmcp1.";
+
 /// How long a client has to come back with its answers.
 const EXPIRY: Duration = Duration::from_secs(600);
 /// At most this many calls may wait for answers at once (a bound on memory).
@@ -75,7 +78,7 @@ pub struct Table {
 
 impl Table {
     fn put(&self, p: Pending) -> Result<String, GatewayError> {
-        let token = format!("vmcp1.{}", hex(&rand::random::<[u8; 24]>()));
+        let token = format!("{TOKEN_PREFIX}{}", hex(&rand::random::<[u8; 24]>()));
         let Ok(mut w) = self.waiting.lock() else { return Err(GatewayError::ShuttingDown) };
         let now = Instant::now();
         w.retain(|_, (at, _)| now.duration_since(*at) < EXPIRY);
@@ -128,6 +131,11 @@ pub fn start(
 /// points the call's progress at the retry's stream.
 pub fn resume(table: &Table, params: &RawObject, related: Option<Tx>) -> Result<Option<Pending>, GatewayError> {
     let Some(token) = params.get_str("requestState") else { return Ok(None) };
+    if !token.starts_with(TOKEN_PREFIX) {
+        // A 2026-07-28 backend's own state, passed through to the client: the
+        // retry goes back to that backend as it is.
+        return Ok(None);
+    }
     let Some(mut pending) = table.take(&token) else {
         return Err(GatewayError::InvalidParams(
             "requestState is unknown or expired (vmcp keeps a call waiting for input for 10 minutes)".into(),

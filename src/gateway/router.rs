@@ -91,7 +91,8 @@ impl Gateway {
                 self.forward(session, &server, m, params, related).await
             }
             method::LOGGING_SET_LEVEL => {
-                let params = object(req)?;
+                let mut params = object(req)?;
+                crate::protocol::modern::strip_client_meta(&mut params);
                 let calls = self.ready().into_iter().filter(|(_, c)| c.info().is_some_and(|i| i.has("logging"))).map(
                     |(s, c)| {
                         let p = params.to_raw();
@@ -192,13 +193,73 @@ impl Gateway {
         related: Option<Tx>,
     ) -> Routed {
         let conn = self.conn_for(server)?;
+        crate::protocol::modern::strip_client_meta(&mut params);
         if session.is_modern() && matches!(m, method::TOOLS_CALL | method::PROMPTS_GET | method::RESOURCES_READ) {
             return self.forward_stateless(session, conn, m, params, related).await;
         }
         let progress = self.upstream.rewrite_progress(&mut params, session, related.as_ref());
-        let owner = Owner { session: Arc::downgrade(session), session_id: session.id, related, inbox: None };
+        let owner =
+            Owner { session: Arc::downgrade(session), session_id: session.id, related: related.clone(), inbox: None };
         let activity = progress.as_ref().map(|p| p.activity());
-        conn.call(m, Some(params.to_raw()), Some(owner), activity).await
+        let mut result = conn.call(m, Some(params.to_raw()), Some(owner.clone()), activity.clone()).await?;
+        // A 2026-07-28 backend asks its questions in the result; a client of the
+        // handshake era is asked them as requests, and the call is retried with
+        // the answers (a few rounds at most).
+        for _round in 0..8 {
+            let Some(asked) = input_required(&result) else { return Ok(result) };
+            let answers = self.ask_for_input(session, related.as_ref(), &asked).await?;
+            params.set("inputResponses", &answers);
+            match asked.get("requestState") {
+                Some(state) => params.set_raw("requestState", state.to_owned()),
+                None => {
+                    params.remove("requestState");
+                }
+            }
+            result = conn.call(m, Some(params.to_raw()), Some(owner.clone()), activity.clone()).await?;
+        }
+        Err(GatewayError::BadResult {
+            server: server.to_owned(),
+            method: m.to_owned(),
+            reason: "still input_required after 8 rounds of answers".into(),
+        })
+    }
+
+    /// Asks a handshake-era client each question of an `input_required` result.
+    async fn ask_for_input(
+        &self,
+        session: &Arc<ClientSession>,
+        related: Option<&Tx>,
+        asked: &RawObject,
+    ) -> Result<RawObject, GatewayError> {
+        let requests: RawObject = asked.get_as("inputRequests").unwrap_or_default();
+        let mut answers = RawObject::new();
+        for (key, request) in requests.iter() {
+            let request = RawObject::parse(request)
+                .map_err(|e| GatewayError::InvalidParams(format!("inputRequests.{key}: {e}")))?;
+            let m = request.get_str("method").unwrap_or_default();
+            let capability = match m.as_str() {
+                method::SAMPLING_CREATE_MESSAGE => "sampling",
+                method::ELICITATION_CREATE => "elicitation",
+                method::ROOTS_LIST => "roots",
+                other => {
+                    return Err(GatewayError::InvalidParams(format!(
+                        "the server asked for {other:?}, which vmcp cannot put to a client"
+                    )));
+                }
+            };
+            if !session.client_has(capability) {
+                return Err(GatewayError::Remote(crate::protocol::ErrorObject::new(
+                    crate::protocol::modern::code::MISSING_CAPABILITY,
+                    format!(
+                        "the server needs the client's '{capability}' capability ({m}), which the client did not announce"
+                    ),
+                )));
+            }
+            let id = session.next_request_id();
+            let answer = session.ask_client(id, &m, request.get("params").map(|p| p.to_owned()), related).await;
+            answers.set_raw(key, answer.map_err(GatewayError::Remote)?);
+        }
+        Ok(answers)
     }
 
     /// A stateless client's call that may need its input: the backend call runs
@@ -225,7 +286,6 @@ impl Gateway {
             }
             return mrtr::wait(&self.mrtr, pending).await;
         }
-        params.remove("inputResponses");
         let (inbox, requests) = tokio::sync::mpsc::channel(16);
         let (slot, relay) = mrtr::relay(related);
         let related = Some(relay);
@@ -277,6 +337,8 @@ impl Gateway {
                 .map(|(s, c)| (s.id.clone(), c, None))
                 .collect(),
         };
+        let mut params = params;
+        crate::protocol::modern::strip_client_meta(&mut params);
         let calls = targets.into_iter().map(|(server, conn, cursor)| {
             let mut p = params.clone();
             match &cursor {
@@ -469,6 +531,15 @@ impl Gateway {
         }
         result.to_raw()
     }
+}
+
+/// The result, when it is an `input_required` one.
+fn input_required(result: &RawValue) -> Option<RawObject> {
+    // Cheap test first: most results are not.
+    if !result.get().contains("input_required") {
+        return None;
+    }
+    RawObject::parse(result).ok().filter(|o| o.get_str("resultType").as_deref() == Some("input_required"))
 }
 
 fn object(req: &Request) -> Result<RawObject, GatewayError> {

@@ -246,7 +246,7 @@ async fn run_once(gw: &Weak<Gateway>, server: &Arc<Server>, stop: &CancellationT
     tokio::spawn(conn.clone().run(incoming, handler));
 
     let ready = async {
-        let info = conn.initialize().await?;
+        let info = conn.connect().await?;
         let lists = fetch_lists(&conn, &info).await?;
         Ok::<_, super::GatewayError>((info, lists))
     };
@@ -293,6 +293,19 @@ async fn run_once(gw: &Weak<Gateway>, server: &Arc<Server>, stop: &CancellationT
         s.lists = lists;
         s.last_error = None;
     });
+    if conn.is_modern() {
+        // A 2026-07-28 server says what changed only on a listen stream.
+        let c = conn.clone();
+        tokio::spawn(async move {
+            let p = serde_json::json!({ "notifications": { "toolsListChanged": true, "promptsListChanged": true, "resourcesListChanged": true } });
+            let r = c
+                .call_with(method::SUBSCRIPTIONS_LISTEN, Some(crate::protocol::jsonrpc::to_raw(&p)), None, None, None)
+                .await;
+            if let Err(e) = r {
+                tracing::debug!(server = %c.server, "subscriptions/listen ended: {e}");
+            }
+        });
+    }
     if let Some(g) = gw.upgrade() {
         g.rebuild_catalog();
         g.broadcast(method::RESOURCES_LIST_CHANGED);

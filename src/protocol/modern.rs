@@ -75,6 +75,25 @@ impl ModernMeta {
     }
 }
 
+/// Removes the client's 2026-07-28 `_meta` keys from params the gateway passes
+/// on: each hop has its own revision and capabilities, as it has its own headers.
+pub fn strip_client_meta(params: &mut RawObject) {
+    let Some(mut meta) = params.get_as::<RawObject>("_meta") else { return };
+    let ours: Vec<String> =
+        meta.iter().map(|(k, _)| k).filter(|k| k.starts_with("io.modelcontextprotocol/")).map(str::to_owned).collect();
+    if ours.is_empty() {
+        return;
+    }
+    for k in &ours {
+        meta.remove(k);
+    }
+    if meta.iter().next().is_none() {
+        params.remove("_meta");
+    } else {
+        params.set("_meta", &meta);
+    }
+}
+
 /// The -32022 answer, naming what is supported.
 pub fn unsupported_version(requested: &str) -> ErrorObject {
     let supported: Vec<&str> = Revision::ALL.iter().map(|r| r.as_str()).collect();
@@ -225,6 +244,20 @@ mod tests {
         assert!(check_headers(&req("tools/list", json!({})), Some("tools/list"), None).is_ok());
         let read = req("resources/read", json!({"uri": "a+file:///x"}));
         assert!(check_headers(&read, Some("resources/read"), Some("a+file:///x")).is_ok());
+    }
+
+    #[test]
+    fn client_meta_stays_with_the_client() {
+        let mut p: RawObject = serde_json::from_str(
+            r#"{"name":"t","_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","progressToken":7}}"#,
+        )
+        .unwrap();
+        strip_client_meta(&mut p);
+        assert_eq!(p.to_raw().get(), r#"{"name":"t","_meta":{"progressToken":7}}"#);
+        let mut only: RawObject =
+            serde_json::from_str(r#"{"_meta":{"io.modelcontextprotocol/clientCapabilities":{}}}"#).unwrap();
+        strip_client_meta(&mut only);
+        assert_eq!(only.to_raw().get(), "{}");
     }
 
     #[test]

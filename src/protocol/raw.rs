@@ -61,6 +61,11 @@ impl RawObject {
         Some(self.members.remove(pos).1)
     }
 
+    /// Members in order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &RawValue)> {
+        self.members.iter().map(|(k, v)| (k.as_str(), &**v))
+    }
+
     pub fn contains(&self, key: &str) -> bool {
         self.members.iter().any(|(k, _)| k == key)
     }

@@ -26,6 +26,7 @@ use tokio_util::task::TaskTracker;
 use super::lines::Line;
 use super::link::{Lifetime, Link, Remote};
 use super::sse::{self, Parsed};
+use crate::protocol::modern::{self, ModernMeta};
 use crate::protocol::{ErrorObject, Id, Message, RawObject, Response, code, jsonrpc, method};
 
 /// What to connect to.
@@ -162,14 +163,28 @@ async fn run(shared: Arc<Shared>, mut out: mpsc::Receiver<String>) -> String {
 struct Peek {
     id: Option<Id>,
     method: String,
+    /// For a 2026-07-28 request: the `Mcp-Name` value, if its method has one.
+    modern: Option<Option<String>>,
 }
 
 fn peek(msg: &str) -> Peek {
     match jsonrpc::parse_message(msg.as_bytes()) {
-        Ok(Message::Request(r)) => Peek { id: Some(r.id), method: r.method },
-        Ok(Message::Notification(n)) => Peek { id: None, method: n.method },
-        _ => Peek { id: None, method: String::new() },
+        Ok(Message::Request(r)) => {
+            let modern = matches!(ModernMeta::from_request(&r), Ok(Some(_))).then(|| modern::expected_name(&r));
+            Peek { id: Some(r.id), method: r.method, modern }
+        }
+        Ok(Message::Notification(n)) => Peek { id: None, method: n.method, modern: None },
+        _ => Peek { id: None, method: String::new(), modern: None },
     }
+}
+
+/// A header value as 2026-07-28 wants it: plain when it is visible ASCII with no
+/// surrounding space, otherwise `=?base64?…?=`.
+fn header_text(v: &str) -> String {
+    use base64::Engine;
+    let plain =
+        !v.is_empty() && v.bytes().all(|b| (0x20..0x7f).contains(&b)) && v.trim() == v && !v.starts_with("=?base64?");
+    if plain { v.to_owned() } else { format!("=?base64?{}?=", base64::engine::general_purpose::STANDARD.encode(v)) }
 }
 
 enum Failure {
@@ -199,6 +214,18 @@ impl Shared {
             let _ = tokio::time::timeout(Duration::from_secs(2), self.get_opened.cancelled()).await;
         }
         let generation = self.generation.load(Ordering::Acquire);
+        if let Some(name) = &p.modern {
+            // Stateless: no session, and the headers that mirror the body.
+            let outcome = self.post_modern(&msg, &p.method, name.as_deref(), p.id.as_ref()).await;
+            if let (Err(f), Some(id)) = (outcome, p.id) {
+                let why = match f {
+                    Failure::Other(why) => why,
+                    Failure::Expired => "answered 404".to_owned(),
+                };
+                self.fail(id, &p.method, why).await;
+            }
+            return;
+        }
         let outcome = match self.post(&msg, is_init, true).await {
             Err(Failure::Expired) => {
                 tracing::info!(server = %self.spec.server, "the server expired our session; initializing a new one");
@@ -225,15 +252,69 @@ impl Shared {
             open_get_stream_once(&self);
         }
         if let (Err(why), Some(id)) = (outcome, p.id) {
-            tracing::warn!(server = %self.spec.server, method = %p.method, "{why}");
-            let e = ErrorObject::new(
-                code::SERVER_UNAVAILABLE,
-                format!("server '{}' ({}): {why}", self.spec.server, self.spec.url),
-            )
-            .with_data(&serde_json::json!({ "server": self.spec.server, "reason": "transport" }));
-            let _ =
-                self.incoming.send(Line::Data(Message::Response(Response::err(id, e)).to_json().into_bytes())).await;
+            self.fail(id, &p.method, why).await;
         }
+    }
+
+    /// Answers a request the transport could not deliver with an error naming
+    /// the server and why.
+    async fn fail(&self, id: Id, method: &str, why: String) {
+        tracing::warn!(server = %self.spec.server, method, "{why}");
+        let e = ErrorObject::new(
+            code::SERVER_UNAVAILABLE,
+            format!("server '{}' ({}): {why}", self.spec.server, self.spec.url),
+        )
+        .with_data(&serde_json::json!({ "server": self.spec.server, "reason": "transport" }));
+        let _ = self.incoming.send(Line::Data(Message::Response(Response::err(id, e)).to_json().into_bytes())).await;
+    }
+
+    /// POSTs a 2026-07-28 request: no session; `MCP-Protocol-Version`,
+    /// `Mcp-Method` and `Mcp-Name` from the body. A 4xx with a JSON-RPC error
+    /// body is that request's answer.
+    async fn post_modern(&self, msg: &str, m: &str, name: Option<&str>, id: Option<&Id>) -> Result<(), Failure> {
+        let mut b = self
+            .http
+            .post(&self.spec.url)
+            .headers(self.headers.clone())
+            .header(CONTENT_TYPE, "application/json")
+            .header(ACCEPT, "application/json, text/event-stream")
+            .header("mcp-protocol-version", crate::protocol::Revision::V2026_07_28.as_str())
+            .header("mcp-method", header_text(m))
+            .body(msg.to_owned());
+        if let Some(n) = name {
+            b = b.header("mcp-name", header_text(n));
+        }
+        let resp = tokio::select! {
+            r = b.send() => r.map_err(|e| Failure::Other(format!("unreachable: {}", error_chain(&e))))?,
+            _ = self.stop.cancelled() => return Err(Failure::Other("the connection is closing".into())),
+        };
+        let status = resp.status();
+        let ctype = resp.headers().get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_ascii_lowercase();
+        if status.as_u16() == 202 {
+            return Ok(());
+        }
+        if ctype.starts_with("text/event-stream") && status.is_success() {
+            return self.pump_sse(resp, false, true, false).await;
+        }
+        if ctype.starts_with("application/json") && (status.is_success() || status.is_client_error()) {
+            let body = self.read_bounded(resp).await?;
+            match jsonrpc::parse_message(&body) {
+                // An error about this very request is its answer.
+                Ok(Message::Response(r)) if status.is_client_error() && Some(&r.id) != id => {
+                    let why = r.outcome.err().map(|e| e.message).unwrap_or_default();
+                    return Err(Failure::Other(format!("answered HTTP {status}: {why}")));
+                }
+                Ok(_) => {
+                    let _ = self.incoming.send(Line::Data(body)).await;
+                    return Ok(());
+                }
+                Err(_) => {
+                    return Err(Failure::Other(format!("answered HTTP {status} with a body that is not JSON-RPC")));
+                }
+            }
+        }
+        let body = snippet(resp).await;
+        Err(Failure::Other(format!("answered HTTP {status}{body}")))
     }
 
     fn request(&self, builder: reqwest::RequestBuilder, with_session: bool) -> reqwest::RequestBuilder {
