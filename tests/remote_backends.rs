@@ -214,3 +214,31 @@ async fn sse_and_websocket_backends_carry_calls_progress_and_sampling() {
     let e = gw.request("tools/call", json!({"name": "viaws__echo", "arguments": {"text": "x"}})).await;
     assert!(e["error"]["message"].as_str().unwrap_or("").contains("viaws"), "{e}");
 }
+
+#[tokio::test]
+async fn an_unreadable_ca_file_is_reported_for_its_server() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let empty = dir.path().join("empty.pem");
+    std::fs::write(&empty, "not a certificate\n").expect("write");
+    let setup = Setup::new(
+        "",
+        &[
+            format!("{}ca_file = \"/nonexistent/ca.pem\"\n", remote("missing", "http", "https://127.0.0.1:1/mcp")),
+            format!(
+                "{}ca_file = {:?}\n",
+                remote("empty", "sse", "https://127.0.0.1:1/sse"),
+                empty.display().to_string()
+            ),
+            mock_server("alpha", &[]),
+        ],
+    );
+    let mut gw = StdioGateway::start(&setup).await;
+    gw.initialize("2025-11-25", json!({})).await;
+    for (server, expect) in [("missing", "/nonexistent/ca.pem"), ("empty", "no PEM certificate")] {
+        let e = gw.request("tools/call", json!({"name": format!("{server}__x"), "arguments": {}})).await;
+        let msg = e["error"]["message"].as_str().unwrap_or("");
+        assert!(msg.contains("ca_file") && msg.contains(expect), "{server}: {msg}");
+    }
+    let r = gw.call("tools/call", json!({"name": "alpha__echo", "arguments": {"text": "ok"}})).await;
+    assert_eq!(first_text(&r), "ok");
+}

@@ -66,6 +66,7 @@ pub(crate) struct ServerLayer {
     pub cwd: Option<At<String>>,
     pub url: Option<At<String>>,
     pub headers: Option<At<BTreeMap<String, String>>>,
+    pub ca_file: Option<At<String>>,
     pub request_timeout: Option<At<Duration>>,
     pub enabled: Option<At<bool>>,
     pub required: Option<At<bool>>,
@@ -86,6 +87,7 @@ impl ServerLayer {
             cwd: None,
             url: None,
             headers: None,
+            ca_file: None,
             request_timeout: None,
             enabled: None,
             required: None,
@@ -160,6 +162,7 @@ impl ServerLayer {
         over(&mut self.cwd, later.cwd);
         over(&mut self.url, later.url);
         over_map(&mut self.headers, later.headers);
+        over(&mut self.ca_file, later.ca_file);
         over(&mut self.request_timeout, later.request_timeout);
         over(&mut self.enabled, later.enabled);
         over(&mut self.required, later.required);

@@ -204,6 +204,8 @@ pub struct ServerConfig {
     pub env: BTreeMap<String, String>,
     /// stdio: working directory; `~` expanded.
     pub cwd: Option<PathBuf>,
+    /// Remote transports: a PEM file of CA certificates trusted besides the system's.
+    pub ca_file: Option<PathBuf>,
     /// http, sse, websocket: the endpoint.
     pub url: Option<String>,
     /// http, sse, websocket: extra request headers.
@@ -227,6 +229,7 @@ impl Default for ServerConfig {
             args: Vec::new(),
             env: BTreeMap::new(),
             cwd: None,
+            ca_file: None,
             url: None,
             headers: BTreeMap::new(),
             request_timeout: None,

@@ -362,6 +362,10 @@ fn unsupported_features_are_refused() {
         "{all:#?}"
     );
     assert!(all[1].starts_with("t.toml:4:3: [[policy]] is not supported by this version yet"), "{all:#?}");
+    let e = error(&format!("{STDIO}ca_file = \"/etc/ca.pem\"\n"));
+    assert!(e.contains("ca_file") && e.contains("stdio"), "{e}");
+    let c = ok("[servers.search]\ntransport = \"http\"\nurl = \"https://s/mcp\"\nca_file = \"~/ca.pem\"\n");
+    assert_eq!(c.servers["search"].ca_file, Some(PathBuf::from("/home/u/ca.pem")));
     for (transport, url) in [("http", "https://s/mcp"), ("sse", "http://s/sse"), ("websocket", "wss://s/ws")] {
         let c = ok(&format!("[servers.search]\ntransport = \"{transport}\"\nurl = \"{url}\"\n"));
         assert_eq!(c.servers["search"].url.as_deref(), Some(url));

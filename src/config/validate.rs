@@ -202,12 +202,14 @@ impl Check<'_> {
         }
 
         let cwd = s.cwd.map(|at| self.expand_home(&at.value, Some(&at.pos), &p("cwd")));
+        let ca_file = s.ca_file.map(|at| self.expand_home(&at.value, Some(&at.pos), &p("ca_file")));
         ServerConfig {
             transport,
             command: s.command.map(|at| at.value),
             args: or(s.args, Vec::new()),
             env: or(s.env, BTreeMap::new()),
             cwd,
+            ca_file,
             url: s.url.map(|at| at.value),
             headers: or(s.headers, BTreeMap::new()),
             request_timeout: s.request_timeout.map(|at| at.value),
@@ -233,7 +235,7 @@ impl Check<'_> {
                     ),
                 );
             }
-            let misplaced = [("url", pos_of(&s.url)), ("headers", pos_of(&s.headers))];
+            let misplaced = [("url", pos_of(&s.url)), ("headers", pos_of(&s.headers)), ("ca_file", pos_of(&s.ca_file))];
             for (key, pos) in misplaced {
                 if let Some(pos) = pos {
                     self.fail(

@@ -215,6 +215,7 @@ fn connect(server: &Server, max_message_size: usize) -> Result<Link, String> {
                 url: cfg.url.clone().ok_or_else(|| missing("url"))?,
                 headers: cfg.headers.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
                 max_message_size,
+                ca_file: cfg.ca_file.clone(),
             };
             let link = match remote {
                 TransportKind::Sse => sse_client::connect(spec),

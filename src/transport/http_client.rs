@@ -38,6 +38,8 @@ pub struct HttpSpec {
     /// Extra headers from the config (the backend's own credentials).
     pub headers: Vec<(String, String)>,
     pub max_message_size: usize,
+    /// CA certificates (PEM) trusted besides the system's and the bundled roots.
+    pub ca_file: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -46,6 +48,26 @@ pub enum ConnectError {
     Url(String, String),
     #[error("invalid header {0:?}: {1}")]
     Header(String, String),
+    #[error("ca_file {0}: {1}")]
+    CaFile(String, String),
+}
+
+/// The HTTP client for a backend: the shared one, or one of its own when the
+/// server trusts an extra CA file.
+pub fn client_for(spec: &HttpSpec) -> Result<reqwest::Client, ConnectError> {
+    let Some(path) = &spec.ca_file else { return Ok(client()) };
+    let shown = path.display().to_string();
+    let pem = std::fs::read(path).map_err(|e| ConnectError::CaFile(shown.clone(), e.to_string()))?;
+    let certs =
+        reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| ConnectError::CaFile(shown.clone(), e.to_string()))?;
+    if certs.is_empty() {
+        return Err(ConnectError::CaFile(shown, "no PEM certificate in it".into()));
+    }
+    let mut b = reqwest::Client::builder().tcp_nodelay(true).connect_timeout(Duration::from_secs(10));
+    for c in certs {
+        b = b.add_root_certificate(c);
+    }
+    b.build().map_err(|e| ConnectError::CaFile(shown, error_chain(&e)))
 }
 
 /// One HTTP client for every backend: its connection pool is shared.
@@ -112,13 +134,14 @@ pub fn connect(spec: HttpSpec) -> Result<Link, ConnectError> {
         let value = HeaderValue::from_str(v).map_err(|e| ConnectError::Header(k.clone(), e.to_string()))?;
         headers.insert(name, value);
     }
+    let http = client_for(&spec)?;
     let (out_tx, out_rx) = mpsc::channel::<String>(256);
     let (in_tx, in_rx) = mpsc::channel::<Line>(256);
     let stop = CancellationToken::new();
     let shared = Arc::new(Shared {
         spec,
         headers,
-        http: client(),
+        http,
         incoming: in_tx,
         session: Mutex::new(None),
         version: Mutex::new(None),

@@ -13,7 +13,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use super::http_client::{ConnectError, HttpSpec, client, error_chain};
+use super::http_client::{ConnectError, HttpSpec, client_for, error_chain};
 use super::lines::Line;
 use super::link::{Lifetime, Link, Remote};
 use super::sse::{self, Parsed};
@@ -32,22 +32,23 @@ pub fn connect(spec: HttpSpec) -> Result<Link, ConnectError> {
             reqwest::header::HeaderValue::from_str(v).map_err(|e| ConnectError::Header(k.clone(), e.to_string()))?;
         headers.insert(name, value);
     }
+    let http = client_for(&spec)?;
     let (out_tx, out_rx) = mpsc::channel::<String>(256);
     let (in_tx, in_rx) = mpsc::channel::<Line>(256);
     let stop = CancellationToken::new();
-    let task = tokio::spawn(run(spec, url, headers, out_rx, in_tx, stop.clone()));
+    let task = tokio::spawn(run(spec, http, url, headers, out_rx, in_tx, stop.clone()));
     Ok(Link { outgoing: out_tx, incoming: in_rx, lifetime: Lifetime::Remote(Remote::new(stop, task)) })
 }
 
 async fn run(
     spec: HttpSpec,
+    http: reqwest::Client,
     url: reqwest::Url,
     headers: reqwest::header::HeaderMap,
     mut out: mpsc::Receiver<String>,
     incoming: mpsc::Sender<Line>,
     stop: CancellationToken,
 ) -> String {
-    let http = client();
     let get = http.get(url.clone()).headers(headers.clone()).header(ACCEPT, "text/event-stream");
     let mut resp = tokio::select! {
         r = get.send() => match r {
