@@ -552,10 +552,10 @@ async fn rmcp_2026_server_behind_vmcp_for_a_handshake_client() {
 async fn rmcp_2026_server_behind_vmcp_for_a_2026_client() {
     let rs = RsServer::start().await;
     let setup = Setup::new("", &[rs.server_table()]);
-    let mut gw = HttpGateway::start(&setup).await;
-    let protocol = ready_protocol(&mut gw.stderr, "rs").await;
-    eprintln!("vmcp negotiated {protocol} with the rmcp backend");
-    assert_eq!(protocol, "2026-07-28");
+    // (vmcp's "ready" line may come before its "listening" line, which
+    // HttpGateway::start reads past: the revision is checked on what the
+    // backend received instead, in assert_ask_rounds.)
+    let gw = HttpGateway::start(&setup).await;
 
     let mut c = HttpClient::new(gw.url("/mcp"));
     c.version = "2026-07-28".into();

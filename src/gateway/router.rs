@@ -351,6 +351,7 @@ impl Gateway {
         });
         let mut items: Vec<RawObject> = Vec::new();
         let mut next = Composite::new();
+        let mut hints = crate::protocol::modern::CacheHints::default();
         for (server, result) in join_all(calls).await {
             let page = match result.and_then(|r| RawObject::parse(&r).map_err(|e| bad(&server, m, e.to_string()))) {
                 Ok(page) => page,
@@ -382,12 +383,14 @@ impl Gateway {
             if let Some(c) = page.get_str("nextCursor") {
                 next.insert(&server, c);
             }
+            hints.add(&page);
         }
         let mut result = RawObject::new();
         result.set(key, &items);
         if !next.is_empty() {
             result.set("nextCursor", &next.encode());
         }
+        hints.apply(&mut result);
         Ok(result.to_raw())
     }
 

@@ -163,6 +163,38 @@ pub fn check_headers(req: &Request, mcp_method: Option<&str>, mcp_name: Option<&
     Ok(())
 }
 
+/// Caching hints merged over the pages several servers returned for one list:
+/// the shortest `ttlMs`, and `private` unless every server said `public`. Set
+/// only when every server gave hints (a handshake-era server gives none, and
+/// then the gateway's own conservative default applies).
+#[derive(Debug, Default)]
+pub struct CacheHints {
+    ttl: Option<u64>,
+    public: bool,
+    pages: usize,
+    hinted: usize,
+}
+
+impl CacheHints {
+    pub fn add(&mut self, page: &RawObject) {
+        self.pages += 1;
+        let (Some(ttl), Some(scope)) = (page.get_as::<u64>("ttlMs"), page.get_str("cacheScope")) else { return };
+        self.hinted += 1;
+        self.ttl = Some(self.ttl.map_or(ttl, |t| t.min(ttl)));
+        self.public = if self.hinted == 1 { scope == "public" } else { self.public && scope == "public" };
+    }
+
+    pub fn apply(&self, result: &mut RawObject) {
+        if self.pages > 0
+            && self.hinted == self.pages
+            && let Some(ttl) = self.ttl
+        {
+            result.set("ttlMs", &ttl);
+            result.set("cacheScope", if self.public { "public" } else { "private" });
+        }
+    }
+}
+
 /// Methods whose results carry caching hints.
 fn cacheable(m: &str) -> bool {
     matches!(
@@ -244,6 +276,26 @@ mod tests {
         assert!(check_headers(&req("tools/list", json!({})), Some("tools/list"), None).is_ok());
         let read = req("resources/read", json!({"uri": "a+file:///x"}));
         assert!(check_headers(&read, Some("resources/read"), Some("a+file:///x")).is_ok());
+    }
+
+    #[test]
+    fn cache_hints_take_the_minimum_and_the_strictest_scope() {
+        let page = |json: &str| serde_json::from_str::<RawObject>(json).unwrap();
+        let mut h = CacheHints::default();
+        h.add(&page(r#"{"ttlMs":5000,"cacheScope":"public"}"#));
+        h.add(&page(r#"{"ttlMs":300,"cacheScope":"public"}"#));
+        let mut r = RawObject::new();
+        h.apply(&mut r);
+        assert_eq!(r.to_raw().get(), r#"{"ttlMs":300,"cacheScope":"public"}"#);
+        h.add(&page(r#"{"ttlMs":9000,"cacheScope":"private"}"#));
+        let mut r = RawObject::new();
+        h.apply(&mut r);
+        assert_eq!(r.to_raw().get(), r#"{"ttlMs":300,"cacheScope":"private"}"#);
+        // One server without hints: the gateway's default applies instead.
+        h.add(&page(r#"{}"#));
+        let mut r = RawObject::new();
+        h.apply(&mut r);
+        assert_eq!(r.to_raw().get(), "{}");
     }
 
     #[test]
