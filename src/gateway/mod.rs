@@ -4,7 +4,7 @@
 //! - [`backend`]: a live connection to one backend, with id remapping and cancellation.
 //! - [`catalog`] and [`names`]: the merged, namespaced tools and prompts.
 //! - [`session`]: one client's session (handshake, in-flight requests, server→client requests).
-//! - [`router`]: where each client request goes.
+//! - [`router`]: where each client request goes; [`forward`]: how it gets there.
 //! - [`upstream`]: what backends send unprompted (notifications, sampling, elicitation, roots).
 //! - [`cursor`]: the composite cursor of fanned-out lists.
 //! - [`listen`]: `subscriptions/listen`, list changes and resource updates for
@@ -18,6 +18,7 @@ pub mod backend;
 pub mod catalog;
 pub mod cursor;
 pub mod error;
+pub mod forward;
 pub mod listen;
 pub mod mrtr;
 pub mod names;
