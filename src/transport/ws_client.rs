@@ -5,6 +5,7 @@
 
 use futures_util::{SinkExt, StreamExt};
 use tokio::sync::mpsc;
+use tokio_tungstenite::Connector;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::{HeaderName, HeaderValue};
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
@@ -22,12 +23,10 @@ pub fn connect(spec: HttpSpec) -> Result<Link, ConnectError> {
     if !matches!(request.uri().scheme_str(), Some("ws" | "wss")) {
         return Err(ConnectError::Url(spec.url.clone(), "expected ws:// or wss://".into()));
     }
-    if let Some(path) = &spec.ca_file {
-        return Err(ConnectError::CaFile(
-            path.display().to_string(),
-            "not supported for websocket servers yet (the system's roots are trusted)".into(),
-        ));
-    }
+    let connector = match &spec.ca_file {
+        Some(path) => Some(tls_with_ca_file(path)?),
+        None => None,
+    };
     for (k, v) in &spec.headers {
         let name = HeaderName::from_bytes(k.as_bytes()).map_err(|e| ConnectError::Header(k.clone(), e.to_string()))?;
         let value = HeaderValue::from_str(v).map_err(|e| ConnectError::Header(k.clone(), e.to_string()))?;
@@ -36,13 +35,45 @@ pub fn connect(spec: HttpSpec) -> Result<Link, ConnectError> {
     let (out_tx, out_rx) = mpsc::channel::<String>(256);
     let (in_tx, in_rx) = mpsc::channel::<Line>(256);
     let stop = CancellationToken::new();
-    let task = tokio::spawn(run(spec, request, out_rx, in_tx, stop.clone()));
+    let task = tokio::spawn(run(spec, request, connector, out_rx, in_tx, stop.clone()));
     Ok(Link { outgoing: out_tx, incoming: in_rx, lifetime: Lifetime::Remote(Remote::new(stop, task)) })
+}
+
+/// A TLS connector trusting the bundled and system roots plus the certificates
+/// in `path` (PEM).
+fn tls_with_ca_file(path: &std::path::Path) -> Result<Connector, ConnectError> {
+    use rustls_pki_types::CertificateDer;
+    use rustls_pki_types::pem::PemObject;
+    let shown = path.display().to_string();
+    let fail = |why: String| ConnectError::CaFile(shown.clone(), why);
+    let mut roots = rustls::RootCertStore::empty();
+    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    for cert in rustls_native_certs::load_native_certs().certs {
+        let _ = roots.add(cert);
+    }
+    let pem = std::fs::read(path).map_err(|e| fail(e.to_string()))?;
+    let mut added = 0;
+    for cert in CertificateDer::pem_slice_iter(&pem) {
+        let cert = cert.map_err(|e| fail(format!("{e:?}")))?;
+        roots.add(cert).map_err(|e| fail(e.to_string()))?;
+        added += 1;
+    }
+    if added == 0 {
+        return Err(fail("no PEM certificate in it".into()));
+    }
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| fail(e.to_string()))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(Connector::Rustls(std::sync::Arc::new(config)))
 }
 
 async fn run(
     spec: HttpSpec,
     request: tungstenite::handshake::client::Request,
+    connector: Option<Connector>,
     mut out: mpsc::Receiver<String>,
     incoming: mpsc::Sender<Line>,
     stop: CancellationToken,
@@ -50,7 +81,7 @@ async fn run(
     let config = WebSocketConfig::default()
         .max_message_size(Some(spec.max_message_size))
         .max_frame_size(Some(spec.max_message_size));
-    let connecting = tokio_tungstenite::connect_async_with_config(request, Some(config), true);
+    let connecting = tokio_tungstenite::connect_async_tls_with_config(request, Some(config), true, connector);
     let ws = tokio::select! {
         r = connecting => match r {
             Ok((ws, _)) => ws,
