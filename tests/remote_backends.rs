@@ -229,12 +229,15 @@ async fn an_unreadable_ca_file_is_reported_for_its_server() {
                 remote("empty", "sse", "https://127.0.0.1:1/sse"),
                 empty.display().to_string()
             ),
+            format!("{}ca_file = \"/nonexistent/ws-ca.pem\"\n", remote("wsca", "websocket", "wss://127.0.0.1:1/ws")),
             mock_server("alpha", &[]),
         ],
     );
     let mut gw = StdioGateway::start(&setup).await;
     gw.initialize("2025-11-25", json!({})).await;
-    for (server, expect) in [("missing", "/nonexistent/ca.pem"), ("empty", "no PEM certificate")] {
+    for (server, expect) in
+        [("missing", "/nonexistent/ca.pem"), ("empty", "no PEM certificate"), ("wsca", "/nonexistent/ws-ca.pem")]
+    {
         let e = gw.request("tools/call", json!({"name": format!("{server}__x"), "arguments": {}})).await;
         let msg = e["error"]["message"].as_str().unwrap_or("");
         assert!(msg.contains("ca_file") && msg.contains(expect), "{server}: {msg}");
