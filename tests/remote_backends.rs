@@ -245,3 +245,61 @@ async fn an_unreadable_ca_file_is_reported_for_its_server() {
     let r = gw.call("tools/call", json!({"name": "alpha__echo", "arguments": {"text": "ok"}})).await;
     assert_eq!(first_text(&r), "ok");
 }
+
+/// A TLS front for a plain loopback server: terminates TLS with `cert` and
+/// pipes each connection to `upstream`.
+async fn tls_proxy(cert: &rcgen::CertifiedKey<rcgen::KeyPair>, upstream: String) -> u16 {
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(cert.signing_key.serialize_der()));
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .expect("versions")
+        .with_no_client_auth()
+        .with_single_cert(vec![CertificateDer::from(cert.cert.der().to_vec())], key)
+        .expect("server config");
+    let acceptor = tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(config));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    tokio::spawn(async move {
+        while let Ok((sock, _)) = listener.accept().await {
+            let acceptor = acceptor.clone();
+            let upstream = upstream.clone();
+            tokio::spawn(async move {
+                let Ok(mut tls) = acceptor.accept(sock).await else { return };
+                let Ok(mut plain) = tokio::net::TcpStream::connect(&upstream).await else { return };
+                let _ = tokio::io::copy_bidirectional(&mut tls, &mut plain).await;
+            });
+        }
+    });
+    port
+}
+
+#[tokio::test]
+async fn tls_backends_are_trusted_through_ca_file_and_refused_without() {
+    let backend = mock_http("alpha", "127.0.0.1:0", &[]).await;
+    let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).expect("certificate");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ca = dir.path().join("ca.pem");
+    std::fs::write(&ca, cert.cert.pem()).expect("write ca");
+    let port = tls_proxy(&cert, backend.base.trim_start_matches("http://").to_owned()).await;
+    let ca_line = format!("ca_file = {:?}\n", ca.display().to_string());
+    let setup = Setup::new(
+        "",
+        &[
+            format!("{}{ca_line}", remote("https", "http", &format!("https://localhost:{port}/mcp"))),
+            format!("{}{ca_line}", remote("sses", "sse", &format!("https://localhost:{port}/sse"))),
+            format!("{}{ca_line}", remote("wss", "websocket", &format!("wss://localhost:{port}/ws"))),
+            remote("untrusted", "http", &format!("https://localhost:{port}/mcp")),
+        ],
+    );
+    let mut gw = StdioGateway::start(&setup).await;
+    gw.initialize("2025-11-25", json!({})).await;
+    for server in ["https", "sses", "wss"] {
+        let r = gw.call("tools/call", json!({"name": format!("{server}__echo"), "arguments": {"text": server}})).await;
+        assert_eq!(first_text(&r), server);
+    }
+    let e = gw.request("tools/call", json!({"name": "untrusted__echo", "arguments": {"text": "x"}})).await;
+    let msg = e["error"]["message"].as_str().unwrap_or("");
+    assert!(msg.contains("untrusted") && msg.to_ascii_lowercase().contains("certificate"), "{msg}");
+}
