@@ -11,18 +11,23 @@
 //! - [`gateway`]: the service clients talk to: sessions, the merged catalog,
 //!   routing, backend lifecycles, server→client traffic.
 //! - [`config`]: the TOML configuration, with `${VAR}` substitution and precise errors.
+//! - [`registry`]: runtime mounts persisted in SQLite under `gateway.state_dir`, and
+//!   the lock that keeps one gateway per state directory.
 //! - [`mock`]: `vmcp mock`, a configurable MCP server for tests and experiments.
 //! - [`observe`]: logging setup.
+//! - [`admin`]: the admin API on a Unix socket, and the client the CLI uses.
 //! - [`cli`]: the `vmcp` command line (the binary's `main` is a thin wrapper).
 //!
 //! Data flow: client → front (`transport::stdio` / `transport::http`) →
 //! [`gateway::session::ClientSession`] → [`gateway`] router → [`gateway::backend::BackendConn`]
 //! → `transport::child` → MCP server, and back.
 
+pub mod admin;
 pub mod cli;
 pub mod config;
 pub mod gateway;
 pub mod mock;
 pub mod observe;
 pub mod protocol;
+pub mod registry;
 pub mod transport;

@@ -84,7 +84,7 @@ fn bad_flags_and_commands_not_available_yet() {
     assert!(err.contains("--no-such-flag"));
     let (code, _, err) = vmcp(&["frobnicate"], dir.path());
     assert_eq!(code, 2, "{err}");
-    let (code, _, err) = vmcp(&["list"], dir.path());
+    let (code, _, err) = vmcp(&["bench"], dir.path());
     assert_eq!(code, 1);
     assert!(err.contains("not available in this version yet"), "{err}");
     let (code, _, err) = vmcp(&["start", "--daemon"], dir.path());

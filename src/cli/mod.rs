@@ -2,6 +2,7 @@
 //! uses `anyhow`: everything below returns typed errors, and here they become a
 //! message on stderr and an exit code.
 
+mod remote;
 mod start;
 
 use std::path::PathBuf;
@@ -34,22 +35,24 @@ pub enum Command {
     Config(ConfigCommand),
     /// Run a configurable MCP server for tests and experiments.
     Mock(crate::mock::MockArgs),
-    /// Stop a running gateway (not available in this version yet).
-    Stop(ConfigArgs),
-    /// Show a running gateway's status (not available in this version yet).
-    Status(ConfigArgs),
-    /// List servers of a running gateway (not available in this version yet).
-    List(ConfigArgs),
-    /// Show one server of a running gateway (not available in this version yet).
-    Info(ConfigArgs),
-    /// Mount a server at runtime (not available in this version yet).
-    Mount(ConfigArgs),
-    /// Unmount a server at runtime (not available in this version yet).
-    Unmount(ConfigArgs),
-    /// Check a running gateway's health (not available in this version yet).
-    Health(ConfigArgs),
-    /// Show a running gateway's metrics (not available in this version yet).
-    Metrics(ConfigArgs),
+    /// Stop a running gateway gracefully; returns once it is gone.
+    Stop(remote::Target),
+    /// Show a running gateway's status.
+    Status(remote::ReadArgs),
+    /// List a running gateway's servers.
+    List(remote::ReadArgs),
+    /// Show one server (or every server) in detail.
+    Info(remote::InfoArgs),
+    /// Mount a server at runtime (it persists across restarts).
+    Mount(remote::MountArgs),
+    /// Unmount a server mounted at runtime.
+    Unmount(remote::IdArgs),
+    /// Check a running gateway's health: exit 0 healthy, 1 degraded, 2 down or unreachable.
+    #[command(subcommand)]
+    Health(HealthCommand),
+    /// A running gateway's metrics.
+    #[command(subcommand)]
+    Metrics(MetricsCommand),
     /// Load-test an MCP server (not available in this version yet).
     Bench(ConfigArgs),
 }
@@ -60,6 +63,18 @@ pub enum Command {
 pub struct ConfigArgs {
     #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
     rest: Vec<String>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum HealthCommand {
+    /// Check every server: exit 0 healthy, 1 degraded, 2 down or unreachable.
+    Check(remote::Target),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum MetricsCommand {
+    /// A readable summary of the gateway's metrics.
+    Show(remote::Target),
 }
 
 #[derive(Subcommand, Debug)]
@@ -107,22 +122,27 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Config(ConfigCommand::Init { output, force }) => config_init(&output, force),
         Command::Config(ConfigCommand::Validate { file }) => config_validate(file),
         Command::Config(ConfigCommand::Import(_)) => not_yet("config import"),
-        Command::Stop(_) => not_yet("stop"),
-        Command::Status(_) => not_yet("status"),
-        Command::List(_) => not_yet("list"),
-        Command::Info(_) => not_yet("info"),
-        Command::Mount(_) => not_yet("mount"),
-        Command::Unmount(_) => not_yet("unmount"),
-        Command::Health(_) => not_yet("health"),
-        Command::Metrics(_) => not_yet("metrics"),
+        Command::Stop(a) => on_runtime(remote::stop(a)),
+        Command::Status(a) => on_runtime(remote::status(a)),
+        Command::List(a) => on_runtime(remote::list(a)),
+        Command::Info(a) => on_runtime(remote::info(a)),
+        Command::Mount(a) => on_runtime(remote::mount(a)),
+        Command::Unmount(a) => on_runtime(remote::unmount(a)),
+        Command::Health(HealthCommand::Check(a)) => on_runtime(remote::health(a)),
+        Command::Metrics(MetricsCommand::Show(a)) => on_runtime(remote::metrics(a)),
         Command::Bench(_) => not_yet("bench"),
     }
 }
 
+/// Runs a command that talks to a running gateway.
+fn on_runtime(fut: impl Future<Output = anyhow::Result<ExitCode>>) -> anyhow::Result<ExitCode> {
+    let rt =
+        tokio::runtime::Builder::new_current_thread().enable_all().build().context("cannot start the async runtime")?;
+    rt.block_on(fut)
+}
+
 fn not_yet(what: &str) -> anyhow::Result<ExitCode> {
-    bail!(
-        "`vmcp {what}` is not available in this version yet (it needs the admin API); run the gateway with `vmcp start`"
-    )
+    bail!("`vmcp {what}` is not available in this version yet")
 }
 
 pub(crate) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {

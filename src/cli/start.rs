@@ -16,8 +16,10 @@ use clap::Args;
 use tokio::io::BufReader;
 use tokio_util::sync::CancellationToken;
 
+use crate::admin::{self, Admin};
 use crate::config::{self, Config};
 use crate::gateway::Gateway;
+use crate::registry::{InstanceLock, Store};
 use crate::transport::http::{HttpOptions, McpHttp};
 use crate::transport::legacy_sse::LegacySse;
 use crate::transport::ws::McpWs;
@@ -55,26 +57,85 @@ pub fn run(args: StartArgs) -> anyhow::Result<ExitCode> {
     if let Some(listen) = &args.listen {
         cfg.gateway.listen = listen.clone();
     }
+    let state_dir = cfg.gateway.state_dir.clone();
+    // An HTTP gateway owns its state directory (one per state_dir, with the admin
+    // socket). Desktop clients may start several `--stdio` gateways on one
+    // configuration: those only read the runtime mounts.
+    let lock =
+        if args.stdio { None } else { Some(InstanceLock::acquire(&state_dir).map_err(|e| anyhow::anyhow!("{e}"))?) };
+    let store = Arc::new(Store::open(&state_dir).map_err(|e| anyhow::anyhow!("{e}"))?);
     let rt = super::runtime()?;
     let outcome = rt.block_on(async move {
         let stop = CancellationToken::new();
         tokio::spawn(watch_signals(stop.clone()));
         let gateway = Gateway::start(&cfg);
+        restore_mounts(&gateway, &store);
+        let admin_task = if args.stdio {
+            None
+        } else {
+            let admin = Arc::new(Admin {
+                gateway: gateway.clone(),
+                store: store.clone(),
+                stop: stop.clone(),
+                started: std::time::Instant::now(),
+                listen: Some(cfg.gateway.listen.clone()),
+                state_dir: state_dir.clone(),
+            });
+            let path = admin::socket_path(&state_dir);
+            Some(
+                admin::serve(admin, stop.clone())
+                    .await
+                    .with_context(|| format!("cannot open the admin socket {}", path.display()))?,
+            )
+        };
         let result = if args.stdio {
             serve_stdio(&gateway, &cfg, stop.clone()).await
         } else {
             serve_http(&gateway, &cfg, stop.clone()).await
         };
+        stop.cancel();
         tracing::info!("stopping backends");
         gateway.shutdown().await;
+        if let Some(t) = admin_task {
+            let _ = tokio::time::timeout(Duration::from_secs(2), t).await;
+        }
         tracing::info!("stopped");
         result
     });
+    drop(lock);
     // Stopped by a signal in stdio mode, a read of stdin may still be blocked in
     // the runtime's blocking pool: do not wait for it.
     rt.shutdown_timeout(std::time::Duration::from_millis(100));
     outcome?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Mounts what `vmcp mount` persisted. A mount whose id the configuration now
+/// defines too is left out (the configuration wins), with a warning.
+fn restore_mounts(gateway: &Arc<Gateway>, store: &Store) {
+    let mounts = match store.mounts() {
+        Ok(m) => m,
+        Err(e) => {
+            tracing::error!("cannot read runtime mounts: {e}");
+            return;
+        }
+    };
+    let env = |k: &str| std::env::var(k).ok();
+    for m in mounts {
+        if gateway.server(&m.id).is_some() {
+            tracing::warn!(server = %m.id, "a mounted server has the id of a configured one; the configuration wins");
+            continue;
+        }
+        match config::parse_server_snippet(&m.id, &format!("registry:{}", m.id), &m.snippet, &env) {
+            Ok(mut c) => {
+                c.enabled = c.enabled && m.enabled;
+                if let Err(e) = gateway.mount(&m.id, c) {
+                    tracing::error!(server = %m.id, "cannot restore mount: {e}");
+                }
+            }
+            Err(e) => tracing::error!(server = %m.id, "stored mount no longer valid:\n{e}"),
+        }
+    }
 }
 
 async fn watch_signals(stop: CancellationToken) {
@@ -152,6 +213,15 @@ async fn serve_http(gateway: &Arc<Gateway>, cfg: &Config, stop: CancellationToke
 fn health_routes(gateway: Arc<Gateway>) -> Router {
     Router::new()
         .route("/healthz", get(|| async { ([("content-type", "application/json")], r#"{"status":"ok"}"#) }))
+        .route(
+            "/metrics",
+            get(|| async {
+                (
+                    [("content-type", "text/plain; version=0.0.4; charset=utf-8")],
+                    crate::observe::metrics::Metrics::global().encode(),
+                )
+            }),
+        )
         .route(
             "/readyz",
             get(move || {

@@ -8,6 +8,8 @@
 //! [`Config`] and does no I/O beyond reading the files it is given.
 //!
 //! - [`load`] / [`load_with_env`] / [`parse_str`]: entry points (`load.rs`).
+//! - [`parse_server_snippet`]: one `[servers.<id>]` table on its own, for
+//!   runtime mounts (`snippet.rs`).
 //! - `document`: one file's TOML into a positioned layer; `layer`: merging.
 //! - `validate`: checks on the merged result; `unsupported`: what this version
 //!   refuses for now. `env`: `${VAR}`; `units`: durations and sizes.
@@ -18,6 +20,7 @@ mod env;
 mod error;
 mod layer;
 mod load;
+mod snippet;
 mod starter;
 mod suggest;
 mod units;
@@ -37,6 +40,7 @@ use serde::{Deserialize, Serialize};
 pub use document::is_valid_server_id;
 pub use error::{ConfigError, ConfigErrors};
 pub use load::{default_path, load, load_with_env, parse_str};
+pub use snippet::parse_server_snippet;
 pub use starter::STARTER;
 pub use units::{parse_duration, parse_size};
 

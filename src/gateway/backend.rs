@@ -19,6 +19,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::error::GatewayError;
 use super::session::ClientSession;
+use crate::observe::metrics::Metrics;
 use crate::protocol::modern;
 use crate::protocol::{
     ErrorObject, Id, Message, Notification, RawObject, Request, Response, Revision, jsonrpc, method,
@@ -194,8 +195,32 @@ impl BackendConn {
     }
 
     /// [`BackendConn::call`] with an explicit timeout; `None` waits as long as the
-    /// connection lives (a `subscriptions/listen` stream).
+    /// connection lives (a `subscriptions/listen` stream). Counted in the metrics
+    /// (a listen stream, which lasts as long as the connection, is not).
     pub async fn call_with(
+        &self,
+        method: &str,
+        params: Option<Box<RawValue>>,
+        owner: Option<Owner>,
+        activity: Option<Arc<Notify>>,
+        timeout: Option<Duration>,
+    ) -> Result<Box<RawValue>, GatewayError> {
+        if method == crate::protocol::method::SUBSCRIPTIONS_LISTEN {
+            return self.exchange(method, params, owner, activity, timeout).await;
+        }
+        let mut measure = Measure::start(&self.server, method);
+        let result = self.exchange(method, params, owner, activity, timeout).await;
+        measure.finish(match &result {
+            Ok(_) => "ok",
+            Err(GatewayError::Remote(_)) => "error",
+            Err(GatewayError::Timeout { .. }) => "timeout",
+            Err(GatewayError::Unavailable { .. }) => "unavailable",
+            Err(_) => "transport",
+        });
+        result
+    }
+
+    async fn exchange(
         &self,
         method: &str,
         params: Option<Box<RawValue>>,
@@ -391,6 +416,37 @@ async fn sleep_or_never(d: Option<Duration>) {
     match d {
         Some(d) => tokio::time::sleep(d).await,
         None => std::future::pending().await,
+    }
+}
+
+/// Times one backend request for the metrics; a request whose caller stopped
+/// waiting counts as cancelled.
+struct Measure<'a> {
+    server: &'a str,
+    method: &'a str,
+    started: std::time::Instant,
+    done: bool,
+}
+
+impl<'a> Measure<'a> {
+    fn start(server: &'a str, method: &'a str) -> Self {
+        Metrics::global().in_flight(server, 1);
+        Measure { server, method, started: std::time::Instant::now(), done: false }
+    }
+
+    fn finish(&mut self, outcome: &str) {
+        self.done = true;
+        let m = Metrics::global();
+        m.in_flight(self.server, -1);
+        m.request_done(self.server, self.method, outcome, self.started.elapsed().as_secs_f64());
+    }
+}
+
+impl Drop for Measure<'_> {
+    fn drop(&mut self) {
+        if !self.done {
+            self.finish("cancelled");
+        }
     }
 }
 

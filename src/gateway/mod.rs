@@ -1,6 +1,7 @@
 //! The gateway: one MCP server in front of many.
 //!
 //! - [`server`]: each backend server's lifecycle (start, initialize, restart with backoff, stop).
+//! - [`ops`]: changes at runtime: mount, unmount, enable, disable, restart.
 //! - [`backend`]: a live connection to one backend, with id remapping and cancellation.
 //! - [`catalog`] and [`names`]: the merged, namespaced tools and prompts.
 //! - [`session`]: one client's session (handshake, in-flight requests, server→client requests).
@@ -22,6 +23,7 @@ pub mod forward;
 pub mod listen;
 pub mod mrtr;
 pub mod names;
+pub mod ops;
 pub mod router;
 pub mod server;
 pub mod session;
@@ -76,8 +78,8 @@ impl Gateway {
     /// once; [`Gateway::wait_started`] waits for the first start attempts.
     pub fn start(config: &Config) -> Arc<Gateway> {
         let g = &config.gateway;
-        let enabled: Vec<_> = config.servers.iter().filter(|(_, s)| s.enabled).collect();
-        let naming = Naming::new(&g.separator, g.max_name_length, g.prefix, enabled.len());
+        let enabled = config.servers.values().filter(|s| s.enabled).count();
+        let naming = Naming::new(&g.separator, g.max_name_length, g.prefix, enabled);
         let settings = Settings {
             naming: naming.clone(),
             server_name: g.server_name.clone(),
@@ -86,9 +88,10 @@ impl Gateway {
             shutdown_grace: g.shutdown_grace,
             max_message_size: g.max_message_size,
         };
-        let servers = enabled
+        let servers = config
+            .servers
             .iter()
-            .map(|(id, cfg)| ((*id).clone(), Server::new(id, (*cfg).clone())))
+            .map(|(id, cfg)| (id.clone(), Server::new(id, cfg.clone(), server::Source::Config)))
             .collect::<BTreeMap<_, _>>();
         let gw = Arc::new(Gateway {
             settings,
@@ -104,9 +107,9 @@ impl Gateway {
             supervisors: TaskTracker::new(),
         });
         for server in gw.servers() {
-            let weak = Arc::downgrade(&gw);
-            let token = gw.shutdown.child_token();
-            gw.supervisors.spawn(server::supervise(weak, server, token));
+            if server.config.enabled {
+                gw.start_server(&server);
+            }
         }
         gw
     }
@@ -146,6 +149,9 @@ impl Gateway {
             tools: Listing::build("tools", naming, &tools),
             prompts: Listing::build("prompts", naming, &prompts),
         };
+        let metrics = crate::observe::metrics::Metrics::global();
+        metrics.catalog_size("tools", new.tools.len);
+        metrics.catalog_size("prompts", new.prompts.len);
         let old = self.catalog();
         let tools_changed = old.tools.result().get() != new.tools.result().get();
         let prompts_changed = old.prompts.result().get() != new.prompts.result().get();
@@ -167,6 +173,11 @@ impl Gateway {
             s.send_outbound(msg.clone());
         }
         self.listeners.notify(method, None);
+    }
+
+    /// Open client sessions (of every era and front end).
+    pub fn session_count(&self) -> usize {
+        self.sessions.lock().map(|s| s.values().filter(|w| w.strong_count() > 0).count()).unwrap_or(0)
     }
 
     pub(crate) fn live_sessions(&self) -> Vec<Arc<ClientSession>> {
@@ -224,6 +235,7 @@ impl Service for Arc<Gateway> {
     fn open(&self, front: &'static str, outbound: Outbound) -> Arc<ClientSession> {
         let id = self.next_session.fetch_add(1, Ordering::Relaxed);
         let session = ClientSession::new(id, self.clone(), front, outbound);
+        crate::observe::metrics::Metrics::global().session_opened(front);
         if let Ok(mut s) = self.sessions.lock() {
             s.insert(id, Arc::downgrade(&session));
         }

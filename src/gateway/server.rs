@@ -13,6 +13,7 @@ use tokio_util::sync::CancellationToken;
 use super::Gateway;
 use super::backend::{BackendConn, InitInfo};
 use crate::config::{ServerConfig, TransportKind};
+use crate::observe::metrics::Metrics;
 use crate::protocol::{RawObject, method};
 use crate::transport::child::{self, ChildSpec};
 use crate::transport::http_client::{self, HttpSpec};
@@ -25,6 +26,7 @@ pub enum Status {
     Ready,
     Down,
     Stopped,
+    Disabled,
 }
 
 impl Status {
@@ -34,8 +36,33 @@ impl Status {
             Status::Ready => "ready",
             Status::Down => "down",
             Status::Stopped => "stopped",
+            Status::Disabled => "disabled",
         }
     }
+}
+
+/// Where a server was defined.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    /// A `[servers.<id>]` table of the configuration.
+    Config,
+    /// `vmcp mount` (persisted in the registry).
+    Mounted,
+}
+
+impl Source {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Source::Config => "config",
+            Source::Mounted => "mounted",
+        }
+    }
+}
+
+/// A running supervisor's handles: `stop` ends it, `done` says it has ended.
+struct Run {
+    stop: CancellationToken,
+    done: CancellationToken,
 }
 
 /// A server's tools and prompts, as it last listed them.
@@ -57,26 +84,66 @@ struct State {
 pub struct Server {
     pub id: Arc<str>,
     pub config: ServerConfig,
+    pub source: Source,
     state: Mutex<State>,
+    run: Mutex<Option<Run>>,
     /// Cancelled once the first start attempt has finished, either way.
     settled: CancellationToken,
 }
 
 impl Server {
-    pub fn new(id: &str, config: ServerConfig) -> Arc<Server> {
+    pub fn new(id: &str, config: ServerConfig, source: Source) -> Arc<Server> {
+        let status = if config.enabled { Status::Starting } else { Status::Disabled };
+        let settled = CancellationToken::new();
+        if !config.enabled {
+            settled.cancel();
+        }
         Arc::new(Server {
             id: id.into(),
             config,
+            source,
+            run: Mutex::new(None),
             state: Mutex::new(State {
-                status: Status::Starting,
+                status,
                 conn: None,
                 lists: Lists::default(),
                 last_error: None,
                 restarts: 0,
                 pid: None,
             }),
-            settled: CancellationToken::new(),
+            settled,
         })
+    }
+
+    /// Records the supervisor now running this server.
+    pub(crate) fn set_run(&self, stop: CancellationToken, done: CancellationToken) {
+        if let Ok(mut r) = self.run.lock() {
+            *r = Some(Run { stop, done });
+        }
+    }
+
+    /// Stops the supervisor, if one runs, and waits until it has stopped the server.
+    pub(crate) async fn stop_run(&self) {
+        let run = self.run.lock().ok().and_then(|mut r| r.take());
+        if let Some(run) = run {
+            run.stop.cancel();
+            run.done.cancelled().await;
+        }
+    }
+
+    pub(crate) fn set_status(&self, status: Status) {
+        self.with(|s| s.status = status);
+        self.publish();
+    }
+
+    /// Shows the current state in the metrics.
+    fn publish(&self) {
+        Metrics::global().server_state(&self.id, self.status().as_str());
+    }
+
+    /// How the server last answered `initialize` or `server/discover`.
+    pub fn protocol(&self) -> Option<String> {
+        self.with(|s| s.conn.as_ref().and_then(|c| c.info().map(|i| i.revision.as_str().to_owned())))
     }
 
     fn with<R>(&self, f: impl FnOnce(&mut State) -> R) -> R {
@@ -137,6 +204,7 @@ impl Server {
             s.pid = None;
             s.last_error = Some(error);
         });
+        self.publish();
     }
 }
 
@@ -174,12 +242,15 @@ pub async fn supervise(gw: Weak<Gateway>, server: Arc<Server>, stop: Cancellatio
             s.restarts += 1;
             s.status = Status::Starting;
         });
+        Metrics::global().restart(&server.id);
+        server.publish();
     }
     server.with(|s| {
         s.status = Status::Stopped;
         s.conn = None;
         s.pid = None;
     });
+    server.publish();
     if let Some(g) = gw.upgrade()
         && !g.is_shutting_down()
     {
@@ -294,6 +365,7 @@ async fn run_once(gw: &Weak<Gateway>, server: &Arc<Server>, stop: &CancellationT
         s.lists = lists;
         s.last_error = None;
     });
+    server.publish();
     if conn.is_modern() {
         // A 2026-07-28 server says what changed only on a listen stream.
         let c = conn.clone();

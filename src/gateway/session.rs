@@ -234,6 +234,7 @@ impl transport::Session for ClientSession {
         self.inflight.cancel_all();
         self.outbound.detach();
         self.outstanding.clear();
+        crate::observe::metrics::Metrics::global().session_closed(self.front);
         let subs: Vec<String> = self.subscriptions.lock().map(|mut s| s.drain().collect()).unwrap_or_default();
         let gw = self.gateway.clone();
         if !subs.is_empty() {

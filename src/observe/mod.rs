@@ -1,6 +1,8 @@
 //! Observability: structured logs through `tracing`, always on stderr so that
 //! stdout stays MCP-only in `--stdio` mode.
 
+pub mod metrics;
+
 use tracing_subscriber::EnvFilter;
 
 /// Installs the global subscriber. `level` is a filter directive (e.g. "info",

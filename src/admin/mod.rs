@@ -1,0 +1,231 @@
+//! The admin API: what the CLI (`vmcp list`, `mount`, `stop`, …) talks to.
+//!
+//! JSON over HTTP under `/admin/v1/`, apart from the data plane: on a Unix socket
+//! in `gateway.state_dir` (`admin.sock`, mode 0600), so only the gateway's user can
+//! reach it. Runtime mounts are written to the registry before they are
+//! acknowledged, so an acknowledged mount survives `kill -9`.
+
+pub mod client;
+mod views;
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::Json;
+use axum::Router;
+use axum::extract::{Path as UrlPath, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde::Deserialize;
+use serde_json::json;
+use tokio_util::sync::CancellationToken;
+
+use crate::gateway::Gateway;
+use crate::gateway::ops::OpError;
+use crate::registry::{RegistryError, Store};
+pub use views::{ServerView, StatusView};
+
+/// What the admin routes act on.
+pub struct Admin {
+    pub gateway: Arc<Gateway>,
+    pub store: Arc<Store>,
+    /// Cancelled by `POST /admin/v1/shutdown`.
+    pub stop: CancellationToken,
+    pub started: Instant,
+    pub listen: Option<String>,
+    pub state_dir: PathBuf,
+}
+
+/// Where the admin socket of a state directory lives.
+pub fn socket_path(state_dir: &Path) -> PathBuf {
+    state_dir.join("admin.sock")
+}
+
+/// Binds the socket (replacing a stale one: the instance lock says no other
+/// gateway owns this state directory) and serves until `shutdown`.
+pub async fn serve(admin: Arc<Admin>, shutdown: CancellationToken) -> std::io::Result<tokio::task::JoinHandle<()>> {
+    let path = socket_path(&admin.state_dir);
+    let _ = std::fs::remove_file(&path);
+    let listener = tokio::net::UnixListener::bind(&path)?;
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))?;
+    let app = router(admin);
+    Ok(tokio::spawn(async move {
+        let served = axum::serve(listener, app).with_graceful_shutdown(async move { shutdown.cancelled().await }).await;
+        if let Err(e) = served {
+            tracing::warn!("admin API: {e}");
+        }
+        let _ = std::fs::remove_file(&path);
+    }))
+}
+
+pub fn router(admin: Arc<Admin>) -> Router {
+    Router::new()
+        .route("/admin/v1/status", get(status))
+        .route("/admin/v1/servers", get(list).post(mount))
+        .route("/admin/v1/servers/{id}", get(info).delete(unmount))
+        .route("/admin/v1/servers/{id}/enable", post(enable))
+        .route("/admin/v1/servers/{id}/disable", post(disable))
+        .route("/admin/v1/servers/{id}/restart", post(restart))
+        .route("/admin/v1/metrics", get(metrics))
+        .route("/admin/v1/shutdown", post(shutdown))
+        .with_state(admin)
+}
+
+/// An error answer: `{"error": {"code": …, "message": …}}`.
+fn fail(status: StatusCode, code: &str, message: impl Into<String>) -> Response {
+    (status, Json(json!({ "error": { "code": code, "message": message.into() } }))).into_response()
+}
+
+fn op_error(e: OpError) -> Response {
+    let (status, code) = match &e {
+        OpError::InvalidId(_) => (StatusCode::BAD_REQUEST, "invalid_id"),
+        OpError::Duplicate(_) => (StatusCode::CONFLICT, "duplicate"),
+        OpError::Unknown(_) => (StatusCode::NOT_FOUND, "unknown"),
+        OpError::FromConfig(_) => (StatusCode::CONFLICT, "from_config"),
+        OpError::ShuttingDown => (StatusCode::SERVICE_UNAVAILABLE, "shutting_down"),
+    };
+    fail(status, code, e.to_string())
+}
+
+fn registry_error(e: RegistryError) -> Response {
+    let (status, code) = match &e {
+        RegistryError::Duplicate(_) => (StatusCode::CONFLICT, "duplicate"),
+        RegistryError::Unknown(_) => (StatusCode::NOT_FOUND, "unknown"),
+        RegistryError::InvalidId(_) => (StatusCode::BAD_REQUEST, "invalid_id"),
+        _ => (StatusCode::INTERNAL_SERVER_ERROR, "registry"),
+    };
+    fail(status, code, e.to_string())
+}
+
+async fn status(State(a): State<Arc<Admin>>) -> Response {
+    Json(views::status(&a)).into_response()
+}
+
+async fn list(State(a): State<Arc<Admin>>) -> Response {
+    let servers: Vec<ServerView> = a.gateway.servers().iter().map(views::server).collect();
+    Json(servers).into_response()
+}
+
+async fn info(State(a): State<Arc<Admin>>, UrlPath(id): UrlPath<String>) -> Response {
+    match a.gateway.server(&id) {
+        Some(s) => Json(views::server_detail(&a.gateway, &s)).into_response(),
+        None => op_error(OpError::Unknown(id)),
+    }
+}
+
+#[derive(Deserialize)]
+struct MountBody {
+    id: String,
+    /// The server's TOML: the keys of its `[servers.<id>]` table.
+    snippet: String,
+    #[serde(default = "yes")]
+    enabled: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+async fn mount(
+    State(a): State<Arc<Admin>>,
+    body: Result<Json<MountBody>, axum::extract::rejection::JsonRejection>,
+) -> Response {
+    let Json(body) = match body {
+        Ok(b) => b,
+        Err(e) => return fail(StatusCode::BAD_REQUEST, "bad_request", e.body_text()),
+    };
+    if a.gateway.server(&body.id).is_some() {
+        return op_error(OpError::Duplicate(body.id));
+    }
+    let env = |k: &str| std::env::var(k).ok();
+    let mut config =
+        match crate::config::parse_server_snippet(&body.id, &format!("mount:{}", body.id), &body.snippet, &env) {
+            Ok(c) => c,
+            Err(errors) => {
+                return fail(StatusCode::BAD_REQUEST, "invalid_config", errors.to_string());
+            }
+        };
+    config.enabled = body.enabled && config.enabled;
+    // Persist first: once acknowledged, the mount survives a crash.
+    let store = a.store.clone();
+    let (id, snippet, enabled) = (body.id.clone(), body.snippet.clone(), config.enabled);
+    let stored = tokio::task::spawn_blocking(move || store.insert(&id, &snippet, enabled)).await;
+    match stored {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => return registry_error(e),
+        Err(e) => return fail(StatusCode::INTERNAL_SERVER_ERROR, "registry", e.to_string()),
+    }
+    match a.gateway.mount(&body.id, config) {
+        Ok(server) => (StatusCode::CREATED, Json(views::server(&server))).into_response(),
+        Err(e) => {
+            let store = a.store.clone();
+            let id = body.id.clone();
+            let _ = tokio::task::spawn_blocking(move || store.remove(&id)).await;
+            op_error(e)
+        }
+    }
+}
+
+async fn unmount(State(a): State<Arc<Admin>>, UrlPath(id): UrlPath<String>) -> Response {
+    if let Err(e) = a.gateway.unmount(&id).await {
+        return op_error(e);
+    }
+    let store = a.store.clone();
+    let key = id.clone();
+    match tokio::task::spawn_blocking(move || store.remove(&key)).await {
+        Ok(Ok(())) | Ok(Err(RegistryError::Unknown(_))) => Json(json!({ "unmounted": id })).into_response(),
+        Ok(Err(e)) => registry_error(e),
+        Err(e) => fail(StatusCode::INTERNAL_SERVER_ERROR, "registry", e.to_string()),
+    }
+}
+
+async fn set_enabled(a: Arc<Admin>, id: String, enabled: bool) -> Response {
+    if let Err(e) = a.gateway.set_enabled(&id, enabled).await {
+        return op_error(e);
+    }
+    let mounted = a.gateway.server(&id).is_some_and(|s| s.source == crate::gateway::server::Source::Mounted);
+    if mounted {
+        let store = a.store.clone();
+        let key = id.clone();
+        if let Ok(Err(e)) = tokio::task::spawn_blocking(move || store.set_enabled(&key, enabled)).await {
+            return registry_error(e);
+        }
+    }
+    match a.gateway.server(&id) {
+        Some(s) => Json(views::server(&s)).into_response(),
+        None => op_error(OpError::Unknown(id)),
+    }
+}
+
+async fn enable(State(a): State<Arc<Admin>>, UrlPath(id): UrlPath<String>) -> Response {
+    set_enabled(a, id, true).await
+}
+
+async fn disable(State(a): State<Arc<Admin>>, UrlPath(id): UrlPath<String>) -> Response {
+    set_enabled(a, id, false).await
+}
+
+async fn restart(State(a): State<Arc<Admin>>, UrlPath(id): UrlPath<String>) -> Response {
+    match a.gateway.restart(&id).await {
+        Ok(()) => Json(json!({ "restarted": id })).into_response(),
+        Err(e) => op_error(e),
+    }
+}
+
+async fn metrics(State(_a): State<Arc<Admin>>) -> Response {
+    (
+        StatusCode::OK,
+        [("content-type", "text/plain; version=0.0.4")],
+        crate::observe::metrics::Metrics::global().encode(),
+    )
+        .into_response()
+}
+
+async fn shutdown(State(a): State<Arc<Admin>>) -> Response {
+    tracing::info!("shutdown requested through the admin API");
+    a.stop.cancel();
+    (StatusCode::ACCEPTED, Json(json!({ "stopping": true, "pid": std::process::id() }))).into_response()
+}

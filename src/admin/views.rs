@@ -1,0 +1,107 @@
+//! The JSON shapes the admin API answers with: stable, as `--json` output of the
+//! CLI is built from them.
+
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use super::Admin;
+use crate::gateway::Gateway;
+use crate::gateway::server::{Server, Status};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ServerView {
+    pub id: String,
+    pub transport: String,
+    pub source: String,
+    pub enabled: bool,
+    pub required: bool,
+    pub state: String,
+    pub protocol: Option<String>,
+    pub tools: usize,
+    pub prompts: usize,
+    pub restarts: u32,
+    pub pid: Option<u32>,
+    pub last_error: Option<String>,
+    pub description: Option<String>,
+    /// Only in `GET /admin/v1/servers/{id}`: the exposed tool and prompt names.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tool_names: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub prompt_names: Vec<String>,
+    /// Only in detail: where it is reached (command line or URL; no header values).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StatusView {
+    pub version: String,
+    pub pid: u32,
+    pub uptime_seconds: u64,
+    pub listen: Option<String>,
+    pub state_dir: String,
+    pub servers: usize,
+    pub ready: usize,
+    pub down: usize,
+    pub sessions: usize,
+    /// Every server marked `required` is ready.
+    pub ready_for_traffic: bool,
+    pub not_ready: Vec<String>,
+}
+
+pub fn server(s: &Arc<Server>) -> ServerView {
+    let lists = s.lists();
+    ServerView {
+        id: s.id.to_string(),
+        transport: s.config.transport.as_str().to_owned(),
+        source: s.source.as_str().to_owned(),
+        enabled: s.status() != Status::Disabled,
+        required: s.config.required,
+        state: s.status().as_str().to_owned(),
+        protocol: s.protocol(),
+        tools: lists.tools.len(),
+        prompts: lists.prompts.len(),
+        restarts: s.restarts(),
+        pid: s.pid(),
+        last_error: s.last_error(),
+        description: s.config.description.clone(),
+        tool_names: Vec::new(),
+        prompt_names: Vec::new(),
+        target: None,
+    }
+}
+
+pub fn server_detail(gateway: &Gateway, s: &Arc<Server>) -> ServerView {
+    let mut v = server(s);
+    let naming = &gateway.settings.naming;
+    let lists = s.lists();
+    v.tool_names = lists.tools.iter().filter_map(|t| t.get_str("name")).map(|n| naming.expose(&s.id, &n)).collect();
+    v.prompt_names = lists.prompts.iter().filter_map(|t| t.get_str("name")).map(|n| naming.expose(&s.id, &n)).collect();
+    v.target = Some(match (&s.config.command, &s.config.url) {
+        (Some(cmd), _) => {
+            std::iter::once(cmd.clone()).chain(s.config.args.iter().cloned()).collect::<Vec<_>>().join(" ")
+        }
+        (None, Some(url)) => url.clone(),
+        (None, None) => String::new(),
+    });
+    v
+}
+
+pub fn status(a: &Admin) -> StatusView {
+    let servers = a.gateway.servers();
+    let not_ready = a.gateway.is_ready().err().unwrap_or_default();
+    StatusView {
+        version: env!("CARGO_PKG_VERSION").to_owned(),
+        pid: std::process::id(),
+        uptime_seconds: a.started.elapsed().as_secs(),
+        listen: a.listen.clone(),
+        state_dir: a.state_dir.display().to_string(),
+        servers: servers.len(),
+        ready: servers.iter().filter(|s| s.status() == Status::Ready).count(),
+        down: servers.iter().filter(|s| s.status() == Status::Down).count(),
+        sessions: a.gateway.session_count(),
+        ready_for_traffic: not_ready.is_empty(),
+        not_ready,
+    }
+}

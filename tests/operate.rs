@@ -1,0 +1,160 @@
+//! Operating the gateway as an operator would: status, list, mount at runtime
+//! (clients see the change), `kill -9`, a restart that brings the mounts back,
+//! unmount, health checks, stop; and every bad input on the way.
+
+mod common;
+
+use std::process::Command as StdCommand;
+use std::time::Duration;
+
+use common::*;
+use serde_json::{Value, json};
+
+/// Runs `vmcp <args> --config <config>`; returns exit code, stdout, stderr.
+fn cli(setup: &Setup, args: &[&str]) -> (i32, String, String) {
+    let out = StdCommand::new(vmcp_bin()).args(args).arg("--config").arg(&setup.config).output().expect("run vmcp");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn cli_json(setup: &Setup, args: &[&str]) -> Value {
+    let (code, out, err) = cli(setup, args);
+    assert_eq!(code, 0, "vmcp {args:?}: {err}");
+    serde_json::from_str(&out).unwrap_or_else(|e| panic!("vmcp {args:?} --json printed no JSON ({e}): {out}"))
+}
+
+fn pids(list: &Value) -> Vec<u32> {
+    list.as_array().expect("list").iter().filter_map(|s| s["pid"].as_u64()).map(|p| p as u32).collect()
+}
+
+#[tokio::test]
+async fn mount_survives_kill_9_and_clients_see_every_change() {
+    let setup = Setup::new("", &[mock_server("alpha", &[])]);
+    let gw = HttpGateway::start(&setup).await;
+    let mut client = HttpClient::new(gw.url("/mcp"));
+    client.initialize(json!({})).await;
+    // A GET stream, to hear list changes.
+    let stream = reqwest::Client::new()
+        .get(gw.url("/mcp"))
+        .header("accept", "text/event-stream")
+        .header("mcp-session-id", client.session.clone().expect("session"))
+        .send()
+        .await
+        .expect("GET");
+    assert_eq!(stream.status().as_u16(), 200);
+
+    let status = cli_json(&setup, &["status", "--json"]);
+    assert_eq!(status["servers"], 1);
+    assert_eq!(status["ready_for_traffic"], true);
+
+    // Mount a server: clients are told and see its tools.
+    let (code, out, err) =
+        cli(&setup, &["mount", "beta", "--command", "vmcp", "--arg", "mock", "--arg", "--tools", "--arg", "1"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("mounted beta"), "{out}");
+    let mut body = stream.bytes_stream();
+    let mut seen = String::new();
+    tokio::time::timeout(WAIT, async {
+        use futures_util::StreamExt;
+        while !seen.contains("notifications/tools/list_changed") {
+            let chunk = body.next().await.expect("stream open").expect("chunk");
+            seen.push_str(&String::from_utf8_lossy(&chunk));
+        }
+    })
+    .await
+    .expect("list_changed after mount");
+    let names = tool_names(&client.call("tools/list", json!({})).await);
+    assert!(names.contains(&"beta__tool_0".to_owned()), "{names:?}");
+
+    // Bad input changes nothing.
+    for (args, expect) in [
+        (vec!["mount", "beta", "--command", "vmcp"], "already exists"),
+        (vec!["mount", "Bad_Id", "--command", "vmcp"], "invalid server id"),
+        (vec!["mount", "gamma", "--file", "/nonexistent.toml"], "/nonexistent.toml"),
+        (vec!["unmount", "nosuch"], "no server 'nosuch'"),
+        (vec!["unmount", "alpha"], "configuration file"),
+    ] {
+        let (code, _, err) = cli(&setup, &args);
+        assert_eq!(code, 1, "{args:?}");
+        assert!(err.contains(expect), "{args:?}: {err}");
+    }
+    let snippet = setup.path().join("bad.toml");
+    std::fs::write(&snippet, "comand = \"x\"\n").expect("write");
+    let (code, _, err) = cli(&setup, &["mount", "gamma", "--file", snippet.to_str().expect("utf-8")]);
+    assert_eq!(code, 1);
+    assert!(err.contains("did you mean `command`"), "{err}");
+    let list = cli_json(&setup, &["list", "--json"]);
+    assert_eq!(list.as_array().map(Vec::len), Some(2), "{list}");
+
+    // kill -9: nothing acknowledged is lost, no backend is left behind.
+    let backends = pids(&list);
+    assert_eq!(backends.len(), 2);
+    let mut child = gw.child;
+    child.start_kill().expect("kill -9");
+    child.wait().await.expect("wait");
+    for _ in 0..100 {
+        if backends.iter().all(|p| !alive(*p)) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(backends.iter().all(|p| !alive(*p)), "backends outlived a kill -9 of the gateway");
+    let (code, _, err) = cli(&setup, &["list"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("admin.sock"), "where it looked: {err}");
+    let (code, _, _) = cli(&setup, &["health", "check"]);
+    assert_eq!(code, 2, "unreachable is 'down'");
+
+    let gw = HttpGateway::start(&setup).await;
+    // A second gateway on the same state is refused.
+    let (code, _, err) = cli(&setup, &["start"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("already running"), "{err}");
+    let list = cli_json(&setup, &["list", "--json"]);
+    let ids: Vec<&str> = list.as_array().expect("list").iter().filter_map(|s| s["id"].as_str()).collect();
+    assert_eq!(ids, ["alpha", "beta"]);
+    let info = cli_json(&setup, &["info", "beta", "--json"]);
+    assert_eq!(info["source"], "mounted");
+    let (code, out, _) = cli(&setup, &["health", "check"]);
+    assert_eq!(code, 0, "{out}");
+
+    // A mount that cannot start makes the gateway degraded, not down.
+    let (code, _, err) = cli(&setup, &["mount", "ghost", "--command", "/nonexistent/mcp"]);
+    assert_eq!(code, 0, "{err}");
+    let (code, out, _) = cli(&setup, &["health", "check"]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("ghost"), "{out}");
+
+    let (code, _, err) = cli(&setup, &["unmount", "beta"]);
+    assert_eq!(code, 0, "{err}");
+    let (code, _, _) = cli(&setup, &["unmount", "ghost"]);
+    assert_eq!(code, 0);
+    let (code, out, _) = cli(&setup, &["metrics", "show"]);
+    assert_eq!(code, 0);
+    assert!(out.contains("requests"), "{out}");
+
+    // stop returns once the process is gone, and takes the backends with it.
+    let backends = pids(&cli_json(&setup, &["list", "--json"]));
+    let (code, out, err) = cli(&setup, &["stop"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("stopped"), "{out}");
+    let mut child = gw.child;
+    let status = tokio::time::timeout(WAIT, child.wait()).await.expect("exited").expect("wait");
+    assert!(status.success(), "{status:?}");
+    assert!(backends.iter().all(|p| !alive(*p)));
+}
+
+#[tokio::test]
+async fn a_corrupt_registry_is_refused_with_its_path() {
+    let setup = Setup::new("", &[mock_server("alpha", &[])]);
+    let state = setup.path().join("state");
+    std::fs::create_dir_all(&state).expect("mkdir");
+    std::fs::write(state.join("registry.db"), b"this is not a database, it is a text file written by mistake\n")
+        .expect("write");
+    let (code, _, err) = cli(&setup, &["start"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("registry.db"), "{err}");
+}
