@@ -158,3 +158,31 @@ async fn a_corrupt_registry_is_refused_with_its_path() {
     assert_eq!(code, 1);
     assert!(err.contains("registry.db"), "{err}");
 }
+
+#[tokio::test]
+async fn daemon_mode_detaches_writes_its_pid_and_stops_cleanly() {
+    let setup = Setup::new("", &[mock_server("alpha", &[])]);
+    let state = setup.path().join("state");
+    let (code, out, err) = cli(&setup, &["start", "--daemon"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("vmcp started"), "{out}");
+    let pid: u32 = std::fs::read_to_string(state.join("vmcp.pid")).expect("pid file").trim().parse().expect("a pid");
+    assert!(alive(pid));
+    let status = cli_json(&setup, &["status", "--json"]);
+    assert_eq!(status["pid"], pid);
+    let (code, _, err) = cli(&setup, &["start", "--daemon"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("already running"), "{err}");
+    let backends = pids(&cli_json(&setup, &["list", "--json"]));
+    let (code, _, err) = cli(&setup, &["stop"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(!state.join("vmcp.pid").exists(), "pid file removed on exit");
+    assert!(std::fs::read_to_string(state.join("vmcp.log")).expect("log").contains("stopped"));
+    for _ in 0..100 {
+        if backends.iter().all(|p| !alive(*p)) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("backends outlived `vmcp stop`");
+}

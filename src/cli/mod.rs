@@ -99,6 +99,15 @@ pub enum ConfigCommand {
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
+    // `start --log-file` (and the child of `start --daemon`): everything this
+    // process writes to stderr, logs included, goes to the file.
+    if let Command::Start(a) = &cli.command
+        && let (Some(file), false) = (&a.log_file, a.daemon)
+        && let Err(e) = start::redirect_stderr(file)
+    {
+        eprintln!("vmcp: error: cannot write the log file {}: {e}", file.display());
+        return ExitCode::from(1);
+    }
     crate::observe::init_logging(&cli.log_level, cli.log_json);
     match run(cli) {
         Ok(code) => code,

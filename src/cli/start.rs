@@ -35,27 +35,119 @@ pub struct StartArgs {
     /// Speak MCP on stdin/stdout instead of HTTP (logs go to stderr).
     #[arg(long)]
     pub stdio: bool,
-    /// Detach and run in the background (not available in this version yet).
-    #[arg(long)]
+    /// Detach and run in the background (HTTP mode): returns once the gateway
+    /// answers, with its pid in `<state_dir>/vmcp.pid` and its logs in `<state_dir>/vmcp.log`
+    /// unless --pid-file / --log-file say otherwise.
+    #[arg(long, conflicts_with = "stdio")]
     pub daemon: bool,
-    /// Where to write the pid (not available in this version yet).
+    /// Write the process id here (removed on exit).
     #[arg(long, value_name = "FILE")]
     pub pid_file: Option<PathBuf>,
-    /// Where to write logs (not available in this version yet).
+    /// Append logs (everything written to stderr) to this file.
     #[arg(long, value_name = "FILE")]
     pub log_file: Option<PathBuf>,
 }
 
-pub fn run(args: StartArgs) -> anyhow::Result<ExitCode> {
-    if args.daemon || args.pid_file.is_some() || args.log_file.is_some() {
+/// Points this process's stderr at `file` (appending).
+pub fn redirect_stderr(file: &std::path::Path) -> std::io::Result<()> {
+    if let Some(dir) = file.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)?;
+    }
+    let f = std::fs::OpenOptions::new().create(true).append(true).open(file)?;
+    nix::unistd::dup2_stderr(&f).map_err(std::io::Error::from)?;
+    Ok(())
+}
+
+/// `--daemon`: starts this same command again, detached (its own session, no
+/// terminal), logging to a file, and waits until its admin API answers.
+fn daemonize(args: &StartArgs, cfg: &Config) -> anyhow::Result<ExitCode> {
+    let state_dir = &cfg.gateway.state_dir;
+    std::fs::create_dir_all(state_dir).with_context(|| format!("cannot create {}", state_dir.display()))?;
+    let log = args.log_file.clone().unwrap_or_else(|| state_dir.join("vmcp.log"));
+    let pid_file = args.pid_file.clone().unwrap_or_else(|| state_dir.join("vmcp.pid"));
+    let exe = std::env::current_exe().context("cannot find the vmcp executable")?;
+    let mut child_args: Vec<std::ffi::OsString> = vec!["start".into()];
+    for c in &args.config {
+        child_args.push("--config".into());
+        child_args.push(c.clone().into());
+    }
+    if let Some(l) = &args.listen {
+        child_args.push("--listen".into());
+        child_args.push(l.into());
+    }
+    child_args.extend(["--pid-file".into(), pid_file.clone().into(), "--log-file".into(), log.clone().into()]);
+    let mut cmd = std::process::Command::new(exe);
+    cmd.args(&child_args)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    // SAFETY: setsid(2) is async-signal-safe; it detaches the child from the
+    // terminal so its signals (Ctrl-C, hang-up) do not reach the gateway.
+    unsafe {
+        use std::os::unix::process::CommandExt;
+        cmd.pre_exec(|| nix::unistd::setsid().map(|_| ()).map_err(std::io::Error::from));
+    }
+    let client = admin::client::AdminClient::new(&admin::socket_path(state_dir));
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().context("runtime")?;
+    if let Ok(status) = rt.block_on(client.json("GET", "/admin/v1/status", None)) {
         bail!(
-            "--daemon, --pid-file and --log-file are not available in this version yet; run `vmcp start` in the foreground"
+            "a gateway is already running with state_dir {} (pid {}); stop it first with `vmcp stop`",
+            state_dir.display(),
+            status["pid"]
         );
     }
+    let mut child = cmd.spawn().context("cannot start the gateway in the background")?;
+    let deadline = std::time::Instant::now() + cfg.gateway.init_timeout + Duration::from_secs(10);
+    while std::time::Instant::now() < deadline {
+        if let Ok(Some(status)) = child.try_wait() {
+            let tail = std::fs::read_to_string(&log).unwrap_or_default();
+            let tail: Vec<&str> = tail.lines().rev().take(5).collect::<Vec<_>>().into_iter().rev().collect();
+            bail!("the gateway exited at once ({status}); the end of {}:\n{}", log.display(), tail.join("\n"));
+        }
+        let answered = rt.block_on(client.json("GET", "/admin/v1/status", None));
+        if answered.is_ok_and(|s| s["pid"].as_u64() == Some(u64::from(child.id()))) {
+            println!("vmcp started (pid {}); logs: {}; pid file: {}", child.id(), log.display(), pid_file.display());
+            return Ok(ExitCode::SUCCESS);
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    bail!(
+        "the gateway (pid {}) did not answer on {} in time; see {}",
+        child.id(),
+        client.socket().display(),
+        log.display()
+    )
+}
+
+/// Writes the pid file, and removes it when dropped.
+struct PidFile(Option<PathBuf>);
+
+impl PidFile {
+    fn write(path: Option<PathBuf>) -> anyhow::Result<PidFile> {
+        if let Some(p) = &path {
+            std::fs::write(p, format!("{}\n", std::process::id()))
+                .with_context(|| format!("cannot write the pid file {}", p.display()))?;
+        }
+        Ok(PidFile(path))
+    }
+}
+
+impl Drop for PidFile {
+    fn drop(&mut self) {
+        if let Some(p) = &self.0 {
+            let _ = std::fs::remove_file(p);
+        }
+    }
+}
+
+pub fn run(args: StartArgs) -> anyhow::Result<ExitCode> {
     let paths = super::config_paths(&args.config)?;
     let mut cfg = config::load(&paths).map_err(|e| anyhow::anyhow!("invalid configuration:\n{e}"))?;
     if let Some(listen) = &args.listen {
         cfg.gateway.listen = listen.clone();
+    }
+    if args.daemon {
+        return daemonize(&args, &cfg);
     }
     let state_dir = cfg.gateway.state_dir.clone();
     // An HTTP gateway owns its state directory (one per state_dir, with the admin
@@ -64,6 +156,7 @@ pub fn run(args: StartArgs) -> anyhow::Result<ExitCode> {
     let lock =
         if args.stdio { None } else { Some(InstanceLock::acquire(&state_dir).map_err(|e| anyhow::anyhow!("{e}"))?) };
     let store = Arc::new(Store::open(&state_dir).map_err(|e| anyhow::anyhow!("{e}"))?);
+    let pid_file = PidFile::write(args.pid_file.clone())?;
     let rt = super::runtime()?;
     let outcome = rt.block_on(async move {
         let stop = CancellationToken::new();
@@ -102,6 +195,7 @@ pub fn run(args: StartArgs) -> anyhow::Result<ExitCode> {
         tracing::info!("stopped");
         result
     });
+    drop(pid_file);
     drop(lock);
     // Stopped by a signal in stdio mode, a read of stdin may still be blocked in
     // the runtime's blocking pool: do not wait for it.
