@@ -87,9 +87,10 @@ fn bad_flags_and_commands_not_available_yet() {
     let (code, _, err) = vmcp(&["bench"], dir.path());
     assert_eq!(code, 1);
     assert!(err.contains("not available in this version yet"), "{err}");
-    let (code, _, err) = vmcp(&["start", "--daemon"], dir.path());
-    assert_eq!(code, 1);
-    assert!(err.contains("--daemon"), "{err}");
+    // --daemon is for the HTTP front end; stdio belongs to the client that started it.
+    let (code, _, err) = vmcp(&["start", "--daemon", "--stdio"], dir.path());
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("--daemon") && err.contains("--stdio"), "{err}");
 }
 
 #[test]
@@ -98,4 +99,61 @@ fn the_quickstart_config_is_valid() {
     let (code, out, err) = vmcp(&["config", "validate", root.join("examples/quickstart.toml").to_str().unwrap()], root);
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("alpha, beta"), "{out}");
+}
+
+const CLAUDE_DESKTOP_JSON: &str = r#"{
+  "mcpServers": {
+    "My Files": {"command": "npx", "args": ["-y", "@modelcontextprotocol/server-filesystem", "/tmp"]},
+    "search": {"url": "https://search.example/mcp", "headers": {"Authorization": "Bearer abc"}, "disabled": true}
+  }
+}"#;
+
+#[test]
+fn import_writes_toml_to_stdout_with_notes_on_stderr() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("claude.json"), CLAUDE_DESKTOP_JSON).unwrap();
+    let (code, out, err) = vmcp(&["config", "import", "claude.json"], dir.path());
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("[servers.my-files]"), "{out}");
+    assert!(out.contains("[servers.search]\ntransport = \"http\""), "{out}");
+    assert!(out.contains("enabled = false"), "{out}");
+    assert!(err.contains("\"My Files\" -> my-files"), "{err}");
+    assert!(err.contains("servers.search.headers.Authorization"), "{err}");
+    assert!(!err.contains("[servers."), "the TOML goes to stdout only: {err}");
+}
+
+#[test]
+fn import_to_a_file_validates_and_refuses_to_overwrite() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("claude.json"), CLAUDE_DESKTOP_JSON).unwrap();
+    let (code, _, err) = vmcp(&["config", "import", "claude.json", "--output", "imported.toml"], dir.path());
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("wrote imported.toml (2 servers"), "{err}");
+    let (code, out, err) = vmcp(&["config", "validate", "imported.toml"], dir.path());
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("ok (2 servers: my-files, search)"), "{out}");
+    let (code, _, err) = vmcp(&["config", "import", "claude.json", "-o", "imported.toml"], dir.path());
+    assert_eq!(code, 1);
+    assert!(err.contains("imported.toml already exists; pass --force"), "{err}");
+    let (code, _, err) = vmcp(&["config", "import", "claude.json", "-o", "imported.toml", "--force"], dir.path());
+    assert_eq!(code, 0, "{err}");
+}
+
+#[test]
+fn import_reports_bad_input_precisely() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("bad.json"), "{\n  \"mcpServers\": {\n    \"a\": {\"command\": \"x\"\n  }\n")
+        .unwrap();
+    let (code, out, err) = vmcp(&["config", "import", "bad.json"], dir.path());
+    assert_eq!(code, 1, "{err}");
+    assert!(out.is_empty(), "{out}");
+    assert!(err.contains("bad.json:5:") && err.contains("not valid JSON"), "{err}");
+    let (code, _, err) = vmcp(&["config", "import", "missing.json"], dir.path());
+    assert_eq!(code, 1);
+    assert!(err.contains("cannot read missing.json"), "{err}");
+    std::fs::write(dir.path().join("empty.json"), r#"{"mcpServers": {"broken": {"args": ["x"]}}}"#).unwrap();
+    let (code, _, err) = vmcp(&["config", "import", "empty.json", "-o", "out.toml"], dir.path());
+    assert_eq!(code, 1);
+    assert!(err.contains("empty.json:1:27: server \"broken\": it has neither `command`"), "{err}");
+    assert!(!dir.path().join("out.toml").exists());
 }

@@ -483,3 +483,60 @@ async fn sigterm_stops_a_stdio_gateway_whose_stdin_is_still_open() {
     assert!(status.success(), "{status:?}");
     assert!(!alive(pid), "backend {pid} outlived the gateway");
 }
+
+#[tokio::test]
+async fn the_vmcp_methods_describe_the_gateway() {
+    let setup = two_servers();
+    let mut gw = StdioGateway::start(&setup).await;
+    let init = gw.initialize("2025-11-25", json!({})).await;
+    let methods = &init["capabilities"]["experimental"]["vmcp"]["methods"];
+    assert!(methods.as_array().is_some_and(|m| m.iter().any(|x| x == "vmcp/routes")), "{init}");
+    let list = gw.call("vmcp/servers/list", json!({})).await;
+    let ids: Vec<&str> = list["servers"].as_array().unwrap().iter().filter_map(|s| s["id"].as_str()).collect();
+    assert_eq!(ids, ["alpha", "beta"]);
+    let one = gw.call("vmcp/servers/get", json!({"id": "beta"})).await;
+    assert_eq!(one["server"]["tool_names"], json!(["beta__tool_0"]));
+    let e = gw.request("vmcp/servers/get", json!({"id": "nope"})).await;
+    assert_eq!(e["error"]["code"], -32602);
+    let health = gw.call("vmcp/health", json!({})).await;
+    assert_eq!(health["status"], "healthy");
+    let routes = gw.call("vmcp/routes", json!({})).await;
+    let echo = routes["tools"].as_array().unwrap().iter().find(|t| t["name"] == "alpha__echo").unwrap();
+    assert_eq!((echo["server"].as_str(), echo["original"].as_str()), (Some("alpha"), Some("echo")));
+    let metrics = gw.call("vmcp/metrics", json!({})).await;
+    assert!(metrics["text"].as_str().unwrap_or("").contains("vmcp_requests_total"), "{metrics}");
+}
+
+#[tokio::test]
+async fn a_server_that_stops_answering_is_restarted_by_the_health_checks() {
+    let setup = Setup::new(
+        "health_interval = \"100ms\"\nhealth_timeout = \"100ms\"\nhealth_failures = 2",
+        &[mock_server("hangs", &["--hang-after", "12"]), mock_server("fine", &[])],
+    );
+    let mut gw = started(&setup).await;
+    let line = tokio::time::timeout(WAIT, async {
+        while let Some(line) = gw.stderr.recv().await {
+            if line.contains("server=hangs") && line.contains("health check failed 2 times") {
+                return line;
+            }
+        }
+        panic!("vmcp exited");
+    })
+    .await
+    .expect("the hung server is noticed");
+    assert!(line.contains("server down"), "{line}");
+    // It comes back (a new process), and the healthy one was never touched.
+    let mut restarted = false;
+    for _ in 0..100 {
+        let s = gw.call("vmcp/servers/get", json!({"id": "hangs"})).await;
+        if s["server"]["restarts"].as_u64().unwrap_or(0) >= 1 {
+            restarted = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(restarted, "the hung server was restarted");
+    let fine = gw.call("vmcp/servers/get", json!({"id": "fine"})).await;
+    assert_eq!(fine["server"]["restarts"], 0);
+    assert_eq!(fine["server"]["state"], "ready");
+}

@@ -6,7 +6,7 @@
 //! acknowledged, so an acknowledged mount survives `kill -9`.
 
 pub mod client;
-mod views;
+pub(crate) mod views;
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};

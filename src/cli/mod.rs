@@ -93,8 +93,22 @@ pub enum ConfigCommand {
         /// The file (default: $VMCP_CONFIG, ./vmcp.toml, $XDG_CONFIG_HOME/vmcp/config.toml).
         file: Option<PathBuf>,
     },
-    /// Convert a desktop client's mcpServers JSON (not available in this version yet).
-    Import(ConfigArgs),
+    /// Convert a desktop or IDE client's mcpServers JSON (Claude Desktop, Cursor, VS Code, ...) to vmcp TOML.
+    Import(ImportArgs),
+}
+
+/// `vmcp config import MCP_JSON [--output FILE] [--force]`.
+#[derive(Args, Debug)]
+pub struct ImportArgs {
+    /// The client's JSON: {"mcpServers": {...}} or VS Code's {"servers": {...}} ("-" for stdin).
+    #[arg(value_name = "MCP_JSON")]
+    input: PathBuf,
+    /// Where to write the TOML ("-" for stdout).
+    #[arg(long, short, value_name = "FILE", default_value = "-")]
+    output: PathBuf,
+    /// Overwrite an existing output file.
+    #[arg(long)]
+    force: bool,
 }
 
 pub fn main() -> ExitCode {
@@ -130,7 +144,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Config(ConfigCommand::Init { output, force }) => config_init(&output, force),
         Command::Config(ConfigCommand::Validate { file }) => config_validate(file),
-        Command::Config(ConfigCommand::Import(_)) => not_yet("config import"),
+        Command::Config(ConfigCommand::Import(args)) => config_import(&args),
         Command::Stop(a) => on_runtime(remote::stop(a)),
         Command::Status(a) => on_runtime(remote::status(a)),
         Command::List(a) => on_runtime(remote::list(a)),
@@ -182,6 +196,49 @@ fn config_init(output: &PathBuf, force: bool) -> anyhow::Result<ExitCode> {
     }
     std::fs::write(output, config::STARTER).with_context(|| format!("cannot write {}", output.display()))?;
     eprintln!("wrote {}; check it with `vmcp config validate {}`", output.display(), output.display());
+    Ok(ExitCode::SUCCESS)
+}
+
+fn config_import(args: &ImportArgs) -> anyhow::Result<ExitCode> {
+    let stdin = args.input.as_os_str() == "-";
+    let origin = if stdin { "<stdin>".to_owned() } else { args.input.display().to_string() };
+    let text = if stdin {
+        std::io::read_to_string(std::io::stdin()).context("cannot read the JSON from stdin")?
+    } else {
+        std::fs::read_to_string(&args.input).with_context(|| format!("cannot read {origin}"))?
+    };
+    let to_stdout = args.output.as_os_str() == "-";
+    if !to_stdout {
+        if args.output.exists() && !args.force {
+            bail!("{} already exists; pass --force to overwrite it", args.output.display());
+        }
+        if !stdin && std::fs::canonicalize(&args.output).ok() == std::fs::canonicalize(&args.input).ok() {
+            bail!("--output {} is the file being imported; write the TOML somewhere else", args.output.display());
+        }
+    }
+    let imported = match config::import_mcp_json(&origin, &text) {
+        Ok(imported) => imported,
+        Err(errors) => {
+            eprintln!("{errors}");
+            let n = errors.0.len();
+            eprintln!("{n} error{} found; nothing written", if n == 1 { "" } else { "s" });
+            return Ok(ExitCode::from(1));
+        }
+    };
+    for note in &imported.notes {
+        eprintln!("note: {note}");
+    }
+    let n = imported.ids.len();
+    let summary = format!("{n} server{}", if n == 1 { "" } else { "s" });
+    if to_stdout {
+        print!("{}", imported.toml);
+        eprintln!("imported {summary} from {origin}");
+    } else {
+        std::fs::write(&args.output, &imported.toml)
+            .with_context(|| format!("cannot write {}", args.output.display()))?;
+        let out = args.output.display();
+        eprintln!("wrote {out} ({summary} from {origin}); check it with `vmcp config validate {out}`");
+    }
     Ok(ExitCode::SUCCESS)
 }
 

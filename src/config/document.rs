@@ -37,6 +37,9 @@ pub(crate) const GATEWAY_KEYS: &[&str] = &[
     "init_timeout",
     "shutdown_grace",
     "session_idle_timeout",
+    "health_interval",
+    "health_timeout",
+    "health_failures",
 ];
 
 /// The keys of `[servers.<id>]`.
@@ -197,6 +200,9 @@ impl Reader<'_> {
                 "init_timeout" => g.init_timeout = self.duration(&path, value),
                 "shutdown_grace" => g.shutdown_grace = self.duration(&path, value),
                 "session_idle_timeout" => g.session_idle_timeout = self.duration(&path, value),
+                "health_interval" => g.health_interval = self.duration(&path, value),
+                "health_timeout" => g.health_timeout = self.duration(&path, value),
+                "health_failures" => g.health_failures = self.value(&path, value),
                 other => {
                     let hint = key_hint(other, GATEWAY_KEYS, SERVER_KEYS, "a [servers.<id>] table");
                     self.error(key_at, format!("unknown key `{other}` in [gateway]{hint}"));

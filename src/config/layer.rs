@@ -50,6 +50,9 @@ pub(crate) struct GatewayLayer {
     pub init_timeout: Option<At<Duration>>,
     pub shutdown_grace: Option<At<Duration>>,
     pub session_idle_timeout: Option<At<Duration>>,
+    pub health_interval: Option<At<Duration>>,
+    pub health_timeout: Option<At<Duration>>,
+    pub health_failures: Option<At<u32>>,
 }
 
 #[derive(Debug, Clone)]
@@ -148,6 +151,9 @@ impl GatewayLayer {
         over(&mut self.init_timeout, later.init_timeout);
         over(&mut self.shutdown_grace, later.shutdown_grace);
         over(&mut self.session_idle_timeout, later.session_idle_timeout);
+        over(&mut self.health_interval, later.health_interval);
+        over(&mut self.health_timeout, later.health_timeout);
+        over(&mut self.health_failures, later.health_failures);
     }
 }
 

@@ -18,6 +18,7 @@
 mod document;
 mod env;
 mod error;
+mod import;
 mod layer;
 mod load;
 mod snippet;
@@ -39,6 +40,7 @@ use serde::{Deserialize, Serialize};
 
 pub use document::is_valid_server_id;
 pub use error::{ConfigError, ConfigErrors};
+pub use import::{Imported, import_mcp_json};
 pub use load::{default_path, load, load_with_env, parse_str};
 pub use snippet::parse_server_snippet;
 pub use starter::STARTER;
@@ -64,6 +66,12 @@ pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 pub const DEFAULT_INIT_TIMEOUT: Duration = Duration::from_secs(30);
 /// Default `[gateway] shutdown_grace`.
 pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+/// Default `[gateway] health_interval`.
+pub const DEFAULT_HEALTH_INTERVAL: Duration = Duration::from_secs(30);
+/// Default `[gateway] health_timeout`.
+pub const DEFAULT_HEALTH_TIMEOUT: Duration = Duration::from_secs(5);
+/// Default `[gateway] health_failures`.
+pub const DEFAULT_HEALTH_FAILURES: u32 = 3;
 /// Default `[gateway] session_idle_timeout`.
 pub const DEFAULT_SESSION_IDLE_TIMEOUT: Duration = Duration::from_secs(30 * 60);
 /// The `balance` strategies a server group may name.
@@ -113,6 +121,12 @@ pub struct GatewayConfig {
     pub shutdown_grace: Duration,
     /// An HTTP session with no request and no open stream for this long is closed.
     pub session_idle_timeout: Duration,
+    /// How often each ready server is pinged ("0s": never).
+    pub health_interval: Duration,
+    /// How long a health ping may take.
+    pub health_timeout: Duration,
+    /// Consecutive failed pings after which a server is restarted.
+    pub health_failures: u32,
 }
 
 impl Default for GatewayConfig {
@@ -136,6 +150,9 @@ impl Default for GatewayConfig {
             init_timeout: DEFAULT_INIT_TIMEOUT,
             shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
             session_idle_timeout: DEFAULT_SESSION_IDLE_TIMEOUT,
+            health_interval: DEFAULT_HEALTH_INTERVAL,
+            health_timeout: DEFAULT_HEALTH_TIMEOUT,
+            health_failures: DEFAULT_HEALTH_FAILURES,
         }
     }
 }

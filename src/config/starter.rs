@@ -24,6 +24,9 @@ pub const STARTER: &str = r#"# vmcp configuration: one MCP endpoint in front of 
 # init_timeout = "30s"               # how long a server may take to start and answer initialize
 # shutdown_grace = "10s"             # how long shutdown waits for requests in flight
 # session_idle_timeout = "30m"       # an HTTP session idle this long (no request, no open stream) is closed
+# health_interval = "30s"            # how often each ready server is pinged ("0s": never)
+# health_timeout = "5s"              # how long a ping may take
+# health_failures = 3                # consecutive failed pings, then the server is restarted
 
 # Each [servers.<id>] table is one MCP server. The id (a lowercase letter, then up
 # to 31 lowercase letters, digits or "-") prefixes its tools: "alpha__echo".

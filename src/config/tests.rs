@@ -92,6 +92,9 @@ request_timeout = "1m30s"
 init_timeout = "500ms"
 shutdown_grace = "0s"
 session_idle_timeout = "5m"
+health_interval = "0s"
+health_timeout = "1s"
+health_failures = 5
 "#);
     let g = config.gateway;
     assert_eq!(g.listen, "0.0.0.0:8080");
@@ -107,7 +110,10 @@ session_idle_timeout = "5m"
     assert_eq!(g.shutdown_grace, Duration::ZERO);
     assert_eq!(g.session_idle_timeout, Duration::from_secs(300));
     // Every key of GATEWAY_KEYS appears above: the list and the reader agree.
-    assert_eq!(GATEWAY_KEYS.len(), 12);
+    assert_eq!(g.health_interval, Duration::ZERO);
+    assert_eq!(g.health_timeout, Duration::from_secs(1));
+    assert_eq!(g.health_failures, 5);
+    assert_eq!(GATEWAY_KEYS.len(), 15);
     assert_eq!(ok("[gateway]\nmax_message_size = 1024").gateway.max_message_size, 1024);
     assert_eq!(ok("[gateway]\nprefix = \"never\"").gateway.prefix, PrefixMode::Never);
 }

@@ -16,10 +16,10 @@ use super::layer::{At, GatewayLayer, Layer, ServerLayer};
 use super::suggest;
 use super::unsupported::unsupported_yet;
 use super::{
-    BALANCE_STRATEGIES, Config, DEFAULT_INIT_TIMEOUT, DEFAULT_LISTEN, DEFAULT_MAX_MESSAGE_SIZE,
-    DEFAULT_MAX_NAME_LENGTH, DEFAULT_REQUEST_TIMEOUT, DEFAULT_SEPARATOR, DEFAULT_SERVER_NAME,
-    DEFAULT_SESSION_IDLE_TIMEOUT, DEFAULT_SHUTDOWN_GRACE, DEFAULT_STATE_DIR, GatewayConfig, MIN_MAX_NAME_LENGTH,
-    PrefixMode, ServerConfig, TransportKind,
+    BALANCE_STRATEGIES, Config, DEFAULT_HEALTH_FAILURES, DEFAULT_HEALTH_INTERVAL, DEFAULT_HEALTH_TIMEOUT,
+    DEFAULT_INIT_TIMEOUT, DEFAULT_LISTEN, DEFAULT_MAX_MESSAGE_SIZE, DEFAULT_MAX_NAME_LENGTH, DEFAULT_REQUEST_TIMEOUT,
+    DEFAULT_SEPARATOR, DEFAULT_SERVER_NAME, DEFAULT_SESSION_IDLE_TIMEOUT, DEFAULT_SHUTDOWN_GRACE, DEFAULT_STATE_DIR,
+    GatewayConfig, MIN_MAX_NAME_LENGTH, PrefixMode, ServerConfig, TransportKind,
 };
 
 /// Validates `layer` and fills in defaults. Problems are appended to `errors`;
@@ -117,6 +117,10 @@ impl Check<'_> {
         self.expect(&g.request_timeout, "gateway.request_timeout", |v| non_zero(*v));
         self.expect(&g.init_timeout, "gateway.init_timeout", |v| non_zero(*v));
         self.expect(&g.session_idle_timeout, "gateway.session_idle_timeout", |v| non_zero(*v));
+        self.expect(&g.health_timeout, "gateway.health_timeout", |v| non_zero(*v));
+        self.expect(&g.health_failures, "gateway.health_failures", |&v| {
+            if v == 0 { Err("must be at least 1".to_owned()) } else { Ok(()) }
+        });
         let state_dir = match g.state_dir {
             Some(at) if at.value.is_empty() => {
                 self.fail(&at.pos, "gateway.state_dir: must not be empty: expected a directory".to_owned());
@@ -138,6 +142,9 @@ impl Check<'_> {
             init_timeout: or(g.init_timeout, DEFAULT_INIT_TIMEOUT),
             shutdown_grace: or(g.shutdown_grace, DEFAULT_SHUTDOWN_GRACE),
             session_idle_timeout: or(g.session_idle_timeout, DEFAULT_SESSION_IDLE_TIMEOUT),
+            health_interval: or(g.health_interval, DEFAULT_HEALTH_INTERVAL),
+            health_timeout: or(g.health_timeout, DEFAULT_HEALTH_TIMEOUT),
+            health_failures: or(g.health_failures, DEFAULT_HEALTH_FAILURES),
         }
     }
 

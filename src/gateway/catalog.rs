@@ -66,6 +66,11 @@ impl Listing {
         Listing { by_name, result: jsonrpc::to_raw(&result), clashes, len }
     }
 
+    /// Every exposed name and where it leads.
+    pub fn entries(&self) -> impl Iterator<Item = (&String, &Entry)> {
+        self.by_name.iter()
+    }
+
     pub fn lookup(&self, exposed: &str) -> Option<&Entry> {
         self.by_name.get(exposed)
     }

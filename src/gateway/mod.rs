@@ -8,6 +8,7 @@
 //! - [`router`]: where each client request goes; [`forward`]: how it gets there.
 //! - [`upstream`]: what backends send unprompted (notifications, sampling, elicitation, roots).
 //! - [`cursor`]: the composite cursor of fanned-out lists.
+//! - [`extension`]: the `vmcp/*` methods, the gateway describing itself.
 //! - [`listen`]: `subscriptions/listen`, list changes and resource updates for
 //!   stateless clients.
 //! - [`mrtr`]: server→client requests for stateless (2026-07-28) clients, as
@@ -19,6 +20,7 @@ pub mod backend;
 pub mod catalog;
 pub mod cursor;
 pub mod error;
+pub mod extension;
 pub mod forward;
 pub mod listen;
 pub mod mrtr;
@@ -55,6 +57,16 @@ pub struct Settings {
     pub init_timeout: Duration,
     pub shutdown_grace: Duration,
     pub max_message_size: usize,
+    pub health: Health,
+}
+
+/// Active health checks: a ping every `interval` (zero: none), each within
+/// `timeout`; `failures` misses in a row restart the server.
+#[derive(Debug, Clone, Copy)]
+pub struct Health {
+    pub interval: Duration,
+    pub timeout: Duration,
+    pub failures: u32,
 }
 
 pub struct Gateway {
@@ -87,6 +99,7 @@ impl Gateway {
             init_timeout: g.init_timeout,
             shutdown_grace: g.shutdown_grace,
             max_message_size: g.max_message_size,
+            health: Health { interval: g.health_interval, timeout: g.health_timeout, failures: g.health_failures },
         };
         let servers = config
             .servers

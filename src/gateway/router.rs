@@ -105,7 +105,10 @@ impl Gateway {
                 join_all(calls).await;
                 Ok(jsonrpc::empty_object())
             }
-            _ => Err(GatewayError::MethodNotFound(m.to_owned())),
+            _ => match self.extension(m, req.params.as_deref()) {
+                Some(answer) => answer,
+                None => Err(GatewayError::MethodNotFound(m.to_owned())),
+            },
         }
     }
 
@@ -380,6 +383,9 @@ impl Gateway {
         if revision >= Revision::V2025_03_26 {
             capabilities["completions"] = serde_json::json!({});
         }
+        capabilities["experimental"] = serde_json::json!({
+            "vmcp": { "version": env!("CARGO_PKG_VERSION"), "methods": super::extension::METHODS },
+        });
         let mut result = RawObject::new();
         result.set("protocolVersion", revision.as_str());
         result.set("capabilities", &capabilities);

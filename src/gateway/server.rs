@@ -263,6 +263,32 @@ enum RunEnd {
     Failed(String),
 }
 
+/// Pings the server on schedule; resolves (with the reason) once it has missed
+/// `failures` pings in a row, which restarts it. A 2026-07-28 server has no
+/// `ping`: it is asked `server/discover` instead. Never resolves when checks are off.
+async fn health_checks(conn: &BackendConn, health: super::Health) -> String {
+    if health.interval.is_zero() {
+        return std::future::pending().await;
+    }
+    let probe = if conn.is_modern() { method::SERVER_DISCOVER } else { method::PING };
+    let mut missed = 0u32;
+    loop {
+        tokio::time::sleep(health.interval).await;
+        match conn.call_with(probe, None, None, None, Some(health.timeout)).await {
+            Ok(_) => missed = 0,
+            // A server that answers, even with an error, is alive.
+            Err(super::GatewayError::Remote(_)) => missed = 0,
+            Err(e) => {
+                missed += 1;
+                tracing::warn!(server = %conn.server, missed, "health check failed: {e}");
+                if missed >= health.failures {
+                    return format!("health check failed {missed} times in a row (last: {e})");
+                }
+            }
+        }
+    }
+}
+
 /// Opens the server's transport.
 fn connect(server: &Server, max_message_size: usize) -> Result<Link, String> {
     let cfg = &server.config;
@@ -390,6 +416,7 @@ async fn run_once(gw: &Weak<Gateway>, server: &Arc<Server>, stop: &CancellationT
     let end = tokio::select! {
         why = lifetime.ended() => RunEnd::Failed(why),
         _ = conn.closed() => RunEnd::Failed("closed its connection".into()),
+        why = health_checks(&conn, settings.health) => RunEnd::Failed(why),
         _ = stop.cancelled() => RunEnd::Stopped,
     };
     // Take the server out of service before the link is gone, so no new request

@@ -54,6 +54,9 @@ pub struct MockArgs {
     /// Exit (status 3) upon receiving the Nth request.
     #[arg(long)]
     pub crash_after: Option<u64>,
+    /// Stop answering anything (but stay alive) from the Nth request on, to test hung servers.
+    #[arg(long)]
+    pub hang_after: Option<u64>,
     /// Exit (status 4) before answering initialize, to test start-up failures.
     #[arg(long)]
     pub fail_start: bool,

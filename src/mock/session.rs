@@ -379,6 +379,9 @@ impl MockSession {
         if self.args.crash_after.is_some_and(|limit| n >= limit) {
             std::process::exit(3);
         }
+        if self.args.hang_after.is_some_and(|limit| n >= limit) {
+            return std::future::pending().await;
+        }
         if self.args.latency_ms > 0 {
             tokio::time::sleep(Duration::from_millis(self.args.latency_ms)).await;
         }
