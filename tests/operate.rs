@@ -186,3 +186,61 @@ async fn daemon_mode_detaches_writes_its_pid_and_stops_cleanly() {
     }
     panic!("backends outlived `vmcp stop`");
 }
+
+#[tokio::test]
+async fn hot_reload_applies_the_difference_and_keeps_sessions() {
+    let setup = Setup::new("", &[mock_server("alpha", &[]), mock_server("gone", &[])]);
+    let original = std::fs::read_to_string(&setup.config).expect("config");
+    let mut gw = HttpGateway::start(&setup).await;
+    let mut client = HttpClient::new(gw.url("/mcp"));
+    client.initialize(json!({})).await;
+    let before = cli_json(&setup, &["list", "--json"]);
+    let alpha_pid =
+        before.as_array().expect("list").iter().find(|s| s["id"] == "alpha").and_then(|s| s["pid"].as_u64());
+
+    // A broken file is refused whole: nothing changes.
+    std::fs::write(&setup.config, format!("{original}\n[servers.bad]\ncomand = \"x\"\n")).expect("write");
+    let p = std::process::Command::new("kill")
+        .arg("-HUP")
+        .arg(gw.child.id().expect("pid").to_string())
+        .status()
+        .expect("kill");
+    assert!(p.success());
+    tokio::time::timeout(WAIT, async {
+        while let Some(line) = gw.stderr.recv().await {
+            if line.contains("configuration not reloaded") {
+                return;
+            }
+        }
+    })
+    .await
+    .expect("the broken configuration is reported");
+    let during = cli_json(&setup, &["list", "--json"]);
+    let ids: Vec<&str> = during.as_array().expect("list").iter().filter_map(|s| s["id"].as_str()).collect();
+    assert_eq!(ids, ["alpha", "gone"], "a broken configuration changes nothing");
+    // Then a good one: `gone` removed, `beta` added, alpha untouched (same process).
+    let good = original.replace(&mock_server("gone", &[]), &mock_server("beta", &["--tools", "1"]));
+    assert_ne!(good, original);
+    std::fs::write(&setup.config, &good).expect("write");
+    let mut ids = Vec::new();
+    for _ in 0..200 {
+        let list = cli_json(&setup, &["list", "--json"]);
+        ids = list.as_array().expect("list").iter().filter_map(|s| s["id"].as_str().map(str::to_owned)).collect();
+        let beta_ready = list.as_array().expect("list").iter().any(|s| s["id"] == "beta" && s["state"] == "ready");
+        if ids == ["alpha", "beta"] && beta_ready {
+            let alpha =
+                list.as_array().expect("list").iter().find(|s| s["id"] == "alpha").and_then(|s| s["pid"].as_u64());
+            assert_eq!(alpha, alpha_pid, "an unchanged server keeps running");
+            // The session lived through it and sees the new catalog.
+            let names = tool_names(&client.call("tools/list", json!({})).await);
+            assert!(
+                names.contains(&"beta__tool_0".to_owned()) && !names.iter().any(|n| n.starts_with("gone__")),
+                "{names:?}"
+            );
+            gw.stop().await;
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the configuration change never took effect: {ids:?}");
+}

@@ -37,6 +37,7 @@ pub struct Admin {
     pub started: Instant,
     pub listen: Option<String>,
     pub state_dir: PathBuf,
+    pub reloader: Arc<crate::gateway::reload::Reloader>,
 }
 
 /// Where the admin socket of a state directory lives.
@@ -71,6 +72,7 @@ pub fn router(admin: Arc<Admin>) -> Router {
         .route("/admin/v1/servers/{id}/restart", post(restart))
         .route("/admin/v1/metrics", get(metrics))
         .route("/admin/v1/shutdown", post(shutdown))
+        .route("/admin/v1/reload", post(reload))
         .with_state(admin)
 }
 
@@ -222,6 +224,13 @@ async fn metrics(State(_a): State<Arc<Admin>>) -> Response {
         crate::observe::metrics::Metrics::global().encode(),
     )
         .into_response()
+}
+
+async fn reload(State(a): State<Arc<Admin>>) -> Response {
+    match a.reloader.reload().await {
+        Ok(report) => Json(report).into_response(),
+        Err(errors) => fail(StatusCode::BAD_REQUEST, "invalid_config", errors.to_string()),
+    }
 }
 
 async fn shutdown(State(a): State<Arc<Admin>>) -> Response {

@@ -73,8 +73,35 @@ pub struct IdArgs {
 
 fn client(target: &Target) -> anyhow::Result<AdminClient> {
     let paths = super::config_paths(&target.config)?;
-    let cfg = crate::config::load(&paths).map_err(|e| anyhow::anyhow!("invalid configuration:\n{e}"))?;
-    Ok(AdminClient::new(&crate::admin::socket_path(&cfg.gateway.state_dir)))
+    let state_dir = match crate::config::load(&paths) {
+        Ok(cfg) => cfg.gateway.state_dir,
+        // A file being edited may be broken while the gateway runs on the last
+        // good one: find the gateway anyway, from its state_dir alone.
+        Err(errors) => match lenient_state_dir(&paths) {
+            Some(dir) => {
+                eprintln!("warning: the configuration has errors (the gateway keeps its last good one):\n{errors}");
+                dir
+            }
+            None => anyhow::bail!("invalid configuration:\n{errors}"),
+        },
+    };
+    Ok(AdminClient::new(&crate::admin::socket_path(&state_dir)))
+}
+
+/// `gateway.state_dir` read from files that may not validate (later files win).
+fn lenient_state_dir(paths: &[PathBuf]) -> Option<PathBuf> {
+    let mut found = None;
+    for p in paths {
+        let table: toml::Table = std::fs::read_to_string(p).ok()?.parse().ok()?;
+        if let Some(dir) = table.get("gateway").and_then(|g| g.get("state_dir")).and_then(|d| d.as_str()) {
+            found = Some(dir.to_owned());
+        }
+    }
+    let dir = found.unwrap_or_else(|| crate::config::DEFAULT_STATE_DIR.to_owned());
+    Some(match (dir.strip_prefix("~/"), std::env::var("HOME")) {
+        (Some(rest), Ok(home)) => PathBuf::from(home).join(rest),
+        _ => PathBuf::from(dir),
+    })
 }
 
 fn print_json(v: &impl serde::Serialize) -> anyhow::Result<()> {

@@ -19,6 +19,7 @@ use tokio_util::sync::CancellationToken;
 use crate::admin::{self, Admin};
 use crate::config::{self, Config};
 use crate::gateway::Gateway;
+use crate::gateway::reload::Reloader;
 use crate::registry::{InstanceLock, Store};
 use crate::transport::http::{HttpOptions, McpHttp};
 use crate::transport::legacy_sse::LegacySse;
@@ -163,6 +164,9 @@ pub fn run(args: StartArgs) -> anyhow::Result<ExitCode> {
         tokio::spawn(watch_signals(stop.clone()));
         let gateway = Gateway::start(&cfg);
         restore_mounts(&gateway, &store);
+        let reloader = Reloader::new(paths.clone(), gateway.clone(), cfg.clone());
+        tokio::spawn(reloader.clone().watch(Duration::from_secs(2), stop.clone()));
+        tokio::spawn(reload_on_sighup(reloader.clone(), stop.clone()));
         let admin_task = if args.stdio {
             None
         } else {
@@ -173,6 +177,7 @@ pub fn run(args: StartArgs) -> anyhow::Result<ExitCode> {
                 started: std::time::Instant::now(),
                 listen: Some(cfg.gateway.listen.clone()),
                 state_dir: state_dir.clone(),
+                reloader: reloader.clone(),
             });
             let path = admin::socket_path(&state_dir);
             Some(
@@ -229,6 +234,20 @@ fn restore_mounts(gateway: &Arc<Gateway>, store: &Store) {
             }
             Err(e) => tracing::error!(server = %m.id, "stored mount no longer valid:\n{e}"),
         }
+    }
+}
+
+/// SIGHUP: reload the configuration.
+async fn reload_on_sighup(reloader: Arc<Reloader>, stop: CancellationToken) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let Ok(mut hup) = signal(SignalKind::hangup()) else { return };
+    loop {
+        tokio::select! {
+            got = hup.recv() => if got.is_none() { return },
+            _ = stop.cancelled() => return,
+        }
+        tracing::info!("SIGHUP: reloading the configuration");
+        let _ = reloader.reload().await;
     }
 }
 

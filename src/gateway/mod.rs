@@ -2,6 +2,7 @@
 //!
 //! - [`server`]: each backend server's lifecycle (start, initialize, restart with backoff, stop).
 //! - [`ops`]: changes at runtime: mount, unmount, enable, disable, restart.
+//! - [`reload`]: a changed configuration applied as a difference (hot reload).
 //! - [`backend`]: a live connection to one backend, with id remapping and cancellation.
 //! - [`catalog`] and [`names`]: the merged, namespaced tools and prompts.
 //! - [`session`]: one client's session (handshake, in-flight requests, server→client requests).
@@ -26,6 +27,7 @@ pub mod listen;
 pub mod mrtr;
 pub mod names;
 pub mod ops;
+pub mod reload;
 pub mod router;
 pub mod server;
 pub mod session;

@@ -1,0 +1,164 @@
+//! Hot reload: a changed configuration applied as a difference, on SIGHUP, on
+//! `POST /admin/v1/reload`, or when a configuration file changes on disk.
+//!
+//! Servers added to the file are started, removed ones stopped, changed ones
+//! restarted with their new settings; every other server, and every client
+//! session, is left alone. A configuration that does not load is rejected whole:
+//! the running one stays, and the reason is logged (and returned to the admin
+//! API). Gateway-wide settings (listen address, naming, limits) apply at the next
+//! start; a reload that changes them says so.
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use serde::Serialize;
+use tokio_util::sync::CancellationToken;
+
+use super::Gateway;
+use super::server::{Server, Source};
+use crate::config::{self, Config, ConfigErrors};
+
+/// What a reload changed.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ReloadReport {
+    pub added: Vec<String>,
+    pub removed: Vec<String>,
+    pub changed: Vec<String>,
+    /// `[gateway]` settings that differ and wait for a restart.
+    pub needs_restart: Vec<String>,
+}
+
+pub struct Reloader {
+    paths: Vec<PathBuf>,
+    gateway: Arc<Gateway>,
+    current: tokio::sync::Mutex<Config>,
+    seen: Mutex<Vec<Option<SystemTime>>>,
+}
+
+fn mtimes(paths: &[PathBuf]) -> Vec<Option<SystemTime>> {
+    paths.iter().map(|p| std::fs::metadata(p).and_then(|m| m.modified()).ok()).collect()
+}
+
+impl Reloader {
+    pub fn new(paths: Vec<PathBuf>, gateway: Arc<Gateway>, current: Config) -> Arc<Self> {
+        let seen = mtimes(&paths);
+        Arc::new(Reloader { paths, gateway, current: tokio::sync::Mutex::new(current), seen: Mutex::new(seen) })
+    }
+
+    /// Loads the configuration again and applies what changed.
+    pub async fn reload(&self) -> Result<ReloadReport, ConfigErrors> {
+        let mut current = self.current.lock().await;
+        let fresh = match config::load(&self.paths) {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::error!("configuration not reloaded; the running one stays:\n{e}");
+                return Err(e);
+            }
+        };
+        if let Ok(mut seen) = self.seen.lock() {
+            *seen = mtimes(&self.paths);
+        }
+        let report = self.gateway.apply_servers(&current, &fresh).await;
+        let (old, new) = (&current.gateway, &fresh.gateway);
+        let mut needs_restart = Vec::new();
+        macro_rules! differs {
+            ($($f:ident),*) => { $( if old.$f != new.$f { needs_restart.push(format!("gateway.{}", stringify!($f))); } )* };
+        }
+        differs!(
+            listen,
+            separator,
+            prefix,
+            state_dir,
+            max_message_size,
+            max_name_length,
+            server_name,
+            allowed_origins,
+            request_timeout,
+            init_timeout,
+            shutdown_grace,
+            session_idle_timeout,
+            health_interval,
+            health_timeout,
+            health_failures
+        );
+        if !needs_restart.is_empty() {
+            tracing::warn!(settings = %needs_restart.join(", "), "changed; they apply at the next start");
+        }
+        *current = fresh;
+        let report = ReloadReport { needs_restart, ..report };
+        tracing::info!(added = ?report.added, removed = ?report.removed, changed = ?report.changed, "configuration reloaded");
+        Ok(report)
+    }
+
+    /// Reloads whenever a configuration file's modification time changes
+    /// (polled: no platform watcher needed, and editors that replace files are covered).
+    pub async fn watch(self: Arc<Self>, every: Duration, stop: CancellationToken) {
+        loop {
+            tokio::select! {
+                _ = tokio::time::sleep(every) => {}
+                _ = stop.cancelled() => return,
+            }
+            let now = mtimes(&self.paths);
+            let changed = self.seen.lock().map(|seen| *seen != now).unwrap_or(false);
+            if changed {
+                tracing::info!("a configuration file changed; reloading");
+                let _ = self.reload().await;
+            }
+        }
+    }
+}
+
+impl Gateway {
+    /// Applies the difference between two configurations' servers.
+    async fn apply_servers(self: &Arc<Self>, old: &Config, new: &Config) -> ReloadReport {
+        let mut report = ReloadReport::default();
+        for id in old.servers.keys().filter(|id| !new.servers.contains_key(*id)) {
+            if self.remove_configured(id).await {
+                report.removed.push(id.clone());
+            }
+        }
+        for (id, cfg) in &new.servers {
+            match old.servers.get(id) {
+                Some(before) if before == cfg => {}
+                Some(_) => {
+                    self.remove_configured(id).await;
+                    self.add_configured(id, cfg);
+                    report.changed.push(id.clone());
+                }
+                None => {
+                    if self.server(id).is_some_and(|s| s.source == Source::Mounted) {
+                        tracing::warn!(server = %id, "the configuration now defines a server mounted at runtime; unmount it to use the configured one");
+                        continue;
+                    }
+                    self.add_configured(id, cfg);
+                    report.added.push(id.clone());
+                }
+            }
+        }
+        if !report.removed.is_empty() || !report.changed.is_empty() {
+            self.rebuild_catalog();
+        }
+        report
+    }
+
+    async fn remove_configured(&self, id: &str) -> bool {
+        let Some(server) = self.server(id).filter(|s| s.source == Source::Config) else { return false };
+        if let Ok(mut servers) = self.servers.write() {
+            servers.remove(id);
+        }
+        server.stop_run().await;
+        crate::observe::metrics::Metrics::global().server_removed(id);
+        true
+    }
+
+    fn add_configured(self: &Arc<Self>, id: &str, cfg: &crate::config::ServerConfig) {
+        let server = Server::new(id, cfg.clone(), Source::Config);
+        if let Ok(mut servers) = self.servers.write() {
+            servers.insert(id.to_owned(), server.clone());
+        }
+        if server.config.enabled {
+            self.start_server(&server);
+        }
+    }
+}
