@@ -682,7 +682,8 @@ async fn readyz_names_a_missing_required_server() {
 
 #[tokio::test]
 async fn sigterm_exits_cleanly_and_stops_backends() {
-    let (_setup, gw, mut client) = gateway_and_client("", json!({})).await;
+    // A call in flight gets shutdown_grace to finish, then ends with an error.
+    let (_setup, gw, mut client) = gateway_and_client("shutdown_grace = \"1s\"", json!({})).await;
     let mut pids = Vec::new();
     for server in ["alpha", "beta"] {
         let s = stats(&mut client, server).await;
@@ -691,8 +692,8 @@ async fn sigterm_exits_cleanly_and_stops_backends() {
         pids.push((server, pid));
     }
 
-    // Open streams must not hold up the exit: a standalone GET stream and a
-    // slow call in flight (the default shutdown_grace is 10 s).
+    // Open streams must not hold up the exit beyond the grace: a standalone GET
+    // stream and a slow call in flight (30 s, longer than the 1 s grace).
     let session = session_of(&client);
     let get = client.http.get(&client.url).header("accept", "text/event-stream").header("mcp-session-id", &session);
     let get = send_bounded(get).await;

@@ -316,7 +316,8 @@ async fn ws_closing_the_socket_cancels_in_flight_requests() {
 
 #[tokio::test]
 async fn sigterm_ends_sse_and_websocket_connections() {
-    let (_setup, gw) = gateway("").await;
+    // The sleeps outlast the 1 s shutdown_grace: they end with an error.
+    let (_setup, gw) = gateway("shutdown_grace = \"1s\"").await;
     let mut observer = WsClient::connect(&gw.base).await;
     observer.initialize("2025-11-25", json!({})).await;
     let mut sse = SseClient::connect(&gw.base).await;

@@ -244,3 +244,51 @@ async fn hot_reload_applies_the_difference_and_keeps_sessions() {
     }
     panic!("the configuration change never took effect: {ids:?}");
 }
+
+#[tokio::test]
+async fn a_graceful_stop_lets_calls_in_flight_finish_and_refuses_new_ones() {
+    let setup = Setup::new("", &[mock_server("alpha", &[])]);
+    let gw = HttpGateway::start(&setup).await;
+    let mut slow = HttpClient::new(gw.url("/mcp"));
+    slow.initialize(json!({})).await;
+    let mut other = HttpClient::new(gw.url("/mcp"));
+    other.initialize(json!({})).await;
+    let stats = |v: Value| -> u64 {
+        let text = first_text(&v);
+        serde_json::from_str::<Value>(&text).expect("stats")["requests"].as_u64().unwrap_or(0)
+    };
+    let before = stats(other.call("tools/call", json!({"name": "alpha__stats", "arguments": {}})).await);
+    let call = tokio::spawn(async move {
+        slow.request("tools/call", json!({"name": "alpha__sleep", "arguments": {"ms": 1500}})).await
+    });
+    // Wait until the sleep is with the backend (its request counter moved by two: the sleep and this poll).
+    let mut polls = 0;
+    loop {
+        polls += 1;
+        let n = stats(other.call("tools/call", json!({"name": "alpha__stats", "arguments": {}})).await);
+        if n > before + polls {
+            break;
+        }
+        assert!(polls < 200, "the call never reached the backend");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let pid = gw.child.id().expect("pid");
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), nix::sys::signal::Signal::SIGTERM).expect("SIGTERM");
+    // New requests are refused while the gateway drains ...
+    let mut refused = false;
+    for _ in 0..100 {
+        let p = other.request("tools/call", json!({"name": "alpha__echo", "arguments": {"text": "late"}})).await;
+        if p.response()["error"]["code"] == -32014 {
+            refused = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(refused, "a request during the drain is refused with -32014");
+    // ... and the call in flight finishes with its real result.
+    let done = call.await.expect("join");
+    assert_eq!(first_text(&done.response()["result"]), "slept", "{done:?}");
+    let mut child = gw.child;
+    let status = tokio::time::timeout(WAIT, child.wait()).await.expect("exits").expect("wait");
+    assert!(status.success(), "{status:?}");
+}

@@ -267,7 +267,16 @@ async fn watch_signals(stop: CancellationToken) {
 async fn serve_stdio(gateway: &Arc<Gateway>, cfg: &Config, stop: CancellationToken) -> anyhow::Result<()> {
     tracing::info!(servers = cfg.servers.len(), "serving MCP on stdio");
     let input = BufReader::with_capacity(64 * 1024, tokio::io::stdin());
-    crate::transport::stdio::serve(gateway, input, tokio::io::stdout(), cfg.gateway.max_message_size, stop).await;
+    // On a signal, requests in flight get shutdown_grace before the session closes.
+    let close = CancellationToken::new();
+    let (g, grace, c) = (gateway.clone(), cfg.gateway.shutdown_grace, close.clone());
+    let drainer = tokio::spawn(async move {
+        stop.cancelled().await;
+        g.drain(grace).await;
+        c.cancel();
+    });
+    crate::transport::stdio::serve(gateway, input, tokio::io::stdout(), cfg.gateway.max_message_size, close).await;
+    drainer.abort();
     Ok(())
 }
 
@@ -303,8 +312,11 @@ async fn serve_http(gateway: &Arc<Gateway>, cfg: &Config, stop: CancellationToke
     });
     let drain = mcp.clone();
     let signal = stop.clone();
+    let draining = gateway.clone();
     let server = axum::serve(listener, app).with_graceful_shutdown(async move {
         signal.cancelled().await;
+        // Requests in flight get shutdown_grace to finish; new ones are refused.
+        draining.drain(grace).await;
         // Ending the sessions ends their streams, so the drain below can finish.
         drain.close_all();
         legacy.close_all();
@@ -314,7 +326,8 @@ async fn serve_http(gateway: &Arc<Gateway>, cfg: &Config, stop: CancellationToke
     });
     let serving = tokio::spawn(async move { server.await });
     stop.cancelled().await;
-    match tokio::time::timeout(grace, serving).await {
+    // The drain's grace, then a little for streams to end.
+    match tokio::time::timeout(grace + Duration::from_secs(5), serving).await {
         Ok(Ok(Ok(()))) => {}
         Ok(Ok(Err(e))) => tracing::warn!("HTTP server: {e}"),
         Ok(Err(e)) => tracing::warn!("HTTP server task: {e}"),

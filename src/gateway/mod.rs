@@ -34,7 +34,7 @@ pub mod session;
 pub mod upstream;
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock, Weak};
 use std::time::Duration;
 
@@ -49,6 +49,32 @@ pub use error::GatewayError;
 use names::Naming;
 use server::{Server, Status};
 use session::ClientSession;
+
+/// Counts client requests in flight; wakes a drain when the count reaches zero.
+#[derive(Default)]
+pub(crate) struct Busy {
+    count: AtomicUsize,
+    draining: AtomicBool,
+    idle: tokio::sync::Notify,
+}
+
+/// Held while a client request is handled.
+pub(crate) struct BusyGuard<'a>(&'a Busy);
+
+impl Busy {
+    pub(crate) fn enter(&self) -> BusyGuard<'_> {
+        self.count.fetch_add(1, Ordering::Relaxed);
+        BusyGuard(self)
+    }
+}
+
+impl Drop for BusyGuard<'_> {
+    fn drop(&mut self) {
+        if self.0.count.fetch_sub(1, Ordering::Relaxed) == 1 {
+            self.0.idle.notify_waiters();
+        }
+    }
+}
 
 /// Gateway-wide settings, fixed at start.
 #[derive(Debug, Clone)]
@@ -83,6 +109,8 @@ pub struct Gateway {
     pub(crate) upstream: upstream::Routes,
     pub(crate) mrtr: mrtr::Table,
     pub(crate) listeners: listen::Listeners,
+    /// Client requests being handled, for a draining shutdown.
+    pub(crate) busy: Busy,
     shutdown: CancellationToken,
     supervisors: TaskTracker,
 }
@@ -118,6 +146,7 @@ impl Gateway {
             upstream: upstream::Routes::default(),
             mrtr: mrtr::Table::default(),
             listeners: listen::Listeners::default(),
+            busy: Busy::default(),
             shutdown: CancellationToken::new(),
             supervisors: TaskTracker::new(),
         });
@@ -224,7 +253,28 @@ impl Gateway {
     }
 
     pub fn is_shutting_down(&self) -> bool {
-        self.shutdown.is_cancelled()
+        self.shutdown.is_cancelled() || self.busy.draining.load(Ordering::Relaxed)
+    }
+
+    /// The first step of a graceful shutdown: new requests are refused (with an
+    /// error saying so) and those in flight get up to `grace` to finish. Returns
+    /// how many were still running when the time was up (they are then cancelled
+    /// by [`Gateway::shutdown`] and answered with an error).
+    pub async fn drain(&self, grace: Duration) -> usize {
+        self.busy.draining.store(true, Ordering::Relaxed);
+        let deadline = tokio::time::Instant::now() + grace;
+        loop {
+            let n = self.busy.count.load(Ordering::Relaxed);
+            if n == 0 {
+                return 0;
+            }
+            let idle = self.busy.idle.notified();
+            if tokio::time::timeout_at(deadline, idle).await.is_err() {
+                let left = self.busy.count.load(Ordering::Relaxed);
+                tracing::warn!(left, "requests still in flight after shutdown_grace; cancelling them");
+                return left;
+            }
+        }
     }
 
     /// Stops every backend (each process group is terminated) and returns once

@@ -178,6 +178,8 @@ impl transport::Session for ClientSession {
             if self.gateway.is_shutting_down() {
                 return Response::err(req.id, GatewayError::ShuttingDown.to_error_object());
             }
+            // A listen stream lasts as long as its client wants: a drain does not wait for it.
+            let _busy = (req.method != method::SUBSCRIPTIONS_LISTEN).then(|| self.gateway.busy.enter());
             // A 2026-07-28 request says who its client is, every time.
             let modern = match ModernMeta::from_request(&req) {
                 Ok(m) => m,
