@@ -292,3 +292,44 @@ async fn a_graceful_stop_lets_calls_in_flight_finish_and_refuses_new_ones() {
     let status = tokio::time::timeout(WAIT, child.wait()).await.expect("exits").expect("wait");
     assert!(status.success(), "{status:?}");
 }
+
+#[tokio::test]
+async fn the_admin_api_on_tcp_needs_its_token() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
+    let token = "a-long-enough-admin-token";
+    let setup = Setup::new(
+        &format!("admin_listen = \"127.0.0.1:{port}\"\nadmin_token = \"{token}\""),
+        &[mock_server("alpha", &[])],
+    );
+    let gw = HttpGateway::start(&setup).await;
+    let url = format!("http://127.0.0.1:{port}/admin/v1/status");
+    let http = reqwest::Client::new();
+    for auth in [None, Some("Bearer wrong-token-of-some-length"), Some(token)] {
+        let mut req = http.get(&url);
+        if let Some(a) = auth {
+            req = req.header("authorization", a);
+        }
+        let resp = req.send().await.expect("request");
+        assert_eq!(resp.status().as_u16(), 401, "{auth:?}");
+    }
+    let resp = http.get(&url).bearer_auth(token).send().await.expect("request");
+    assert_eq!(resp.status().as_u16(), 200);
+    let status: Value = serde_json::from_str(&resp.text().await.expect("body")).expect("json");
+    assert_eq!(status["servers"], 1);
+    gw.stop().await;
+}
+
+#[test]
+fn the_admin_api_never_listens_beyond_loopback_or_without_a_token() {
+    for (gateway, expect) in [
+        ("admin_listen = \"0.0.0.0:3001\"\nadmin_token = \"0123456789abcdef\"", "not a loopback address"),
+        ("admin_listen = \"127.0.0.1:3001\"", "needs gateway.admin_token"),
+        ("admin_listen = \"127.0.0.1:3001\"\nadmin_token = \"short\"", "at least 16"),
+    ] {
+        let setup = Setup::new(gateway, &[mock_server("alpha", &[])]);
+        let out = StdCommand::new(vmcp_bin()).args(["config", "validate"]).arg(&setup.config).output().expect("run");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{gateway}: {err}");
+        assert!(err.contains(expect), "{gateway}: {err}");
+    }
+}

@@ -62,6 +62,51 @@ pub async fn serve(admin: Arc<Admin>, shutdown: CancellationToken) -> std::io::R
     }))
 }
 
+/// Serves the admin API on a loopback TCP address as well, behind a bearer token
+/// (`gateway.admin_listen`, `gateway.admin_token`; the config refuses one without the other).
+pub async fn serve_tcp(
+    admin: Arc<Admin>,
+    addr: &str,
+    token: String,
+    shutdown: CancellationToken,
+) -> std::io::Result<tokio::task::JoinHandle<()>> {
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    tracing::info!(address = %addr, "admin API on TCP (token required)");
+    let expected: Arc<str> = format!("Bearer {token}").into();
+    let app = router(admin).layer(axum::middleware::from_fn(
+        move |req: axum::extract::Request, next: axum::middleware::Next| {
+            let expected = expected.clone();
+            async move {
+                let given =
+                    req.headers().get(axum::http::header::AUTHORIZATION).map(|v| v.as_bytes()).unwrap_or_default();
+                if constant_time_eq(given, expected.as_bytes()) {
+                    next.run(req).await
+                } else {
+                    fail(
+                        StatusCode::UNAUTHORIZED,
+                        "unauthorized",
+                        "the admin API needs Authorization: Bearer <gateway.admin_token>",
+                    )
+                }
+            }
+        },
+    ));
+    Ok(tokio::spawn(async move {
+        let served = axum::serve(listener, app).with_graceful_shutdown(async move { shutdown.cancelled().await }).await;
+        if let Err(e) = served {
+            tracing::warn!("admin API (TCP): {e}");
+        }
+    }))
+}
+
+/// Compares without leaking, through timing, how much of a token was right.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
 pub fn router(admin: Arc<Admin>) -> Router {
     Router::new()
         .route("/admin/v1/status", get(status))

@@ -180,6 +180,11 @@ pub fn run(args: StartArgs) -> anyhow::Result<ExitCode> {
                 reloader: reloader.clone(),
             });
             let path = admin::socket_path(&state_dir);
+            if let (Some(addr), Some(token)) = (&cfg.gateway.admin_listen, &cfg.gateway.admin_token) {
+                admin::serve_tcp(admin.clone(), addr, token.clone(), stop.clone())
+                    .await
+                    .with_context(|| format!("cannot listen on {addr} (gateway.admin_listen)"))?;
+            }
             Some(
                 admin::serve(admin, stop.clone())
                     .await

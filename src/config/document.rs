@@ -40,6 +40,8 @@ pub(crate) const GATEWAY_KEYS: &[&str] = &[
     "health_interval",
     "health_timeout",
     "health_failures",
+    "admin_listen",
+    "admin_token",
 ];
 
 /// The keys of `[servers.<id>]`.
@@ -203,6 +205,8 @@ impl Reader<'_> {
                 "health_interval" => g.health_interval = self.duration(&path, value),
                 "health_timeout" => g.health_timeout = self.duration(&path, value),
                 "health_failures" => g.health_failures = self.value(&path, value),
+                "admin_listen" => g.admin_listen = self.value(&path, value),
+                "admin_token" => g.admin_token = self.value(&path, value),
                 other => {
                     let hint = key_hint(other, GATEWAY_KEYS, SERVER_KEYS, "a [servers.<id>] table");
                     self.error(key_at, format!("unknown key `{other}` in [gateway]{hint}"));

@@ -53,6 +53,8 @@ pub(crate) struct GatewayLayer {
     pub health_interval: Option<At<Duration>>,
     pub health_timeout: Option<At<Duration>>,
     pub health_failures: Option<At<u32>>,
+    pub admin_listen: Option<At<String>>,
+    pub admin_token: Option<At<String>>,
 }
 
 #[derive(Debug, Clone)]
@@ -154,6 +156,8 @@ impl GatewayLayer {
         over(&mut self.health_interval, later.health_interval);
         over(&mut self.health_timeout, later.health_timeout);
         over(&mut self.health_failures, later.health_failures);
+        over(&mut self.admin_listen, later.admin_listen);
+        over(&mut self.admin_token, later.admin_token);
     }
 }
 

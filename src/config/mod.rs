@@ -127,6 +127,10 @@ pub struct GatewayConfig {
     pub health_timeout: Duration,
     /// Consecutive failed pings after which a server is restarted.
     pub health_failures: u32,
+    /// The admin API on a loopback TCP address too (besides the Unix socket).
+    pub admin_listen: Option<String>,
+    /// The bearer token the TCP admin API requires.
+    pub admin_token: Option<String>,
 }
 
 impl Default for GatewayConfig {
@@ -153,6 +157,8 @@ impl Default for GatewayConfig {
             health_interval: DEFAULT_HEALTH_INTERVAL,
             health_timeout: DEFAULT_HEALTH_TIMEOUT,
             health_failures: DEFAULT_HEALTH_FAILURES,
+            admin_listen: None,
+            admin_token: None,
         }
     }
 }

@@ -27,6 +27,8 @@ pub const STARTER: &str = r#"# vmcp configuration: one MCP endpoint in front of 
 # health_interval = "30s"            # how often each ready server is pinged ("0s": never)
 # health_timeout = "5s"              # how long a ping may take
 # health_failures = 3                # consecutive failed pings, then the server is restarted
+# admin_listen = "127.0.0.1:3001"    # the admin API on loopback TCP too (it is always on <state_dir>/admin.sock)
+# admin_token = "${VMCP_ADMIN_TOKEN}"  # required with admin_listen: sent as Authorization: Bearer <token>
 
 # Each [servers.<id>] table is one MCP server. The id (a lowercase letter, then up
 # to 31 lowercase letters, digits or "-") prefixes its tools: "alpha__echo".

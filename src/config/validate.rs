@@ -118,6 +118,25 @@ impl Check<'_> {
         self.expect(&g.init_timeout, "gateway.init_timeout", |v| non_zero(*v));
         self.expect(&g.session_idle_timeout, "gateway.session_idle_timeout", |v| non_zero(*v));
         self.expect(&g.health_timeout, "gateway.health_timeout", |v| non_zero(*v));
+        self.expect(&g.admin_listen, "gateway.admin_listen", |v| match v.parse::<std::net::SocketAddr>() {
+            Ok(a) if a.ip().is_loopback() => Ok(()),
+            Ok(a) => Err(format!("{a} is not a loopback address: the admin API never listens beyond this machine")),
+            Err(_) => Err(format!("expected an address such as \"127.0.0.1:3001\", not {v:?}")),
+        });
+        self.expect(&g.admin_token, "gateway.admin_token", |v| {
+            if v.len() < 16 {
+                Err("must be at least 16 characters (use ${VAR} to keep it out of the file)".to_owned())
+            } else {
+                Ok(())
+            }
+        });
+        if let (Some(at), None) = (&g.admin_listen, &g.admin_token) {
+            self.fail(
+                &at.pos,
+                "gateway.admin_listen needs gateway.admin_token: the admin API is never reachable over TCP without one"
+                    .to_owned(),
+            );
+        }
         self.expect(&g.health_failures, "gateway.health_failures", |&v| {
             if v == 0 { Err("must be at least 1".to_owned()) } else { Ok(()) }
         });
@@ -145,6 +164,8 @@ impl Check<'_> {
             health_interval: or(g.health_interval, DEFAULT_HEALTH_INTERVAL),
             health_timeout: or(g.health_timeout, DEFAULT_HEALTH_TIMEOUT),
             health_failures: or(g.health_failures, DEFAULT_HEALTH_FAILURES),
+            admin_listen: g.admin_listen.map(|at| at.value),
+            admin_token: g.admin_token.map(|at| at.value),
         }
     }
 

@@ -12,6 +12,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::value::RawValue;
+use tracing::Instrument;
 
 use super::Gateway;
 use super::error::GatewayError;
@@ -174,6 +175,9 @@ impl transport::Session for ClientSession {
         // Registered now, not when the future first runs: a cancellation sent
         // right behind the request must find it.
         let registration = self.inflight.begin(&req.id);
+        // Every log line about this request (routing, the backend call, its
+        // failure) carries the session and the method.
+        let span = tracing::info_span!("request", session = self.id, method = %req.method);
         async move {
             if self.gateway.is_shutting_down() {
                 return Response::err(req.id, GatewayError::ShuttingDown.to_error_object());
@@ -201,10 +205,11 @@ impl transport::Session for ClientSession {
                 None => outcome,
             };
             if let Err(e) = &outcome {
-                tracing::debug!(session = self.id, method = %req.method, "request failed: {e}");
+                tracing::debug!("request failed: {e}");
             }
             Response { id: req.id, outcome: outcome.map_err(|e| e.to_error_object()) }
         }
+        .instrument(span)
     }
 
     fn notification(&self, n: Notification) {
