@@ -540,3 +540,30 @@ async fn a_server_that_stops_answering_is_restarted_by_the_health_checks() {
     assert_eq!(fine["server"]["restarts"], 0);
     assert_eq!(fine["server"]["state"], "ready");
 }
+
+#[tokio::test]
+async fn requests_that_keep_failing_restart_their_server() {
+    // Passive health, set per server: two timed-out requests in a row.
+    let slow = format!(
+        "{}request_timeout = \"100ms\"\nhealth_interval = \"0s\"\nhealth_failures = 2\n",
+        mock_server("slow", &[])
+    );
+    let setup = Setup::new("", &[slow, mock_server("fine", &[])]);
+    let mut gw = started(&setup).await;
+    for _ in 0..2 {
+        let e = gw.request("tools/call", json!({"name": "slow__sleep", "arguments": {"ms": 2000}})).await;
+        assert_eq!(e["error"]["code"], -32011, "{e}");
+    }
+    let mut restarted = false;
+    for _ in 0..200 {
+        let s = gw.call("vmcp/servers/get", json!({"id": "slow"})).await;
+        if s["server"]["restarts"].as_u64().unwrap_or(0) >= 1 {
+            restarted = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(restarted, "the failing server was restarted");
+    let fine = gw.call("vmcp/servers/get", json!({"id": "fine"})).await;
+    assert_eq!(fine["server"]["restarts"], 0);
+}

@@ -73,6 +73,9 @@ pub(crate) struct ServerLayer {
     pub headers: Option<At<BTreeMap<String, String>>>,
     pub ca_file: Option<At<String>>,
     pub request_timeout: Option<At<Duration>>,
+    pub health_interval: Option<At<Duration>>,
+    pub health_timeout: Option<At<Duration>>,
+    pub health_failures: Option<At<u32>>,
     pub enabled: Option<At<bool>>,
     pub required: Option<At<bool>>,
     pub replicas: Option<At<u32>>,
@@ -94,6 +97,9 @@ impl ServerLayer {
             headers: None,
             ca_file: None,
             request_timeout: None,
+            health_interval: None,
+            health_timeout: None,
+            health_failures: None,
             enabled: None,
             required: None,
             replicas: None,
@@ -174,6 +180,9 @@ impl ServerLayer {
         over_map(&mut self.headers, later.headers);
         over(&mut self.ca_file, later.ca_file);
         over(&mut self.request_timeout, later.request_timeout);
+        over(&mut self.health_interval, later.health_interval);
+        over(&mut self.health_timeout, later.health_timeout);
+        over(&mut self.health_failures, later.health_failures);
         over(&mut self.enabled, later.enabled);
         over(&mut self.required, later.required);
         over(&mut self.replicas, later.replicas);

@@ -239,6 +239,10 @@ pub struct ServerConfig {
     pub headers: BTreeMap<String, String>,
     /// Overrides `[gateway] request_timeout` for this server.
     pub request_timeout: Option<Duration>,
+    /// Overrides of the gateway's health-check settings for this server.
+    pub health_interval: Option<Duration>,
+    pub health_timeout: Option<Duration>,
+    pub health_failures: Option<u32>,
     pub enabled: bool,
     /// Readiness (`/readyz`) waits for required servers.
     pub required: bool,
@@ -260,6 +264,9 @@ impl Default for ServerConfig {
             url: None,
             headers: BTreeMap::new(),
             request_timeout: None,
+            health_interval: None,
+            health_timeout: None,
+            health_failures: None,
             enabled: true,
             required: false,
             replicas: 1,

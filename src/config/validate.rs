@@ -207,6 +207,10 @@ impl Check<'_> {
         }
         self.expect(&s.replicas, &p("replicas"), |&v| positive(v == 0, "at least 1"));
         self.expect(&s.request_timeout, &p("request_timeout"), |v| non_zero(*v));
+        self.expect(&s.health_timeout, &p("health_timeout"), |v| non_zero(*v));
+        self.expect(&s.health_failures, &p("health_failures"), |&v| {
+            if v == 0 { Err("must be at least 1".to_owned()) } else { Ok(()) }
+        });
         self.expect(&s.balance, &p("balance"), |v| {
             if BALANCE_STRATEGIES.contains(&v.as_str()) {
                 Ok(())
@@ -241,6 +245,9 @@ impl Check<'_> {
             url: s.url.map(|at| at.value),
             headers: or(s.headers, BTreeMap::new()),
             request_timeout: s.request_timeout.map(|at| at.value),
+            health_interval: s.health_interval.map(|at| at.value),
+            health_timeout: s.health_timeout.map(|at| at.value),
+            health_failures: s.health_failures.map(|at| at.value),
             enabled: or(s.enabled, true),
             required: or(s.required, false),
             replicas: or(s.replicas, 1),

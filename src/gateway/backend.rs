@@ -75,6 +75,9 @@ pub struct BackendConn {
     info: OnceLock<InitInfo>,
     /// A 2026-07-28 server: every request carries the client's `_meta`.
     modern: AtomicBool,
+    /// Requests in a row that timed out or lost the connection (passive health).
+    failures: std::sync::atomic::AtomicU32,
+    failed: Notify,
 }
 
 impl BackendConn {
@@ -88,6 +91,8 @@ impl BackendConn {
             timeout,
             info: OnceLock::new(),
             modern: AtomicBool::new(false),
+            failures: std::sync::atomic::AtomicU32::new(0),
+            failed: Notify::new(),
         })
     }
 
@@ -210,13 +215,24 @@ impl BackendConn {
         }
         let mut measure = Measure::start(&self.server, method);
         let result = self.exchange(method, params, owner, activity, timeout).await;
-        measure.finish(match &result {
+        let outcome = match &result {
             Ok(_) => "ok",
             Err(GatewayError::Remote(_)) => "error",
             Err(GatewayError::Timeout { .. }) => "timeout",
             Err(GatewayError::Unavailable { .. }) => "unavailable",
             Err(_) => "transport",
-        });
+        };
+        measure.finish(outcome);
+        // Passive health: an answer of any kind resets the count; silence and
+        // lost connections add to it.
+        match outcome {
+            "ok" | "error" => self.failures.store(0, Ordering::Relaxed),
+            "timeout" | "transport" => {
+                self.failures.fetch_add(1, Ordering::Relaxed);
+                self.failed.notify_waiters();
+            }
+            _ => {}
+        }
         result
     }
 
@@ -313,6 +329,12 @@ impl BackendConn {
             return Ok(info);
         }
         self.initialize().await
+    }
+
+    /// Resolves at the next failed request, with the count of failures in a row.
+    pub async fn failing(&self) -> u32 {
+        self.failed.notified().await;
+        self.failures.load(Ordering::Relaxed)
     }
 
     pub fn is_modern(&self) -> bool {

@@ -264,16 +264,29 @@ enum RunEnd {
 }
 
 /// Pings the server on schedule; resolves (with the reason) once it has missed
-/// `failures` pings in a row, which restarts it. A 2026-07-28 server has no
-/// `ping`: it is asked `server/discover` instead. Never resolves when checks are off.
+/// `failures` pings in a row, or its requests have failed (timed out, lost
+/// their connection) `failures` times in a row, either of which restarts it. A
+/// 2026-07-28 server has no `ping`: it is asked `server/discover` instead.
 async fn health_checks(conn: &BackendConn, health: super::Health) -> String {
-    if health.interval.is_zero() {
-        return std::future::pending().await;
-    }
     let probe = if conn.is_modern() { method::SERVER_DISCOVER } else { method::PING };
     let mut missed = 0u32;
     loop {
-        tokio::time::sleep(health.interval).await;
+        let tick = async {
+            if health.interval.is_zero() {
+                std::future::pending().await
+            } else {
+                tokio::time::sleep(health.interval).await
+            }
+        };
+        tokio::select! {
+            _ = tick => {}
+            n = conn.failing() => {
+                if n >= health.failures {
+                    return format!("{n} requests in a row failed (timed out or lost the connection)");
+                }
+                continue;
+            }
+        }
         match conn.call_with(probe, None, None, None, Some(health.timeout)).await {
             Ok(_) => missed = 0,
             // A server that answers, even with an error, is alive.
@@ -413,10 +426,15 @@ async fn run_once(gw: &Weak<Gateway>, server: &Arc<Server>, stop: &CancellationT
     // must already show this server's tools.
     server.settled.cancel();
 
+    let health = super::Health {
+        interval: cfg.health_interval.unwrap_or(settings.health.interval),
+        timeout: cfg.health_timeout.unwrap_or(settings.health.timeout),
+        failures: cfg.health_failures.unwrap_or(settings.health.failures),
+    };
     let end = tokio::select! {
         why = lifetime.ended() => RunEnd::Failed(why),
         _ = conn.closed() => RunEnd::Failed("closed its connection".into()),
-        why = health_checks(&conn, settings.health) => RunEnd::Failed(why),
+        why = health_checks(&conn, health) => RunEnd::Failed(why),
         _ = stop.cancelled() => RunEnd::Stopped,
     };
     // Take the server out of service before the link is gone, so no new request
