@@ -118,6 +118,8 @@ async fn mount_survives_kill_9_and_clients_see_every_change() {
     assert_eq!(ids, ["alpha", "beta"]);
     let info = cli_json(&setup, &["info", "beta", "--json"]);
     assert_eq!(info["source"], "mounted");
+    assert!(info["capabilities"].as_array().is_some_and(|c| c.iter().any(|x| x == "tools")), "{info}");
+    assert!(info["latency_avg_ms"].as_f64().is_some(), "latency after its lists were fetched: {info}");
     let (code, out, _) = cli(&setup, &["health", "check"]);
     assert_eq!(code, 0, "{out}");
 

@@ -24,6 +24,12 @@ pub struct ServerView {
     pub pid: Option<u32>,
     pub last_error: Option<String>,
     pub description: Option<String>,
+    /// The capabilities the server announced (their names).
+    #[serde(default)]
+    pub capabilities: Vec<String>,
+    /// Its answer times in ms: the last one, and a moving average.
+    pub latency_ms: Option<f64>,
+    pub latency_avg_ms: Option<f64>,
     /// Only in `GET /admin/v1/servers/{id}`: the exposed tool and prompt names.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tool_names: Vec<String>,
@@ -52,6 +58,12 @@ pub struct StatusView {
 
 pub fn server(s: &Arc<Server>) -> ServerView {
     let lists = s.lists();
+    let conn = s.conn();
+    let capabilities = conn
+        .as_ref()
+        .and_then(|c| c.info().map(|i| i.capabilities.iter().map(|(k, _)| k.to_owned()).collect()))
+        .unwrap_or_default();
+    let latency = conn.as_ref().and_then(|c| c.latency.millis());
     ServerView {
         id: s.id.to_string(),
         transport: s.config.transport.as_str().to_owned(),
@@ -66,6 +78,9 @@ pub fn server(s: &Arc<Server>) -> ServerView {
         pid: s.pid(),
         last_error: s.last_error(),
         description: s.config.description.clone(),
+        capabilities,
+        latency_ms: latency.map(|l| l.0),
+        latency_avg_ms: latency.map(|l| l.1),
         tool_names: Vec::new(),
         prompt_names: Vec::new(),
         target: None,

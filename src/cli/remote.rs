@@ -174,11 +174,15 @@ pub async fn list(args: ReadArgs) -> anyhow::Result<ExitCode> {
                 s.tools.to_string(),
                 s.prompts.to_string(),
                 s.restarts.to_string(),
+                s.latency_avg_ms.map(|ms| format!("{ms:.1} ms")).unwrap_or_else(|| "-".into()),
                 s.source.clone(),
             ]
         })
         .collect();
-    println!("{}", table(&["id", "transport", "state", "protocol", "tools", "prompts", "restarts", "source"], &rows));
+    println!(
+        "{}",
+        table(&["id", "transport", "state", "protocol", "tools", "prompts", "restarts", "latency", "source"], &rows)
+    );
     Ok(ExitCode::SUCCESS)
 }
 
@@ -210,6 +214,10 @@ pub async fn info(args: InfoArgs) -> anyhow::Result<ExitCode> {
         println!("  protocol:  {}", v.protocol.as_deref().unwrap_or("-"));
         println!("  pid:       {}", v.pid.map(|p| p.to_string()).unwrap_or_else(|| "-".into()));
         println!("  restarts:  {}", v.restarts);
+        if let (Some(last), Some(avg)) = (v.latency_ms, v.latency_avg_ms) {
+            println!("  latency:   {avg:.1} ms average, {last:.1} ms last");
+        }
+        println!("  capabilities: {}", v.capabilities.join(", "));
         println!("  required:  {}", if v.required { "yes" } else { "no" });
         println!("  tools ({}): {}", v.tools, v.tool_names.join(", "));
         println!("  prompts ({}): {}", v.prompts, v.prompt_names.join(", "));

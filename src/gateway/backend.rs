@@ -78,6 +78,31 @@ pub struct BackendConn {
     /// Requests in a row that timed out or lost the connection (passive health).
     failures: std::sync::atomic::AtomicU32,
     failed: Notify,
+    pub latency: Latency,
+}
+
+/// A server's answer times: the last one and a moving average (EWMA, α = 0.2),
+/// in microseconds.
+#[derive(Debug, Default)]
+pub struct Latency {
+    last_us: AtomicU64,
+    ewma_us: AtomicU64,
+}
+
+impl Latency {
+    fn record(&self, d: Duration) {
+        let us = d.as_micros().min(u128::from(u64::MAX)) as u64;
+        self.last_us.store(us, Ordering::Relaxed);
+        let old = self.ewma_us.load(Ordering::Relaxed);
+        let new = if old == 0 { us } else { (old * 4 + us) / 5 };
+        self.ewma_us.store(new, Ordering::Relaxed);
+    }
+
+    /// (last, average) in milliseconds; `None` before the first answer.
+    pub fn millis(&self) -> Option<(f64, f64)> {
+        let ewma = self.ewma_us.load(Ordering::Relaxed);
+        (ewma > 0).then(|| (self.last_us.load(Ordering::Relaxed) as f64 / 1000.0, ewma as f64 / 1000.0))
+    }
 }
 
 impl BackendConn {
@@ -93,6 +118,7 @@ impl BackendConn {
             modern: AtomicBool::new(false),
             failures: std::sync::atomic::AtomicU32::new(0),
             failed: Notify::new(),
+            latency: Latency::default(),
         })
     }
 
@@ -223,6 +249,9 @@ impl BackendConn {
             Err(_) => "transport",
         };
         measure.finish(outcome);
+        if outcome == "ok" || outcome == "error" {
+            self.latency.record(measure.started.elapsed());
+        }
         // Passive health: an answer of any kind resets the count; silence and
         // lost connections add to it.
         match outcome {
@@ -446,7 +475,7 @@ async fn sleep_or_never(d: Option<Duration>) {
 struct Measure<'a> {
     server: &'a str,
     method: &'a str,
-    started: std::time::Instant,
+    pub(crate) started: std::time::Instant,
     done: bool,
 }
 
