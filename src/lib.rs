@@ -14,6 +14,7 @@
 //! - [`registry`]: runtime mounts persisted in SQLite under `gateway.state_dir`, and
 //!   the lock that keeps one gateway per state directory.
 //! - [`mock`]: `vmcp mock`, a configurable MCP server for tests and experiments.
+//! - [`bench`]: `vmcp bench`, an MCP load generator (calls/s, errors, latency percentiles).
 //! - [`observe`]: logging setup.
 //! - [`admin`]: the admin API on a Unix socket, and the client the CLI uses.
 //! - [`cli`]: the `vmcp` command line (the binary's `main` is a thin wrapper).
@@ -23,6 +24,7 @@
 //! → `transport::child` → MCP server, and back.
 
 pub mod admin;
+pub mod bench;
 pub mod cli;
 pub mod config;
 pub mod gateway;

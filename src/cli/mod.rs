@@ -28,7 +28,7 @@ pub struct Cli {
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
-    /// Run the gateway in the foreground.
+    /// Run the gateway (in the foreground, or detached with --daemon).
     Start(start::StartArgs),
     /// Write, check or import configuration.
     #[command(subcommand)]
@@ -53,16 +53,8 @@ pub enum Command {
     /// A running gateway's metrics.
     #[command(subcommand)]
     Metrics(MetricsCommand),
-    /// Load-test an MCP server (not available in this version yet).
-    Bench(ConfigArgs),
-}
-
-/// Arguments of commands not available yet: accepted loosely so the message
-/// about their absence is what the user sees.
-#[derive(Args, Debug)]
-pub struct ConfigArgs {
-    #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
-    rest: Vec<String>,
+    /// Load-test an MCP server: calls/s, errors and latency percentiles.
+    Bench(crate::bench::BenchArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -153,7 +145,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Unmount(a) => on_runtime(remote::unmount(a)),
         Command::Health(HealthCommand::Check(a)) => on_runtime(remote::health(a)),
         Command::Metrics(MetricsCommand::Show(a)) => on_runtime(remote::metrics(a)),
-        Command::Bench(_) => not_yet("bench"),
+        Command::Bench(args) => bench(&args),
     }
 }
 
@@ -164,8 +156,19 @@ fn on_runtime(fut: impl Future<Output = anyhow::Result<ExitCode>>) -> anyhow::Re
     rt.block_on(fut)
 }
 
-fn not_yet(what: &str) -> anyhow::Result<ExitCode> {
-    bail!("`vmcp {what}` is not available in this version yet")
+/// `vmcp bench`: the report on stdout (text, or JSON with --json); notes and progress on stderr.
+fn bench(args: &crate::bench::BenchArgs) -> anyhow::Result<ExitCode> {
+    let rt = runtime()?;
+    let outcome = rt.block_on(crate::bench::run(args));
+    // Nothing may linger: server processes were stopped by the run itself.
+    rt.shutdown_timeout(std::time::Duration::from_millis(100));
+    let report = outcome?;
+    if args.json {
+        println!("{}", report.to_json());
+    } else {
+        print!("{}", report.to_text());
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 pub(crate) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
