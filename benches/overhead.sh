@@ -1,0 +1,102 @@
+#!/usr/bin/env bash
+# vmcp's overhead, measured: the same `vmcp mock` backend reached directly and
+# through vmcp, over streamable HTTP and over stdio, at 1, 16 and 64 sessions,
+# with `vmcp bench` as the client. Repeats are interleaved (direct, via, direct,
+# via, …) so that drift on the machine hits both sides alike. Prints a table.
+#
+#   bash benches/overhead.sh                 # DURATION=5s REPEATS=3 SESSIONS="1 16 64"
+#   DURATION=3s REPEATS=2 bash benches/overhead.sh
+#
+# Everything listens on 127.0.0.1 only and is stopped at the end.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+DURATION="${DURATION:-5s}"
+REPEATS="${REPEATS:-3}"
+SESSIONS="${SESSIONS:-1 16 64}"
+TARGET_DIR="${CARGO_TARGET_DIR:-target}"
+cargo build --release --quiet
+VMCP="$TARGET_DIR/release/vmcp"
+WORK="$(mktemp -d)"
+PIDS=()
+cleanup() {
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+# Starts a command in the background and waits for its "listening on http://ADDR/mcp" line.
+listen() {
+  local log="$1"; shift
+  "$@" >/dev/null 2>"$log" &
+  PIDS+=($!)
+  for _ in $(seq 1 200); do
+    if grep -q "listening on http://" "$log"; then
+      grep -o "http://[0-9.:]*" "$log" | head -1
+      return
+    fi
+    sleep 0.05
+  done
+  echo "no listening line in $log" >&2
+  cat "$log" >&2
+  exit 1
+}
+
+MOCK_URL="$(listen "$WORK/mock.log" "$VMCP" mock --listen 127.0.0.1:0 --name direct)"
+cat >"$WORK/http.toml" <<TOML
+[gateway]
+listen = "127.0.0.1:0"
+state_dir = "$WORK/state-http"
+health_interval = "0s"
+[servers.mock]
+transport = "http"
+url = "$MOCK_URL/mcp"
+TOML
+cat >"$WORK/stdio.toml" <<TOML
+[gateway]
+state_dir = "$WORK/state-stdio"
+health_interval = "0s"
+[servers.mock]
+command = "$VMCP"
+args = ["mock"]
+TOML
+VIA_URL="$(listen "$WORK/vmcp.log" "$VMCP" start --config "$WORK/http.toml" --log-level warn)"
+
+bench() {
+  "$VMCP" bench "$@" --duration "$DURATION" --warmup 1s --json 2>/dev/null
+}
+
+# One measurement: prints "calls_per_s p50_us p99_us".
+measure() {
+  python3 -c 'import json,sys; d=json.load(sys.stdin); l=d["latency_us"] or {}; print(d["calls_per_s"], l.get("p50",0), l.get("p99",0), d["errors"])'
+}
+
+printf '%-6s %8s | %12s %12s %6s | %9s %9s %9s | %9s %9s\n' transport sessions "direct c/s" "via c/s" ratio "p50 dir" "p50 via" "+p50" "p99 dir" "p99 via"
+for transport in http stdio; do
+  for n in $SESSIONS; do
+    dir_cps=(); via_cps=(); dir_p50=(); via_p50=(); dir_p99=(); via_p99=()
+    for _ in $(seq 1 "$REPEATS"); do
+      if [[ $transport == http ]]; then
+        read -r c p50 p99 e < <(bench --url "$MOCK_URL/mcp" --sessions "$n" --tool echo --args '{"text":"x"}' | measure)
+        dir_cps+=("$c"); dir_p50+=("$p50"); dir_p99+=("$p99")
+        read -r c p50 p99 e < <(bench --url "$VIA_URL/mcp" --sessions "$n" --tool mock__echo --args '{"text":"x"}' | measure)
+        via_cps+=("$c"); via_p50+=("$p50"); via_p99+=("$p99")
+      else
+        read -r c p50 p99 e < <(bench --command "$VMCP" --arg mock --sessions "$n" --tool echo --args '{"text":"x"}' | measure)
+        dir_cps+=("$c"); dir_p50+=("$p50"); dir_p99+=("$p99")
+        read -r c p50 p99 e < <(bench --command "$VMCP" --arg start --arg --stdio --arg --log-level --arg warn \
+          --arg --config --arg "$WORK/stdio.toml" --sessions "$n" --tool mock__echo --args '{"text":"x"}' | measure)
+        via_cps+=("$c"); via_p50+=("$p50"); via_p99+=("$p99")
+      fi
+    done
+    python3 - "$transport" "$n" "${dir_cps[*]}" "${via_cps[*]}" "${dir_p50[*]}" "${via_p50[*]}" "${dir_p99[*]}" "${via_p99[*]}" <<'PY'
+import sys, statistics as st
+t, n = sys.argv[1], sys.argv[2]
+med = lambda s: st.median(float(x) for x in s.split())
+dc, vc, d50, v50, d99, v99 = (med(a) for a in sys.argv[3:9])
+print(f"{t:<6} {n:>8} | {dc:12.0f} {vc:12.0f} {vc/dc:6.2f} | {d50/1000:7.3f}ms {v50/1000:7.3f}ms {(v50-d50)/1000:7.3f}ms | {d99/1000:7.3f}ms {v99/1000:7.3f}ms")
+PY
+  done
+done
+echo "(medians of $REPEATS interleaved runs of $DURATION each; c/s = calls per second; +p50 = added latency at p50)"
