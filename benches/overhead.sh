@@ -26,14 +26,15 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# Starts a command in the background and waits for its "listening on http://ADDR/mcp" line.
+# Starts a command in the background (its pid kept for the cleanup: not in a
+# subshell) and sets URL from its "listening on http://ADDR/mcp" line.
 listen() {
   local log="$1"; shift
   "$@" >/dev/null 2>"$log" &
   PIDS+=($!)
   for _ in $(seq 1 200); do
     if grep -q "listening on http://" "$log"; then
-      grep -o "http://[0-9.:]*" "$log" | head -1
+      URL="$(grep -o "http://[0-9.:]*" "$log" | head -1)"
       return
     fi
     sleep 0.05
@@ -43,7 +44,8 @@ listen() {
   exit 1
 }
 
-MOCK_URL="$(listen "$WORK/mock.log" "$VMCP" mock --listen 127.0.0.1:0 --name direct)"
+listen "$WORK/mock.log" "$VMCP" mock --listen 127.0.0.1:0 --name direct
+MOCK_URL="$URL"
 cat >"$WORK/http.toml" <<TOML
 [gateway]
 listen = "127.0.0.1:0"
@@ -61,7 +63,8 @@ health_interval = "0s"
 command = "$VMCP"
 args = ["mock"]
 TOML
-VIA_URL="$(listen "$WORK/vmcp.log" "$VMCP" start --config "$WORK/http.toml" --log-level warn)"
+listen "$WORK/vmcp.log" "$VMCP" start --config "$WORK/http.toml" --log-level warn
+VIA_URL="$URL"
 
 bench() {
   "$VMCP" bench "$@" --duration "$DURATION" --warmup 1s --json 2>/dev/null
