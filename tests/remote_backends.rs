@@ -4,26 +4,9 @@
 
 mod common;
 
-use std::process::Stdio;
-
 use common::*;
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::process::Command;
-
-/// `vmcp mock --listen ADDR`: returns the process and its base URL.
-async fn mock_http(name: &str, addr: &str, extra: &[&str]) -> HttpGateway {
-    let child = Command::new(vmcp_bin())
-        .args(["mock", "--name", name, "--listen", addr])
-        .args(extra)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("spawn mock");
-    HttpGateway::from_child(child, "mock-http").await
-}
 
 fn remote(id: &str, transport: &str, url: &str) -> String {
     format!("[servers.{id}]\ntransport = \"{transport}\"\nurl = \"{url}\"\n")
@@ -59,7 +42,7 @@ async fn stats(gw: &mut StdioGateway, server: &str) -> Value {
 
 #[tokio::test]
 async fn an_http_backend_carries_every_kind_of_traffic() {
-    let backend = mock_http("alpha", "127.0.0.1:0", &["--page-size", "2"]).await;
+    let backend = mock_listen("alpha", "127.0.0.1:0", &["--page-size", "2"]).await;
     let setup =
         Setup::new("", &[remote("alpha", "http", &backend.url("/mcp")), mock_server("beta", &["--tools", "1"])]);
     let mut gw = StdioGateway::start(&setup).await;
@@ -123,7 +106,7 @@ async fn an_http_backend_carries_every_kind_of_traffic() {
 
 #[tokio::test]
 async fn an_expired_backend_session_is_renewed_and_only_safe_requests_repeated() {
-    let first = mock_http("alpha", "127.0.0.1:0", &[]).await;
+    let first = mock_listen("alpha", "127.0.0.1:0", &[]).await;
     let url = first.url("/mcp");
     let addr = first.base.trim_start_matches("http://").to_owned();
     let setup = Setup::new("", &[remote("alpha", "http", &url)]);
@@ -133,7 +116,7 @@ async fn an_expired_backend_session_is_renewed_and_only_safe_requests_repeated()
 
     // The server restarts on the same address and forgets every session.
     first.stop().await;
-    let second = mock_http("alpha", &addr, &[]).await;
+    let second = mock_listen("alpha", &addr, &[]).await;
     let e = gw.request("tools/call", json!({"name": "alpha__echo", "arguments": {"text": "x"}})).await;
     let msg = e["error"]["message"].as_str().unwrap_or("");
     assert!(msg.contains("session expired") && msg.contains("tools/call"), "{e}");
@@ -143,7 +126,7 @@ async fn an_expired_backend_session_is_renewed_and_only_safe_requests_repeated()
 
     // Again, with a request that is safe to repeat: it is retried transparently.
     second.stop().await;
-    let _third = mock_http("alpha", &addr, &[]).await;
+    let _third = mock_listen("alpha", &addr, &[]).await;
     let read = gw.call("resources/read", json!({"uri": "alpha+mock://resource/0"})).await;
     assert_eq!(read["contents"][0]["text"], "resource 0");
 }
@@ -178,7 +161,7 @@ async fn broken_remote_servers_get_clear_errors_and_break_nothing_else() {
 
 #[tokio::test]
 async fn sse_and_websocket_backends_carry_calls_progress_and_sampling() {
-    let backend = mock_http("alpha", "127.0.0.1:0", &[]).await;
+    let backend = mock_listen("alpha", "127.0.0.1:0", &[]).await;
     let ws_url = format!("{}/ws", backend.base.replacen("http://", "ws://", 1));
     let setup = Setup::new("", &[remote("viasse", "sse", &backend.url("/sse")), remote("viaws", "websocket", &ws_url)]);
     let mut gw = StdioGateway::start(&setup).await;
@@ -277,7 +260,7 @@ async fn tls_proxy(cert: &rcgen::CertifiedKey<rcgen::KeyPair>, upstream: String)
 
 #[tokio::test]
 async fn tls_backends_are_trusted_through_ca_file_and_refused_without() {
-    let backend = mock_http("alpha", "127.0.0.1:0", &[]).await;
+    let backend = mock_listen("alpha", "127.0.0.1:0", &[]).await;
     let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).expect("certificate");
     let dir = tempfile::tempdir().expect("tempdir");
     let ca = dir.path().join("ca.pem");

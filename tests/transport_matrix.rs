@@ -6,26 +6,15 @@
 
 mod common;
 
-use std::process::Stdio;
-
 use common::*;
 use serde_json::{Value, json};
-use tokio::process::Command;
 
 const BACKENDS: [&str; 4] = ["viastdio", "viahttp", "viasse", "viaws"];
 
 /// One `vmcp mock --listen` (it serves /mcp, /sse and /ws) and a config whose
 /// four servers reach it, or a stdio mock, over each transport.
 async fn setup() -> (HttpGateway, Setup) {
-    let child = Command::new(vmcp_bin())
-        .args(["mock", "--name", "remote", "--listen", "127.0.0.1:0"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("spawn mock");
-    let mock = HttpGateway::from_child(child, "mock-listen").await;
+    let mock = mock_listen("remote", "127.0.0.1:0", &[]).await;
     let ws = mock.base.replacen("http://", "ws://", 1);
     let servers = vec![
         mock_server("viastdio", &[]),

@@ -111,11 +111,7 @@ impl<S: Service> McpHttp<S> {
 
     /// Closes every session (shutdown).
     pub fn close_all(&self) {
-        let all: Vec<_> = match self.sessions.lock() {
-            Ok(mut s) => s.drain().map(|(_, e)| e).collect(),
-            Err(_) => Vec::new(),
-        };
-        for e in all {
+        for e in super::drain_sessions(&self.sessions) {
             e.outbound.detach();
             e.session.close();
         }

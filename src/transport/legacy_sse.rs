@@ -83,11 +83,7 @@ impl<S: Service> LegacySse<S> {
     /// Closes every session (shutdown). Each stream ends once the requests it
     /// had in flight have written their cancellation errors.
     pub fn close_all(&self) {
-        let all: Vec<_> = match self.sessions.lock() {
-            Ok(mut s) => s.drain().map(|(_, e)| e).collect(),
-            Err(_) => Vec::new(),
-        };
-        for e in all {
+        for e in super::drain_sessions(&self.sessions) {
             e.close();
         }
     }

@@ -113,6 +113,14 @@ impl Outbound {
     }
 }
 
+/// Empties a front end's session map (shutdown), returning what it held.
+pub fn drain_sessions<E>(sessions: &Mutex<std::collections::HashMap<String, Arc<E>>>) -> Vec<Arc<E>> {
+    match sessions.lock() {
+        Ok(mut s) => s.drain().map(|(_, e)| e).collect(),
+        Err(_) => Vec::new(),
+    }
+}
+
 /// Sends to `related` when there is one, else to `outbound`.
 pub fn send_related(related: Option<&Tx>, outbound: &Outbound, msg: String) -> bool {
     match related {

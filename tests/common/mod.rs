@@ -299,6 +299,20 @@ impl HttpGateway {
     }
 }
 
+/// `vmcp mock --listen ADDR` (it serves /mcp, /sse and /ws): the process and its base URL.
+pub async fn mock_listen(name: &str, addr: &str, extra: &[&str]) -> HttpGateway {
+    let child = Command::new(vmcp_bin())
+        .args(["mock", "--name", name, "--listen", addr])
+        .args(extra)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("spawn mock");
+    HttpGateway::from_child(child, "mock-listen").await
+}
+
 /// A minimal streamable HTTP MCP client, enough to see exactly what vmcp sends.
 pub struct HttpClient {
     pub http: reqwest::Client,
