@@ -38,6 +38,36 @@ pub struct ServerView {
     /// Only in detail: where it is reached (command line or URL; no header values).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target: Option<String>,
+    /// The balancing strategy (`round_robin` for a single replica).
+    #[serde(default)]
+    pub balance: String,
+    /// `shared` or `per_session`.
+    #[serde(default)]
+    pub isolation: String,
+    /// Per-session processes running now (`isolation = "per_session"`).
+    #[serde(default)]
+    pub session_processes: usize,
+    /// Every replica: its state, circuit breaker and load.
+    #[serde(default)]
+    pub replicas: Vec<ReplicaView>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ReplicaView {
+    pub index: usize,
+    /// `#N` for a process, else the URL.
+    pub target: String,
+    pub weight: u32,
+    pub state: String,
+    /// closed, open or half_open.
+    pub breaker: String,
+    /// How many times its circuit has opened.
+    pub breaker_opened: u64,
+    pub in_flight: u32,
+    pub pid: Option<u32>,
+    pub restarts: u32,
+    pub latency_avg_ms: Option<f64>,
+    pub last_error: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -72,7 +102,11 @@ pub fn server(s: &Arc<Server>) -> ServerView {
         required: s.config.required,
         state: s.status().as_str().to_owned(),
         protocol: s.protocol(),
-        tools: lists.tools.len(),
+        tools: if s.filter.is_empty() {
+            lists.tools.len()
+        } else {
+            lists.tools.iter().filter(|t| t.get_str("name").is_some_and(|n| s.filter.local_name(&n).is_some())).count()
+        },
         prompts: lists.prompts.len(),
         restarts: s.restarts(),
         pid: s.pid(),
@@ -84,6 +118,27 @@ pub fn server(s: &Arc<Server>) -> ServerView {
         tool_names: Vec::new(),
         prompt_names: Vec::new(),
         target: None,
+        balance: s.balancer.strategy().as_str().to_owned(),
+        isolation: if s.per_session() { "per_session" } else { "shared" }.to_owned(),
+        session_processes: s.processes.count(),
+        replicas: s.replicas.iter().map(|r| replica(r)).collect(),
+    }
+}
+
+fn replica(r: &crate::gateway::replica::Replica) -> ReplicaView {
+    let conn = r.conn();
+    ReplicaView {
+        index: r.index,
+        target: r.label(),
+        weight: r.weight,
+        state: r.status().as_str().to_owned(),
+        breaker: r.breaker.state().as_str().to_owned(),
+        breaker_opened: r.breaker.opened_times(),
+        in_flight: r.in_flight(),
+        pid: r.pid(),
+        restarts: r.restarts(),
+        latency_avg_ms: conn.and_then(|c| c.latency.millis()).map(|l| l.1),
+        last_error: r.last_error(),
     }
 }
 
@@ -91,14 +146,20 @@ pub fn server_detail(gateway: &Gateway, s: &Arc<Server>) -> ServerView {
     let mut v = server(s);
     let naming = &gateway.settings.naming;
     let lists = s.lists();
-    v.tool_names = lists.tools.iter().filter_map(|t| t.get_str("name")).map(|n| naming.expose(&s.id, &n)).collect();
     v.prompt_names = lists.prompts.iter().filter_map(|t| t.get_str("name")).map(|n| naming.expose(&s.id, &n)).collect();
+    let filter = &s.filter;
+    v.tool_names = lists
+        .tools
+        .iter()
+        .filter_map(|t| t.get_str("name"))
+        .filter_map(|n| filter.local_name(&n).map(|l| naming.expose(&s.id, l)))
+        .collect();
     v.target = Some(match (&s.config.command, &s.config.url) {
         (Some(cmd), _) => {
             std::iter::once(cmd.clone()).chain(s.config.args.iter().cloned()).collect::<Vec<_>>().join(" ")
         }
         (None, Some(url)) => url.clone(),
-        (None, None) => String::new(),
+        (None, None) => s.config.urls.iter().map(|e| e.url.as_str()).collect::<Vec<_>>().join(" "),
     });
     v
 }

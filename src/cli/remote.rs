@@ -219,6 +219,27 @@ pub async fn info(args: InfoArgs) -> anyhow::Result<ExitCode> {
         }
         println!("  capabilities: {}", v.capabilities.join(", "));
         println!("  required:  {}", if v.required { "yes" } else { "no" });
+        if v.replicas.len() > 1 || v.isolation == "per_session" {
+            println!("  balance:   {} ({} replicas, isolation {})", v.balance, v.replicas.len(), v.isolation);
+        }
+        if v.isolation == "per_session" {
+            println!("  session processes: {}", v.session_processes);
+        }
+        for r in &v.replicas {
+            println!(
+                "  replica {} {}: {}, circuit {}{}, {} in flight, pid {}, {} restarts{}{}",
+                r.index,
+                r.target,
+                r.state,
+                r.breaker,
+                if r.breaker_opened > 0 { format!(" (opened {}x)", r.breaker_opened) } else { String::new() },
+                r.in_flight,
+                r.pid.map(|p| p.to_string()).unwrap_or_else(|| "-".into()),
+                r.restarts,
+                r.latency_avg_ms.map(|ms| format!(", {ms:.1} ms avg")).unwrap_or_default(),
+                r.last_error.as_deref().map(|e| format!(" — {e}")).unwrap_or_default(),
+            );
+        }
         println!("  tools ({}): {}", v.tools, v.tool_names.join(", "));
         println!("  prompts ({}): {}", v.prompts, v.prompt_names.join(", "));
     }

@@ -16,12 +16,16 @@ use toml::de::{DeTable, DeValue, ValueDeserializer};
 
 use super::env;
 use super::error::{ConfigError, Pos};
-use super::layer::{At, GatewayLayer, Layer, ServerLayer};
+use super::layer::{At, BreakerLayer, Entries, GatewayLayer, Layer, RouteLayer, ServerLayer};
 use super::suggest;
-use super::units::{DurationValue, SizeValue};
+use super::units::{DurationValue, PercentValue, RateValue, SizeValue};
+use super::{
+    AFFINITIES, Affinity, BALANCE_STRATEGIES, Balance, Endpoint, HashKey, ISOLATIONS, Isolation, REQUEST_METHODS,
+    RateLimit,
+};
 
 /// The top-level tables a configuration may have.
-pub(crate) const TOP_KEYS: &[&str] = &["gateway", "servers", "auth", "policy"];
+pub(crate) const TOP_KEYS: &[&str] = &["gateway", "servers", "route", "auth", "policy"];
 
 /// The keys of `[gateway]`.
 pub(crate) const GATEWAY_KEYS: &[&str] = &[
@@ -42,6 +46,11 @@ pub(crate) const GATEWAY_KEYS: &[&str] = &[
     "health_failures",
     "admin_listen",
     "admin_token",
+    "max_concurrency",
+    "rate_limit",
+    "max_request_time",
+    "retry_budget",
+    "route_cache_ttl",
 ];
 
 /// The keys of `[servers.<id>]`.
@@ -61,9 +70,37 @@ pub(crate) const SERVER_KEYS: &[&str] = &[
     "enabled",
     "required",
     "replicas",
+    "urls",
     "balance",
+    "affinity",
+    "hash_key",
+    "isolation",
+    "max_processes",
+    "process_idle_timeout",
+    "allow_tools",
+    "deny_tools",
+    "rename_tools",
+    "timeouts",
+    "max_request_time",
+    "retries",
+    "breaker",
+    "max_concurrency",
+    "rate_limit",
+    "tool_rate_limits",
     "description",
 ];
+
+/// The keys of `[servers.<id>.breaker]`.
+pub(crate) const BREAKER_KEYS: &[&str] = &["failures", "failure_rate", "min_requests", "window", "open_for"];
+
+/// The keys of a `[[route]]` table.
+pub(crate) const ROUTE_KEYS: &[&str] = &["method", "tool", "prompt", "resource", "to", "deny", "reason"];
+
+/// The keys of an inline table in `urls`.
+const ENDPOINT_KEYS: &[&str] = &["url", "weight"];
+
+/// What `hash_key` accepts, as written in messages.
+const HASH_KEY_FORMS: &[&str] = &["session", "client", "name", "arg:<name>"];
 
 /// Whether `id` is a valid server id: `^[a-z][a-z0-9-]{0,31}$`. Server ids
 /// prefix tool names and resource URIs, so they are kept short and plain.
@@ -74,10 +111,30 @@ pub fn is_valid_server_id(id: &str) -> bool {
         && bytes.iter().all(|b| matches!(b, b'a'..=b'z' | b'0'..=b'9' | b'-'))
 }
 
-/// "Did you mean" among the keys of this table; else, for a key of the
-/// other table, where it belongs; else the keys this table accepts.
+/// `"a string"`, `"an integer"`: a TOML type named in a message.
+fn a(found: &str) -> String {
+    let article = if found.starts_with(['a', 'i']) { "an" } else { "a" };
+    format!("{article} {found}")
+}
+
+/// `base.key`, with the key quoted when it is not a bare TOML key.
+pub(crate) fn key_path(base: &str, key: &str) -> String {
+    let bare = !key.is_empty() && key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+    if bare { format!("{base}.{key}") } else { format!("{base}.{key:?}") }
+}
+
+/// Whether `glob` is a valid glob (the `globset` syntax: `*`, `?`, `[...]`, `{a,b}`).
+pub(crate) fn glob_problem(glob: &str) -> Result<(), String> {
+    globset::Glob::new(glob).map(drop).map_err(|e| format!("invalid glob \"{glob}\": {}", e.kind()))
+}
+
+/// Where `route` (top-level only) goes; else "did you mean" among the keys of
+/// this table; else, for a key of the other table, where it belongs; else the
+/// keys this table accepts.
 fn key_hint(key: &str, here: &[&str], elsewhere: &[&str], elsewhere_name: &str) -> String {
-    if suggest::closest(key, here).is_none() && elsewhere.contains(&key) {
+    if key == "route" {
+        "; `route` is top-level: write [[route]] tables".to_owned()
+    } else if suggest::closest(key, here).is_none() && elsewhere.contains(&key) {
         format!("; `{key}` belongs in {elsewhere_name}")
     } else {
         suggest::hint(key, here)
@@ -155,6 +212,7 @@ impl Reader<'_> {
                         self.servers(table, &mut layer);
                     }
                 }
+                "route" => self.routes(value, &mut layer),
                 "auth" => layer.auth = Some(self.pos(key_at)),
                 "policy" => layer.policy = Some(self.pos(key_at)),
                 other => {
@@ -176,9 +234,7 @@ impl Reader<'_> {
         match value.into_inner() {
             DeValue::Table(table) => Some(table),
             other => {
-                let found = other.type_str();
-                let article = if found.starts_with(['a', 'i']) { "an" } else { "a" };
-                self.error(at, format!("{what} must be a table, found {article} {found}"));
+                self.error(at, format!("{what} must be a table, found {}", a(other.type_str())));
                 None
             }
         }
@@ -210,6 +266,11 @@ impl Reader<'_> {
                 "health_failures" => g.health_failures = self.value(&path, value),
                 "admin_listen" => g.admin_listen = self.value(&path, value),
                 "admin_token" => g.admin_token = self.value(&path, value),
+                "max_concurrency" => g.max_concurrency = self.value(&path, value),
+                "rate_limit" => g.rate_limit = self.rate(&path, value),
+                "max_request_time" => g.max_request_time = self.duration(&path, value),
+                "retry_budget" => g.retry_budget = self.percent(&path, value),
+                "route_cache_ttl" => g.route_cache_ttl = self.duration(&path, value),
                 other => {
                     let hint = key_hint(other, GATEWAY_KEYS, SERVER_KEYS, "a [servers.<id>] table");
                     self.error(key_at, format!("unknown key `{other}` in [gateway]{hint}"));
@@ -267,7 +328,54 @@ impl Reader<'_> {
                 "enabled" => s.enabled = self.value(&path, value),
                 "required" => s.required = self.value(&path, value),
                 "replicas" => s.replicas = self.value(&path, value),
-                "balance" => s.balance = self.value(&path, value),
+                "urls" => s.urls = self.urls(&path, value),
+                "balance" => {
+                    s.balance = self.keyword(&path, value, |v| {
+                        Balance::parse(v)
+                            .ok_or_else(|| format!("unknown strategy \"{v}\"{}", suggest::hint(v, BALANCE_STRATEGIES)))
+                    });
+                }
+                "affinity" => {
+                    s.affinity = self.keyword(&path, value, |v| {
+                        Affinity::parse(v)
+                            .ok_or_else(|| format!("unknown affinity \"{v}\"{}", suggest::hint(v, AFFINITIES)))
+                    });
+                }
+                "hash_key" => s.hash_key = self.keyword(&path, value, hash_key),
+                "isolation" => {
+                    s.isolation = self.keyword(&path, value, |v| {
+                        Isolation::parse(v)
+                            .ok_or_else(|| format!("unknown isolation \"{v}\"{}", suggest::hint(v, ISOLATIONS)))
+                    });
+                }
+                "max_processes" => s.max_processes = self.value(&path, value),
+                "process_idle_timeout" => s.process_idle_timeout = self.duration(&path, value),
+                "allow_tools" => s.allow_tools = self.globs(&path, value),
+                "deny_tools" => s.deny_tools = self.globs(&path, value),
+                "rename_tools" => {
+                    s.rename_tools =
+                        self.entries(&path, value, |r, _, entry_path, _, value| r.value(entry_path, value));
+                }
+                "timeouts" => {
+                    s.timeouts = self.entries(&path, value, |r, method, entry_path, key_at, value| {
+                        if REQUEST_METHODS.contains(&method) {
+                            r.duration(entry_path, value)
+                        } else {
+                            let hint = suggest::hint(method, REQUEST_METHODS);
+                            r.error(key_at, format!("unknown method `{method}` in servers.{id}.timeouts{hint}"));
+                            None
+                        }
+                    });
+                }
+                "max_request_time" => s.max_request_time = self.duration(&path, value),
+                "retries" => s.retries = self.value(&path, value),
+                "breaker" => s.breaker = self.breaker(id, value),
+                "max_concurrency" => s.max_concurrency = self.value(&path, value),
+                "rate_limit" => s.rate_limit = self.rate(&path, value),
+                "tool_rate_limits" => {
+                    s.tool_rate_limits =
+                        self.entries(&path, value, |r, _, entry_path, _, value| r.rate(entry_path, value));
+                }
                 "description" => s.description = self.value(&path, value),
                 other => {
                     let hint = key_hint(other, SERVER_KEYS, GATEWAY_KEYS, "[gateway]");
@@ -278,8 +386,234 @@ impl Reader<'_> {
         s
     }
 
+    /// `[servers.<id>.breaker]`, a table of its own or an inline one.
+    fn breaker(&mut self, id: &str, value: Spanned<DeValue<'_>>) -> BreakerLayer {
+        let mut b = BreakerLayer::default();
+        let Some(table) = self.table(&format!("[servers.{id}.breaker]"), value) else {
+            return b;
+        };
+        for (key, value) in table {
+            let key_at = key.span().start;
+            let name = key.get_ref().as_ref();
+            let path = format!("servers.{id}.breaker.{name}");
+            match name {
+                "failures" => b.failures = self.value(&path, value),
+                "failure_rate" => b.failure_rate = self.percent(&path, value),
+                "min_requests" => b.min_requests = self.value(&path, value),
+                "window" => b.window = self.duration(&path, value),
+                "open_for" => b.open_for = self.duration(&path, value),
+                other => {
+                    let hint = suggest::hint(other, BREAKER_KEYS);
+                    self.error(key_at, format!("unknown key `{other}` in [servers.{id}.breaker]{hint}"));
+                }
+            }
+        }
+        b
+    }
+
+    /// `urls`: an array whose items are URLs or `{ url = "...", weight = 2 }`.
+    /// `None` when any item could not be read.
+    fn urls(&mut self, path: &str, value: Spanned<DeValue<'_>>) -> Option<At<Vec<At<Endpoint>>>> {
+        let at = value.span().start;
+        let items = match value.into_inner() {
+            DeValue::Array(items) => items,
+            other => {
+                let found = a(other.type_str());
+                self.error(
+                    at,
+                    format!(
+                        "{path}: expected an array of URLs, such as \
+                         [\"https://a/mcp\", {{ url = \"https://b/mcp\", weight = 2 }}], found {found}"
+                    ),
+                );
+                return None;
+            }
+        };
+        let mut endpoints = Vec::new();
+        let mut ok = true;
+        for (i, item) in items.into_iter().enumerate() {
+            let path = format!("{path}[{i}]");
+            let span = item.span();
+            let endpoint = match item.into_inner() {
+                DeValue::Table(table) => self.endpoint(&path, span.start, table),
+                DeValue::String(url) => self
+                    .value(&path, Spanned::new(span, DeValue::String(url)))
+                    .map(|at| at.map(|url| Endpoint { url, weight: 1 })),
+                other => {
+                    let found = a(other.type_str());
+                    self.error(
+                        span.start,
+                        format!(
+                            "{path}: expected a URL or a table such as \
+                             {{ url = \"https://host/mcp\", weight = 2 }}, found {found}"
+                        ),
+                    );
+                    None
+                }
+            };
+            match endpoint {
+                Some(endpoint) => endpoints.push(endpoint),
+                None => ok = false,
+            }
+        }
+        ok.then(|| At { value: endpoints, pos: self.pos(at) })
+    }
+
+    /// One `{ url = "...", weight = 2 }` of `urls`, positioned at its URL.
+    fn endpoint(&mut self, path: &str, at: usize, table: DeTable<'_>) -> Option<At<Endpoint>> {
+        let errors_before = self.errors.len();
+        let mut url: Option<At<String>> = None;
+        let mut weight: Option<At<u32>> = None;
+        for (key, value) in table {
+            let key_at = key.span().start;
+            match key.get_ref().as_ref() {
+                "url" => url = self.value(&format!("{path}.url"), value),
+                "weight" => weight = self.value(&format!("{path}.weight"), value),
+                other => {
+                    let hint = suggest::hint(other, ENDPOINT_KEYS);
+                    self.error(key_at, format!("unknown key `{other}` in {path}{hint}"));
+                }
+            }
+        }
+        if let Some(w) = &weight
+            && w.value == 0
+        {
+            self.errors.push(ConfigError::at(&w.pos, format!("{path}.weight: expected at least 1")));
+        }
+        if url.is_none() && self.errors.len() == errors_before {
+            self.error(
+                at,
+                format!("{path}: missing `url`: expected a table such as {{ url = \"https://host/mcp\", weight = 2 }}"),
+            );
+        }
+        if self.errors.len() > errors_before {
+            return None;
+        }
+        let weight = weight.map_or(1, |w| w.value);
+        url.map(|url| url.map(|url| Endpoint { url, weight }))
+    }
+
+    /// `[[route]]`: an array of tables, appended to the layer's routes.
+    fn routes(&mut self, value: Spanned<DeValue<'_>>, layer: &mut Layer) {
+        let at = value.span().start;
+        let items = match value.into_inner() {
+            DeValue::Array(items) => items,
+            other => {
+                let found = a(other.type_str());
+                self.error(at, format!("`route` must be an array of tables (write [[route]]), found {found}"));
+                return;
+            }
+        };
+        for (index, item) in items.into_iter().enumerate() {
+            let item_at = item.span().start;
+            if let Some(table) = self.table(&format!("route[{index}]"), item) {
+                let route = self.route(index, table, self.pos(item_at));
+                layer.routes.push(route);
+            }
+        }
+    }
+
+    fn route(&mut self, index: usize, table: DeTable<'_>, at: Pos) -> RouteLayer {
+        let mut r = RouteLayer::new(at, index);
+        let errors_before = self.errors.len();
+        for (key, value) in table {
+            let key_at = key.span().start;
+            let name = key.get_ref().as_ref();
+            let path = format!("route[{index}].{name}");
+            match name {
+                "method" => r.method = self.glob(&path, value),
+                "tool" => r.tool = self.glob(&path, value),
+                "prompt" => r.prompt = self.glob(&path, value),
+                "resource" => r.resource = self.glob(&path, value),
+                "to" => r.to = self.value(&path, value),
+                "deny" => r.deny = self.value(&path, value),
+                "reason" => r.reason = self.value(&path, value),
+                other => {
+                    let hint = suggest::hint(other, ROUTE_KEYS);
+                    self.error(key_at, format!("unknown key `{other}` in [[route]]{hint}"));
+                }
+            }
+        }
+        r.broken = self.errors.len() > errors_before;
+        r
+    }
+
+    /// A table whose entries are read one by one by `read(self, name,
+    /// path, key offset, value)`; an entry it cannot read is left out.
+    fn entries<'i, T>(
+        &mut self,
+        path: &str,
+        value: Spanned<DeValue<'i>>,
+        mut read: impl FnMut(&mut Self, &str, &str, usize, Spanned<DeValue<'i>>) -> Option<At<T>>,
+    ) -> Option<At<Entries<T>>> {
+        let at = value.span().start;
+        let table = match value.into_inner() {
+            DeValue::Table(table) => table,
+            other => {
+                self.error(at, format!("{path}: expected a table, found {}", a(other.type_str())));
+                return None;
+            }
+        };
+        let mut entries = Entries::new();
+        for (key, value) in table {
+            let name = key.get_ref().as_ref();
+            if let Some(entry) = read(self, name, &key_path(path, name), key.span().start, value) {
+                entries.insert(name.to_owned(), entry);
+            }
+        }
+        Some(At { value: entries, pos: self.pos(at) })
+    }
+
+    /// A string read through `parse`, whose complaint is reported at the value.
+    fn keyword<T>(
+        &mut self,
+        path: &str,
+        value: Spanned<DeValue<'_>>,
+        parse: impl FnOnce(&str) -> Result<T, String>,
+    ) -> Option<At<T>> {
+        let text: At<String> = self.value(path, value)?;
+        match parse(&text.value) {
+            Ok(v) => Some(At { value: v, pos: text.pos }),
+            Err(why) => {
+                self.errors.push(ConfigError::at(&text.pos, format!("{path}: {why}")));
+                None
+            }
+        }
+    }
+
+    /// One glob.
+    fn glob(&mut self, path: &str, value: Spanned<DeValue<'_>>) -> Option<At<String>> {
+        self.keyword(path, value, |v| glob_problem(v).map(|()| v.to_owned()))
+    }
+
+    /// An array of globs, each one checked at its own position.
+    fn globs(&mut self, path: &str, value: Spanned<DeValue<'_>>) -> Option<At<Vec<String>>> {
+        let starts: Vec<usize> = match value.get_ref() {
+            DeValue::Array(items) => items.iter().map(|item| item.span().start).collect(),
+            _ => Vec::new(),
+        };
+        let globs: At<Vec<String>> = self.value(path, value)?;
+        let mut ok = true;
+        for (i, glob) in globs.value.iter().enumerate() {
+            if let Err(why) = glob_problem(glob) {
+                let pos = starts.get(i).map_or_else(|| globs.pos.clone(), |&at| self.pos(at));
+                self.errors.push(ConfigError::at(&pos, format!("{path}[{i}]: {why}")));
+                ok = false;
+            }
+        }
+        ok.then_some(globs)
+    }
+
     fn duration(&mut self, path: &str, value: Spanned<DeValue<'_>>) -> Option<At<std::time::Duration>> {
         self.value(path, value).map(|v| v.map(|DurationValue(d)| d))
+    }
+
+    fn rate(&mut self, path: &str, value: Spanned<DeValue<'_>>) -> Option<At<RateLimit>> {
+        self.value(path, value).map(|v| v.map(|RateValue(r)| r))
+    }
+
+    fn percent(&mut self, path: &str, value: Spanned<DeValue<'_>>) -> Option<At<u32>> {
+        self.value(path, value).map(|v| v.map(|PercentValue(p)| p))
     }
 
     /// Substitutes `${VAR}`s in `value`, then reads it as a `T`. Errors are
@@ -345,5 +679,16 @@ impl Reader<'_> {
             && !raw.starts_with("'''")
             && (raw.starts_with('\'') || (raw.starts_with('"') && !raw.contains('\\')));
         if exact { span.start + 1 + index } else { span.start }
+    }
+}
+
+/// `hash_key`: one of [`HASH_KEY_FORMS`].
+fn hash_key(v: &str) -> Result<HashKey, String> {
+    match HashKey::parse(v) {
+        Some(key) => Ok(key),
+        None if v == "arg:" => {
+            Err("\"arg:\" names no argument: expected arg:<name>, such as \"arg:user_id\"".to_owned())
+        }
+        None => Err(format!("unknown hash key \"{v}\"{}", suggest::hint(v, HASH_KEY_FORMS))),
     }
 }

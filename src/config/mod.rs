@@ -1,7 +1,7 @@
 //! The configuration: what vmcp reads from its TOML files, and nothing else.
 //!
 //! This module owns the file format users write (`[gateway]`, `[servers.<id>]`,
-//! and the not-yet-supported `[auth]` and `[[policy]]`), the defaults, `${VAR}`
+//! `[[route]]`, and the not-yet-supported `[auth]` and `[[policy]]`), the defaults, `${VAR}`
 //! substitution, merging of repeated `--config` files, validation with errors
 //! that name file, line and column, the default search path, and the starter
 //! file `vmcp config init` writes. It hands the rest of vmcp a plain, validated
@@ -12,7 +12,8 @@
 //!   runtime mounts (`snippet.rs`).
 //! - `document`: one file's TOML into a positioned layer; `layer`: merging.
 //! - `validate`: checks on the merged result; `unsupported`: what this version
-//!   refuses for now. `env`: `${VAR}`; `units`: durations and sizes.
+//!   refuses for now. `env`: `${VAR}`; `units`: durations, sizes, rates and
+//!   percentages.
 //! - [`STARTER`]: the commented starter file.
 
 mod document;
@@ -44,7 +45,7 @@ pub use import::{Imported, import_mcp_json};
 pub use load::{default_path, load, load_with_env, parse_str};
 pub use snippet::parse_server_snippet;
 pub use starter::STARTER;
-pub use units::{parse_duration, parse_size};
+pub use units::{parse_duration, parse_percent, parse_rate, parse_size};
 
 /// Default `[gateway] listen`.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:3000";
@@ -74,6 +75,18 @@ pub const DEFAULT_HEALTH_TIMEOUT: Duration = Duration::from_secs(5);
 pub const DEFAULT_HEALTH_FAILURES: u32 = 3;
 /// Default `[gateway] session_idle_timeout`.
 pub const DEFAULT_SESSION_IDLE_TIMEOUT: Duration = Duration::from_secs(30 * 60);
+/// Default `[gateway] max_request_time`.
+pub const DEFAULT_MAX_REQUEST_TIME: Duration = Duration::from_secs(10 * 60);
+/// Default `[gateway] retry_budget`, in percent.
+pub const DEFAULT_RETRY_BUDGET_PERCENT: u32 = 20;
+/// Default `[gateway] route_cache_ttl`.
+pub const DEFAULT_ROUTE_CACHE_TTL: Duration = Duration::from_secs(10);
+/// Default `[servers.<id>] retries`.
+pub const DEFAULT_RETRIES: u32 = 2;
+/// Default `[servers.<id>] max_processes` (per-session isolation).
+pub const DEFAULT_MAX_PROCESSES: u32 = 16;
+/// Default `[servers.<id>] process_idle_timeout` (per-session isolation).
+pub const DEFAULT_PROCESS_IDLE_TIMEOUT: Duration = Duration::from_secs(5 * 60);
 /// The `balance` strategies a server group may name.
 pub const BALANCE_STRATEGIES: &[&str] = &[
     "round_robin",
@@ -84,6 +97,25 @@ pub const BALANCE_STRATEGIES: &[&str] = &[
     "adaptive",
     "consistent_hash",
 ];
+/// The `affinity` values.
+pub const AFFINITIES: &[&str] = &["session", "none"];
+/// The `isolation` values.
+pub const ISOLATIONS: &[&str] = &["shared", "per_session"];
+/// The MCP request methods a client can send: the keys `timeouts` accepts.
+pub const REQUEST_METHODS: &[&str] = &[
+    "tools/call",
+    "tools/list",
+    "prompts/get",
+    "prompts/list",
+    "resources/read",
+    "resources/list",
+    "resources/templates/list",
+    "resources/subscribe",
+    "resources/unsubscribe",
+    "completion/complete",
+    "logging/setLevel",
+    "ping",
+];
 
 /// A loaded, merged and validated configuration.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -91,6 +123,8 @@ pub struct Config {
     pub gateway: GatewayConfig,
     /// By server id, the `[servers.<id>]` table key.
     pub servers: BTreeMap<String, ServerConfig>,
+    /// `[[route]]`, in file order (the first match wins).
+    pub routes: Vec<RouteRule>,
     /// The files it was read from, in order (later ones override earlier ones).
     pub sources: Vec<PathBuf>,
 }
@@ -131,6 +165,18 @@ pub struct GatewayConfig {
     pub admin_listen: Option<String>,
     /// The bearer token the TCP admin API requires.
     pub admin_token: Option<String>,
+    /// Client requests in flight at once, gateway-wide; over it a request is
+    /// refused at once (0: no limit).
+    pub max_concurrency: u32,
+    /// Requests each client identity may make (GCRA); `None`: no limit.
+    pub rate_limit: Option<RateLimit>,
+    /// Absolute cap on one backend request, however much progress it reports.
+    pub max_request_time: Duration,
+    /// Retries allowed, as a percentage of first attempts (a retry budget), so a
+    /// failing backend is not hit with a storm of retries.
+    pub retry_budget_percent: u32,
+    /// How long a routing decision is cached.
+    pub route_cache_ttl: Duration,
 }
 
 impl Default for GatewayConfig {
@@ -159,6 +205,11 @@ impl Default for GatewayConfig {
             health_failures: DEFAULT_HEALTH_FAILURES,
             admin_listen: None,
             admin_token: None,
+            max_concurrency: 0,
+            rate_limit: None,
+            max_request_time: DEFAULT_MAX_REQUEST_TIME,
+            retry_budget_percent: DEFAULT_RETRY_BUDGET_PERCENT,
+            route_cache_ttl: DEFAULT_ROUTE_CACHE_TTL,
         }
     }
 }
@@ -246,10 +297,219 @@ pub struct ServerConfig {
     pub enabled: bool,
     /// Readiness (`/readyz`) waits for required servers.
     pub required: bool,
+    /// stdio: how many processes to run (each one a replica).
     pub replicas: u32,
-    /// One of [`BALANCE_STRATEGIES`].
-    pub balance: Option<String>,
+    /// http, sse, websocket: several endpoints, each one a replica (instead of
+    /// `url`). Empty when `url` is given: that is one endpoint of weight 1.
+    pub urls: Vec<Endpoint>,
+    /// How a request picks a replica.
+    pub balance: Balance,
+    /// Whether a client session keeps to the replica it first used.
+    pub affinity: Affinity,
+    /// What `consistent_hash` hashes.
+    pub hash_key: HashKey,
+    /// stdio: one process for every client session, or one each.
+    pub isolation: Isolation,
+    /// `isolation = "per_session"`: at most this many processes at once.
+    pub max_processes: u32,
+    /// `isolation = "per_session"`: a process unused this long is stopped.
+    pub process_idle_timeout: Duration,
+    /// Globs over the server's own tool names: only these are exposed (empty: all).
+    pub allow_tools: Vec<String>,
+    /// Globs over the server's own tool names: these are hidden (after `allow_tools`).
+    pub deny_tools: Vec<String>,
+    /// The server's tool name -> the name exposed instead (before the prefix).
+    pub rename_tools: BTreeMap<String, String>,
+    /// Timeouts by request method (such as "tools/call"), over `request_timeout`.
+    pub timeouts: BTreeMap<String, Duration>,
+    /// Overrides `[gateway] max_request_time` for this server.
+    pub max_request_time: Option<Duration>,
+    /// How many times a request that is safe to repeat is retried on another replica.
+    pub retries: u32,
+    /// The circuit breaker each replica has.
+    pub breaker: BreakerConfig,
+    /// Requests in flight to this server at once (0: no limit).
+    pub max_concurrency: u32,
+    /// Requests per unit of time to this server, all clients together.
+    pub rate_limit: Option<RateLimit>,
+    /// Per tool (the server's own name), all clients together.
+    pub tool_rate_limits: BTreeMap<String, RateLimit>,
     pub description: Option<String>,
+}
+
+/// One endpoint of `urls`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Endpoint {
+    pub url: String,
+    /// For the weighted strategies; at least 1.
+    pub weight: u32,
+}
+
+/// `balance`: how a server group picks a replica for a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Balance {
+    #[default]
+    RoundRobin,
+    Random,
+    LeastConnections,
+    WeightedRoundRobin,
+    WeightedRandom,
+    /// Power of two choices on latency (EWMA) with a penalty per request in flight.
+    Adaptive,
+    /// Rendezvous hashing on `hash_key`.
+    ConsistentHash,
+}
+
+impl Balance {
+    pub fn parse(s: &str) -> Option<Balance> {
+        Some(match s {
+            "round_robin" => Balance::RoundRobin,
+            "random" => Balance::Random,
+            "least_connections" => Balance::LeastConnections,
+            "weighted_round_robin" => Balance::WeightedRoundRobin,
+            "weighted_random" => Balance::WeightedRandom,
+            "adaptive" => Balance::Adaptive,
+            "consistent_hash" => Balance::ConsistentHash,
+            _ => return None,
+        })
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Balance::RoundRobin => "round_robin",
+            Balance::Random => "random",
+            Balance::LeastConnections => "least_connections",
+            Balance::WeightedRoundRobin => "weighted_round_robin",
+            Balance::WeightedRandom => "weighted_random",
+            Balance::Adaptive => "adaptive",
+            Balance::ConsistentHash => "consistent_hash",
+        }
+    }
+}
+
+/// `affinity`: whether a client session's requests keep to one replica.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Affinity {
+    /// A session stays on the replica that served its first request, while it is up.
+    #[default]
+    Session,
+    /// Every request is balanced on its own (for stateless servers).
+    None,
+}
+
+impl Affinity {
+    /// One of [`AFFINITIES`].
+    pub fn parse(s: &str) -> Option<Affinity> {
+        match s {
+            "session" => Some(Affinity::Session),
+            "none" => Some(Affinity::None),
+            _ => None,
+        }
+    }
+}
+
+/// `hash_key`: what `consistent_hash` hashes.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
+pub enum HashKey {
+    /// The client session.
+    #[default]
+    Session,
+    /// The client's identity (its API key or token subject; the session without auth).
+    Client,
+    /// The tool, prompt or resource named by the request.
+    Name,
+    /// `arg:<name>`: a top-level argument of the tool call (the session when absent).
+    Argument(String),
+}
+
+impl HashKey {
+    /// `session`, `client`, `name`, or `arg:<name>` with a non-empty name.
+    pub fn parse(s: &str) -> Option<HashKey> {
+        match s {
+            "session" => Some(HashKey::Session),
+            "client" => Some(HashKey::Client),
+            "name" => Some(HashKey::Name),
+            _ => s.strip_prefix("arg:").filter(|name| !name.is_empty()).map(|name| HashKey::Argument(name.to_owned())),
+        }
+    }
+}
+
+/// `isolation`: how client sessions share a stdio server's processes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Isolation {
+    /// One process (per replica) serves every client session.
+    #[default]
+    Shared,
+    /// Each client session gets a process of its own.
+    PerSession,
+}
+
+impl Isolation {
+    /// One of [`ISOLATIONS`].
+    pub fn parse(s: &str) -> Option<Isolation> {
+        match s {
+            "shared" => Some(Isolation::Shared),
+            "per_session" => Some(Isolation::PerSession),
+            _ => None,
+        }
+    }
+}
+
+/// `[servers.<id>.breaker]`: when a replica's circuit opens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BreakerConfig {
+    /// Opens after this many failures in a row (0: never on this rule).
+    pub failures: u32,
+    /// Opens when at least this percentage of the requests in `window` failed
+    /// (0: never on this rule) ...
+    pub failure_rate: u32,
+    /// ... and there were at least `min_requests` of them.
+    pub min_requests: u32,
+    pub window: Duration,
+    /// How long it stays open before a probe request is let through (half-open).
+    pub open_for: Duration,
+}
+
+impl Default for BreakerConfig {
+    fn default() -> Self {
+        Self {
+            failures: 5,
+            failure_rate: 50,
+            min_requests: 20,
+            window: Duration::from_secs(30),
+            open_for: Duration::from_secs(10),
+        }
+    }
+}
+
+/// A rate: `count` requests per `per` ("100/s", "20/m", "5/10s"), allowing
+/// bursts of `count`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimit {
+    pub count: u32,
+    pub per: Duration,
+}
+
+/// `[[route]]`: requests matching every glob given go to `to`, or are denied.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RouteRule {
+    /// Glob over the JSON-RPC method.
+    pub method: Option<String>,
+    /// Glob over the exposed tool name (`tools/call`).
+    pub tool: Option<String>,
+    /// Glob over the exposed prompt name (`prompts/get`).
+    pub prompt: Option<String>,
+    /// Glob over the exposed resource URI (`resources/read`, subscriptions).
+    pub resource: Option<String>,
+    pub action: RouteAction,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RouteAction {
+    /// Send to this server (a group is a server with replicas).
+    To(String),
+    /// Refuse, with this reason if given.
+    Deny(Option<String>),
 }
 
 impl Default for ServerConfig {
@@ -270,7 +530,23 @@ impl Default for ServerConfig {
             enabled: true,
             required: false,
             replicas: 1,
-            balance: None,
+            urls: Vec::new(),
+            balance: Balance::default(),
+            affinity: Affinity::default(),
+            hash_key: HashKey::default(),
+            isolation: Isolation::default(),
+            max_processes: DEFAULT_MAX_PROCESSES,
+            process_idle_timeout: DEFAULT_PROCESS_IDLE_TIMEOUT,
+            allow_tools: Vec::new(),
+            deny_tools: Vec::new(),
+            rename_tools: BTreeMap::new(),
+            timeouts: BTreeMap::new(),
+            max_request_time: None,
+            retries: DEFAULT_RETRIES,
+            breaker: BreakerConfig::default(),
+            max_concurrency: 0,
+            rate_limit: None,
+            tool_rate_limits: BTreeMap::new(),
             description: None,
         }
     }

@@ -305,6 +305,35 @@ mod tests {
     }
 
     #[test]
+    fn group_and_traffic_keys() {
+        use crate::config::{Balance, BreakerConfig, RateLimit};
+        let text = "command = \"uvx\"\nreplicas = 2\nbalance = \"random\"\nbreaker = { failures = 1 }\n\
+                    allow_tools = [\"a*\"]\ntimeouts = { \"tools/call\" = \"1m\" }\nrate_limit = \"3/s\"\n";
+        let server = ok("time", text);
+        assert_eq!((server.replicas, server.balance), (2, Balance::Random));
+        assert_eq!(server.breaker, BreakerConfig { failures: 1, ..BreakerConfig::default() });
+        assert_eq!(server.allow_tools, ["a*"]);
+        assert_eq!(server.timeouts["tools/call"], Duration::from_secs(60));
+        assert_eq!(server.rate_limit, Some(RateLimit { count: 3, per: Duration::from_secs(1) }));
+        let text = "[servers.api]\ntransport = \"http\"\nurls = [\"https://a/mcp\", { url = \"https://b/mcp\", weight = 2 }]\n\
+                    [servers.api.breaker]\nwindow = \"1m\"\n";
+        let server = ok("api", text);
+        assert_eq!(server.urls.len(), 2);
+        assert_eq!(server.breaker.window, Duration::from_secs(60));
+        // Their errors are positioned in the body too.
+        let e = error("time", "command = \"uvx\"\nhash_key = \"client\"\n");
+        assert!(e.starts_with("snip.toml:2:12: servers.time.hash_key: hash_key only applies to balance"), "{e}");
+        let e = error("time", "command = \"uvx\"\nbreaker = { falures = 1 }\n");
+        assert_eq!(e, "snip.toml:2:13: unknown key `falures` in [servers.time.breaker]; did you mean `failures`?");
+        // Routes are not a server's: a snippet cannot hold one.
+        let e = error("time", "[servers.time]\ncommand = \"a\"\n[[route]]\ntool = \"*\"\ndeny = true\n");
+        assert!(
+            e.starts_with("snip.toml:3:3: unexpected `route`: a server snippet holds one [servers.time] table"),
+            "{e}"
+        );
+    }
+
+    #[test]
     fn whole_document_with_another_id_or_more_is_refused() {
         let e = error("time", "[servers.clock]\ncommand = \"uvx\"\n");
         assert!(e.starts_with("snip.toml:1:10: unexpected [servers.clock]: this snippet is mounted as server `time`"));

@@ -2,7 +2,8 @@
 //!
 //! It must parse as is (a test makes sure), run as is (its two servers are
 //! the built-in `vmcp mock`), and teach the format: every `[gateway]` key is
-//! there, commented out, with its default (a test checks these too).
+//! there, commented out, with its default, and the commented examples are
+//! valid once uncommented (a test checks these too).
 
 /// A commented configuration that works as written.
 pub const STARTER: &str = r#"# vmcp configuration: one MCP endpoint in front of many MCP servers.
@@ -29,6 +30,11 @@ pub const STARTER: &str = r#"# vmcp configuration: one MCP endpoint in front of 
 # health_failures = 3                # consecutive failed pings, then the server is restarted
 # admin_listen = "127.0.0.1:3001"    # the admin API on loopback TCP too (it is always on <state_dir>/admin.sock)
 # admin_token = "${VMCP_ADMIN_TOKEN}"  # required with admin_listen: sent as Authorization: Bearer <token>
+# max_concurrency = 0                # client requests in flight at once; more are refused (0: no limit)
+# rate_limit = "100/s"               # per client: "<count>/<unit>", unit s, m, h or a duration ("5/10s"); none by default
+# max_request_time = "10m"           # cap on one request to a server, however much progress it reports
+# retry_budget = "20%"               # retries allowed, as a share of first attempts
+# route_cache_ttl = "10s"            # how long a routing decision is cached ("0s": not cached)
 
 # Each [servers.<id>] table is one MCP server. The id (a lowercase letter, then up
 # to 31 lowercase letters, digits or "-") prefixes its tools: "alpha__echo".
@@ -64,4 +70,37 @@ required = false                     # /readyz waits only for required servers
 # transport = "http"
 # url = "https://search.internal/mcp"
 # headers = { Authorization = "Bearer ${SEARCH_TOKEN}" }
+
+# A server group: several processes of one stdio server (replicas), each
+# request going to one of them, retried on another when it is safe to repeat.
+# [servers.fetch]
+# command = "uvx"
+# args = ["mcp-server-fetch"]
+# replicas = 3
+# balance = "least_connections"      # round_robin | random | least_connections | weighted_round_robin | weighted_random | adaptive | consistent_hash
+# affinity = "session"               # a client session keeps to its replica; "none" for stateless servers
+# retries = 2                        # at most 10
+# allow_tools = ["fetch*"]           # globs over the server's own tool names (deny_tools hides some)
+# max_concurrency = 32               # requests in flight to it at once (0: no limit)
+# rate_limit = "20/s"                # to it, all clients together
+# [servers.fetch.breaker]            # each replica's circuit breaker (these are the defaults)
+# failures = 5                       # opens after this many failures in a row...
+# failure_rate = "50%"               # ...or this share of the requests in `window` failed,
+# min_requests = 20                  # when there were at least this many
+# window = "30s"
+# open_for = "10s"                   # then, after this long, one probe request is let through
+
+# A remote group: `urls` instead of `url`, each endpoint a replica.
+# [servers.api]
+# transport = "http"
+# urls = ["https://api-1.internal/mcp", { url = "https://api-2.internal/mcp", weight = 2 }]
+# balance = "weighted_round_robin"   # the weights count for weighted_round_robin and weighted_random
+
+# Routes are tried in order and the first match wins: a request matching every
+# glob given (method, tool, prompt, resource) goes to the server named by `to`,
+# or is refused with deny = true.
+# [[route]]
+# tool = "*delete*"
+# deny = true
+# reason = "nothing is deleted through this gateway"
 "#;

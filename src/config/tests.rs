@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use super::document::{GATEWAY_KEYS, SERVER_KEYS};
+use super::document::{BREAKER_KEYS, GATEWAY_KEYS, ROUTE_KEYS, SERVER_KEYS};
 use super::*;
 
 fn env(name: &str) -> Option<String> {
@@ -61,7 +61,13 @@ fn empty_document_gives_the_defaults() {
     assert_eq!(g.request_timeout, Duration::from_secs(60));
     assert_eq!(g.init_timeout, Duration::from_secs(30));
     assert_eq!(g.shutdown_grace, Duration::from_secs(10));
+    assert_eq!(g.max_concurrency, 0);
+    assert_eq!(g.rate_limit, None);
+    assert_eq!(g.max_request_time, Duration::from_secs(600));
+    assert_eq!(g.retry_budget_percent, 20);
+    assert_eq!(g.route_cache_ttl, Duration::from_secs(10));
     assert!(config.servers.is_empty());
+    assert!(config.routes.is_empty());
     assert_eq!(config.sources, vec![PathBuf::from("t.toml")]);
 }
 
@@ -74,6 +80,17 @@ fn server_defaults() {
     assert_eq!(time.transport, TransportKind::Stdio);
     assert!(time.enabled && !time.required);
     assert_eq!(time.replicas, 1);
+    assert!(time.urls.is_empty());
+    assert_eq!(time.balance, Balance::RoundRobin);
+    assert_eq!(time.affinity, Affinity::Session);
+    assert_eq!(time.hash_key, HashKey::Session);
+    assert_eq!(time.isolation, Isolation::Shared);
+    assert_eq!(time.max_processes, 16);
+    assert_eq!(time.process_idle_timeout, Duration::from_secs(300));
+    assert_eq!(time.retries, 2);
+    assert_eq!(time.breaker, BreakerConfig::default());
+    assert_eq!(time.max_concurrency, 0);
+    assert_eq!(time.rate_limit, None);
 }
 
 #[test]
@@ -95,6 +112,11 @@ session_idle_timeout = "5m"
 health_interval = "0s"
 health_timeout = "1s"
 health_failures = 5
+max_concurrency = 200
+rate_limit = "100/s"
+max_request_time = "15m"
+retry_budget = "10%"
+route_cache_ttl = "0s"
 "#);
     let g = config.gateway;
     assert_eq!(g.listen, "0.0.0.0:8080");
@@ -113,7 +135,12 @@ health_failures = 5
     assert_eq!(g.health_interval, Duration::ZERO);
     assert_eq!(g.health_timeout, Duration::from_secs(1));
     assert_eq!(g.health_failures, 5);
-    assert_eq!(GATEWAY_KEYS.len(), 17);
+    assert_eq!(g.max_concurrency, 200);
+    assert_eq!(g.rate_limit, Some(RateLimit { count: 100, per: Duration::from_secs(1) }));
+    assert_eq!(g.max_request_time, Duration::from_secs(900));
+    assert_eq!(g.retry_budget_percent, 10);
+    assert_eq!(g.route_cache_ttl, Duration::ZERO);
+    assert_eq!(GATEWAY_KEYS.len(), 22);
     assert_eq!(ok("[gateway]\nmax_message_size = 1024").gateway.max_message_size, 1024);
     assert_eq!(ok("[gateway]\nprefix = \"never\"").gateway.prefix, PrefixMode::Never);
 }
@@ -141,13 +168,134 @@ description = "files"
     assert_eq!(s.request_timeout, Some(Duration::from_secs(5)));
     assert!(!s.enabled && s.required);
     assert_eq!(s.description.as_deref(), Some("files"));
-    // The keys not exercised above (url, headers, balance) are known keys:
-    // they fail for other reasons, never as unknown.
+    // Every key is a known key: set to 0, it is accepted or fails for
+    // another reason, never as unknown.
+    assert_eq!(SERVER_KEYS.len(), 33);
     for key in SERVER_KEYS {
         let text = format!("[servers.x]\ncommand = \"c\"\n{key} = 0\n");
-        let all = errors(&text).join("\n");
+        let all = parse(&text).err().map(|e| e.to_string()).unwrap_or_default();
         assert!(!all.contains("unknown key"), "{key}: {all}");
     }
+}
+
+#[test]
+fn every_group_and_traffic_key_is_read() {
+    let config = ok(r#"
+[servers.pool]
+command = "uvx"
+replicas = 3
+balance = "consistent_hash"
+affinity = "none"
+hash_key = "arg:user_id"
+isolation = "per_session"
+max_processes = 4
+process_idle_timeout = "1m"
+allow_tools = ["fetch*", "get_{a,b}"]
+deny_tools = ["*_admin"]
+rename_tools = { fetch = "get_page", "odd.name" = "plain" }
+timeouts = { "tools/call" = "2m", ping = "1s", "resources/templates/list" = "5s" }
+max_request_time = "30m"
+retries = 10
+max_concurrency = 8
+rate_limit = "5/10s"
+tool_rate_limits = { fetch = "20/m", "slow.tool" = "1/h" }
+
+[servers.pool.breaker]
+failures = 0
+failure_rate = "25%"
+min_requests = 1
+window = "1m"
+open_for = "500ms"
+"#);
+    let s = &config.servers["pool"];
+    assert_eq!(s.replicas, 3);
+    assert_eq!(s.balance, Balance::ConsistentHash);
+    assert_eq!(s.affinity, Affinity::None);
+    assert_eq!(s.hash_key, HashKey::Argument("user_id".into()));
+    assert_eq!(s.isolation, Isolation::PerSession);
+    assert_eq!(s.max_processes, 4);
+    assert_eq!(s.process_idle_timeout, Duration::from_secs(60));
+    assert_eq!(s.allow_tools, ["fetch*", "get_{a,b}"]);
+    assert_eq!(s.deny_tools, ["*_admin"]);
+    let renames: Vec<_> = s.rename_tools.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    assert_eq!(renames, [("fetch", "get_page"), ("odd.name", "plain")]);
+    let timeouts: Vec<_> = s.timeouts.iter().map(|(k, v)| (k.as_str(), *v)).collect();
+    assert_eq!(
+        timeouts,
+        [
+            ("ping", Duration::from_secs(1)),
+            ("resources/templates/list", Duration::from_secs(5)),
+            ("tools/call", Duration::from_secs(120)),
+        ]
+    );
+    assert_eq!(s.max_request_time, Some(Duration::from_secs(1800)));
+    assert_eq!(s.retries, 10);
+    assert_eq!(s.max_concurrency, 8);
+    assert_eq!(s.rate_limit, Some(RateLimit { count: 5, per: Duration::from_secs(10) }));
+    assert_eq!(s.tool_rate_limits["fetch"], RateLimit { count: 20, per: Duration::from_secs(60) });
+    assert_eq!(s.tool_rate_limits["slow.tool"], RateLimit { count: 1, per: Duration::from_secs(3600) });
+    let breaker = BreakerConfig {
+        failures: 0,
+        failure_rate: 25,
+        min_requests: 1,
+        window: Duration::from_secs(60),
+        open_for: Duration::from_millis(500),
+    };
+    assert_eq!(s.breaker, breaker);
+    // An inline breaker table, partly given: the rest are the defaults.
+    let s = &ok(&format!("{STDIO}breaker = {{ failures = 3 }}\n")).servers["time"];
+    assert_eq!(s.breaker, BreakerConfig { failures: 3, ..BreakerConfig::default() });
+    assert_eq!(BREAKER_KEYS.len(), 5);
+    // Every strategy, affinity, isolation and hash key by name.
+    for name in BALANCE_STRATEGIES {
+        let s = &ok(&format!("{STDIO}balance = \"{name}\"\n")).servers["time"];
+        assert_eq!(s.balance.as_str(), *name);
+    }
+    let isolation = &ok(&format!("{STDIO}isolation = \"shared\"\n")).servers["time"].isolation;
+    assert_eq!(*isolation, Isolation::Shared);
+    let affinity = &ok(&format!("{STDIO}affinity = \"session\"\n")).servers["time"].affinity;
+    assert_eq!(*affinity, Affinity::Session);
+    for (text, key) in [("session", HashKey::Session), ("client", HashKey::Client), ("name", HashKey::Name)] {
+        let s = &ok(&format!("{STDIO}balance = \"consistent_hash\"\nhash_key = \"{text}\"\n")).servers["time"];
+        assert_eq!(s.hash_key, key);
+    }
+    // max_processes and process_idle_timeout without per_session: accepted.
+    let s = &ok(&format!("{STDIO}max_processes = 2\nprocess_idle_timeout = \"1s\"\n")).servers["time"];
+    assert_eq!((s.isolation, s.max_processes), (Isolation::Shared, 2));
+}
+
+#[test]
+fn urls_are_read_with_their_weights() {
+    let config = ok(r#"
+[servers.api]
+transport = "http"
+urls = ["https://a/mcp", { url = "https://b/mcp", weight = 3 }, { url = "http://c:8080/mcp" }]
+balance = "weighted_random"
+
+[servers.ws]
+transport = "websocket"
+urls = ["wss://a/ws"]
+
+[servers.one]
+transport = "sse"
+url = "https://x/sse"
+"#);
+    let endpoint = |url: &str, weight| Endpoint { url: url.into(), weight };
+    let api = &config.servers["api"];
+    assert_eq!(
+        api.urls,
+        [endpoint("https://a/mcp", 1), endpoint("https://b/mcp", 3), endpoint("http://c:8080/mcp", 1)]
+    );
+    assert_eq!(api.url, None);
+    assert_eq!(api.balance, Balance::WeightedRandom);
+    assert_eq!(config.servers["ws"].urls, [endpoint("wss://a/ws", 1)]);
+    // `url` stays `url`: `urls` is empty.
+    let one = &config.servers["one"];
+    assert_eq!(one.url.as_deref(), Some("https://x/sse"));
+    assert!(one.urls.is_empty());
+    // ${VAR} works inside them.
+    let c = ok("[servers.api]\ntransport = \"http\"\nurls = [{ url = \"https://${TZ}/mcp\" }]\n");
+    assert_eq!(c.servers["api"].urls, [endpoint("https://Europe/Paris/mcp", 1)]);
 }
 
 #[test]
@@ -376,12 +524,9 @@ fn unsupported_features_are_refused() {
         let c = ok(&format!("[servers.search]\ntransport = \"{transport}\"\nurl = \"{url}\"\n"));
         assert_eq!(c.servers["search"].url.as_deref(), Some(url));
     }
-    let all = errors(&format!("{STDIO}replicas = 3\nbalance = \"least_connections\"\n"));
-    assert!(
-        all.iter().any(|e| e.contains("replicas > 1 (server groups) is not supported by this version yet")),
-        "{all:#?}"
-    );
-    assert!(all.iter().any(|e| e.contains("balance (server groups) is not supported")), "{all:#?}");
+    // Server groups are supported now.
+    let c = ok(&format!("{STDIO}replicas = 3\nbalance = \"least_connections\"\n"));
+    assert_eq!((c.servers["time"].replicas, c.servers["time"].balance), (3, Balance::LeastConnections));
 }
 
 /// A directory of its own for a test's files, removed when dropped.
@@ -474,9 +619,13 @@ fn merged_errors_name_the_file_that_set_the_value() {
     };
     let shown: Vec<String> = all.iter().map(ToString::to_string).collect();
     let (a, b) = (a.display(), b.display());
-    assert!(shown.contains(&format!(
-        "{b}:2:13: server `web`: transport \"sse\" needs `url` (such as url = \"https://host/mcp\") (in the merged configuration)"
-    )), "{shown:#?}");
+    assert!(
+        shown.contains(&format!(
+            "{b}:2:13: server `web`: transport \"sse\" needs `url` (such as url = \"https://host/mcp\") or `urls` \
+         (in the merged configuration)"
+        )),
+        "{shown:#?}"
+    );
     assert!(
         shown.iter().any(|e| e.starts_with(&format!("{a}:2:11: servers.web.command: `command` is for stdio servers"))),
         "{shown:#?}"
@@ -530,17 +679,18 @@ fn starter_comments_are_valid_and_show_the_defaults() {
     let mut section = "";
     let mut gateway_keys = 0;
     for line in STARTER.lines() {
-        if line.starts_with("# [servers.search]") {
-            break;
-        }
         let text = match line.strip_prefix("# ") {
-            Some(rest) if rest.starts_with("[servers.") => rest,
+            Some(rest) if rest.starts_with("[servers.") || rest.starts_with("[[route]]") => rest,
             Some(rest) if rest.split_once(" = ").is_some_and(|(k, _)| !k.contains(' ')) => {
                 if section == "[gateway]" {
                     gateway_keys += 1;
                 }
                 // Keys with no default show an example instead: documented, left commented.
-                if rest.starts_with("admin_") { line } else { rest }
+                if rest.starts_with("admin_") || (rest.starts_with("rate_limit") && section == "[gateway]") {
+                    line
+                } else {
+                    rest
+                }
             }
             _ => line,
         };
@@ -551,6 +701,7 @@ fn starter_comments_are_valid_and_show_the_defaults() {
         uncommented.push('\n');
     }
     assert_eq!(gateway_keys, GATEWAY_KEYS.len(), "{uncommented}");
+    let env = |name: &str| if name == "SEARCH_TOKEN" { Some("t".to_owned()) } else { env(name) };
     let config = match parse_str("starter.toml", &uncommented, &env) {
         Ok(config) => config,
         Err(e) => panic!("{e}\n{uncommented}"),
@@ -560,4 +711,397 @@ fn starter_comments_are_valid_and_show_the_defaults() {
     assert_eq!(time.args, ["mcp-server-time"]);
     assert_eq!(time.env.get("TZ").map(String::as_str), Some("Europe/Paris"));
     assert!(time.required);
+    let fetch = &config.servers["fetch"];
+    assert_eq!((fetch.replicas, fetch.balance), (3, Balance::LeastConnections));
+    assert_eq!(fetch.breaker, BreakerConfig::default());
+    assert_eq!(fetch.rate_limit, Some(RateLimit { count: 20, per: Duration::from_secs(1) }));
+    let api = &config.servers["api"];
+    assert_eq!(api.urls.iter().map(|e| e.weight).collect::<Vec<_>>(), [1, 2]);
+    assert_eq!(config.routes.len(), 1);
+    assert_eq!(config.routes[0].tool.as_deref(), Some("*delete*"));
+    assert!(matches!(&config.routes[0].action, RouteAction::Deny(Some(_))));
+}
+
+const HTTP: &str = "[servers.web]\ntransport = \"http\"\n";
+
+/// Two servers to route to, on lines 1 to 4.
+const TWO: &str = "[servers.time]\ncommand = \"uvx\"\n[servers.search]\ncommand = \"s\"\n";
+
+#[test]
+fn new_gateway_keys_are_checked() {
+    let e = error("[gateway]\nmax_request_time = \"0s\"\n");
+    assert_eq!(e, "t.toml:2:20: gateway.max_request_time: expected a duration greater than zero, such as \"30s\"");
+    let e = error("[gateway]\nretry_budget = \"120%\"\n");
+    assert!(
+        e.starts_with("t.toml:2:16: gateway.retry_budget: invalid percentage \"120%\": it is over 100; expected"),
+        "{e}"
+    );
+    let e = error("[gateway]\nretry_budget = 20\n");
+    assert!(
+        e.starts_with(
+            "t.toml:2:16: gateway.retry_budget: invalid type: integer `20`, expected a percentage such as \"20%\""
+        ),
+        "{e}"
+    );
+    let e = error("[gateway]\nrate_limit = \"fast\"\n");
+    assert!(
+        e.starts_with(
+            "t.toml:2:14: gateway.rate_limit: invalid rate \"fast\": it has no `/`; expected a rate such as \"100/s\""
+        ),
+        "{e}"
+    );
+    let e = error("[gateway]\nmax_concurrency = -1\n");
+    assert!(e.starts_with("t.toml:2:19: gateway.max_concurrency: invalid value: integer `-1`"), "{e}");
+    let e = error("[gateway]\nroute_cache_tl = \"1s\"\n");
+    assert_eq!(e, "t.toml:2:1: unknown key `route_cache_tl` in [gateway]; did you mean `route_cache_ttl`?");
+}
+
+#[test]
+fn urls_are_checked() {
+    let e = error(&format!("{STDIO}urls = [\"https://a/mcp\"]\n"));
+    assert!(e.starts_with("t.toml:3:8: servers.time.urls: `urls` is for http, sse and websocket servers"), "{e}");
+    let e = error(&format!("{HTTP}url = \"https://a/mcp\"\nurls = [\"https://b/mcp\"]\n"));
+    assert_eq!(e, "t.toml:4:8: servers.web.urls: give either `url` or `urls`, not both");
+    let e = error(&format!("{HTTP}urls = []\n"));
+    assert_eq!(e, "t.toml:3:8: servers.web.urls: expected at least one URL, such as [\"https://host/mcp\"]");
+    let e = error(&format!("{HTTP}urls = [\"https://a/mcp\", {{ url = \"ftp://b\" }}]\n"));
+    assert_eq!(
+        e,
+        "t.toml:3:34: servers.web.urls[1]: \"ftp://b\" is not a http URL: expected one starting with http:// or https://"
+    );
+    let e = error("[servers.web]\ntransport = \"websocket\"\nurls = [\"https://a/ws\"]\n");
+    assert!(e.starts_with("t.toml:3:9: servers.web.urls[0]: \"https://a/ws\" is not a websocket URL"), "{e}");
+    let e = error(&format!("{HTTP}urls = [{{ url = \"https://b/mcp\", weight = 0 }}]\n"));
+    assert_eq!(e, "t.toml:3:43: servers.web.urls[0].weight: expected at least 1");
+    let e = error(&format!("{HTTP}urls = [{{ url = \"https://b/mcp\", wieght = 2 }}]\n"));
+    assert_eq!(e, "t.toml:3:34: unknown key `wieght` in servers.web.urls[0]; did you mean `weight`?");
+    let e = error(&format!("{HTTP}urls = [5]\n"));
+    assert_eq!(
+        e,
+        "t.toml:3:9: servers.web.urls[0]: expected a URL or a table such as \
+         { url = \"https://host/mcp\", weight = 2 }, found an integer"
+    );
+    let e = error(&format!("{HTTP}urls = [{{ weight = 2 }}]\n"));
+    assert!(e.starts_with("t.toml:3:9: servers.web.urls[0]: missing `url`"), "{e}");
+    let e = error(&format!("{HTTP}urls = \"https://a/mcp\"\n"));
+    assert!(e.starts_with("t.toml:3:8: servers.web.urls: expected an array of URLs"), "{e}");
+    assert!(e.ends_with("found a string"), "{e}");
+    let e = error(&format!("{HTTP}urls = [\"https://a/mcp\"]\nreplicas = 2\n"));
+    assert_eq!(
+        e,
+        "t.toml:4:12: servers.web.replicas: replicas > 1 cannot go with `urls`: the replicas are the urls (one per endpoint)"
+    );
+    // replicas = 1 with urls is fine.
+    assert_eq!(ok(&format!("{HTTP}urls = [\"https://a/mcp\"]\nreplicas = 1\n")).servers["web"].urls.len(), 1);
+}
+
+#[test]
+fn group_keys_are_checked() {
+    let e = error(&format!("{STDIO}affinity = \"sesion\"\n"));
+    assert_eq!(e, "t.toml:3:12: servers.time.affinity: unknown affinity \"sesion\"; did you mean `session`?");
+    let e = error(&format!("{STDIO}balance = \"consistent_hash\"\nhash_key = \"clent\"\n"));
+    assert_eq!(e, "t.toml:4:12: servers.time.hash_key: unknown hash key \"clent\"; did you mean `client`?");
+    let e = error(&format!("{STDIO}balance = \"consistent_hash\"\nhash_key = \"zzz\"\n"));
+    assert!(e.ends_with("expected one of: session, client, name, arg:<name>"), "{e}");
+    let e = error(&format!("{STDIO}balance = \"consistent_hash\"\nhash_key = \"arg:\"\n"));
+    assert_eq!(
+        e,
+        "t.toml:4:12: servers.time.hash_key: \"arg:\" names no argument: expected arg:<name>, such as \"arg:user_id\""
+    );
+    let e = error(&format!("{STDIO}hash_key = \"client\"\n"));
+    assert_eq!(
+        e,
+        "t.toml:3:12: servers.time.hash_key: hash_key only applies to balance = \"consistent_hash\" \
+         (this server's balance is \"round_robin\")"
+    );
+    let e = error(&format!("{STDIO}isolation = \"per-session\"\n"));
+    assert_eq!(
+        e,
+        "t.toml:3:13: servers.time.isolation: unknown isolation \"per-session\"; did you mean `per_session`?"
+    );
+    let e = error(&format!("{HTTP}url = \"https://a/mcp\"\nisolation = \"per_session\"\n"));
+    assert_eq!(
+        e,
+        "t.toml:4:13: servers.web.isolation: \"per_session\" (a process for each client session) is for stdio \
+         servers, but this server's transport is \"http\""
+    );
+    let e = error(&format!("{STDIO}max_processes = 0\n"));
+    assert_eq!(e, "t.toml:3:17: servers.time.max_processes: expected at least 1");
+    let e = error(&format!("{STDIO}process_idle_timeout = \"0s\"\n"));
+    assert!(e.starts_with("t.toml:3:24: servers.time.process_idle_timeout: expected a duration greater than zero"));
+    let e = error(&format!("{STDIO}max_request_time = \"0s\"\n"));
+    assert!(e.starts_with("t.toml:3:20: servers.time.max_request_time: expected a duration greater than zero"));
+    let e = error(&format!("{STDIO}retries = 11\n"));
+    assert_eq!(e, "t.toml:3:11: servers.time.retries: 11 is too many: expected at most 10");
+    let e = error(&format!("{STDIO}retries = -1\n"));
+    assert!(e.starts_with("t.toml:3:11: servers.time.retries: invalid value: integer `-1`"), "{e}");
+}
+
+#[test]
+fn tool_keys_are_checked() {
+    let e = error(&format!("{STDIO}allow_tools = [\"ok\", \"a[\"]\n"));
+    assert_eq!(
+        e,
+        "t.toml:3:22: servers.time.allow_tools[1]: invalid glob \"a[\": unclosed character class; missing ']'"
+    );
+    let e = error(&format!("{STDIO}deny_tools = [\"{{a\"]\n"));
+    assert!(e.starts_with("t.toml:3:15: servers.time.deny_tools[0]: invalid glob \"{a\": "), "{e}");
+    let e = error(&format!("{STDIO}deny_tools = \"*\"\n"));
+    assert!(e.starts_with("t.toml:3:14: servers.time.deny_tools: invalid type: string"), "{e}");
+    let e = error(&format!("{STDIO}rename_tools = {{ a = \"\" }}\n"));
+    assert_eq!(e, "t.toml:3:22: servers.time.rename_tools.a: expected a non-empty new name");
+    let e = error(&format!("{STDIO}rename_tools = {{ a = \"x__y\" }}\n"));
+    assert_eq!(
+        e,
+        "t.toml:3:22: servers.time.rename_tools.a: \"x__y\" contains the separator \"__\": exposed names like \
+         \"time__x__y\" would be ambiguous"
+    );
+    let e = error(&format!("{STDIO}rename_tools = {{ a = \"same\", b = \"same\" }}\n"));
+    assert_eq!(
+        e,
+        "t.toml:3:34: servers.time.rename_tools.b: \"same\" is already the new name of `a`: two tools cannot share a name"
+    );
+    let e = error(&format!("{STDIO}rename_tools = {{ a = 5 }}\n"));
+    assert!(e.starts_with("t.toml:3:22: servers.time.rename_tools.a: invalid type: integer `5`"), "{e}");
+    let e = error(&format!("{STDIO}rename_tools = [\"a\"]\n"));
+    assert_eq!(e, "t.toml:3:16: servers.time.rename_tools: expected a table, found an array");
+    let e = error(&format!("{STDIO}timeouts = {{ \"tools/cal\" = \"2m\" }}\n"));
+    assert_eq!(e, "t.toml:3:14: unknown method `tools/cal` in servers.time.timeouts; did you mean `tools/call`?");
+    let e = error(&format!("{STDIO}timeouts = {{ ping = \"0s\" }}\n"));
+    assert!(e.starts_with("t.toml:3:21: servers.time.timeouts.ping: expected a duration greater than zero"), "{e}");
+    let e = error(&format!("{STDIO}timeouts = {{ \"tools/call\" = \"2\" }}\n"));
+    assert!(e.starts_with("t.toml:3:29: servers.time.timeouts.\"tools/call\": invalid duration \"2\""), "{e}");
+    let e = error(&format!("{STDIO}rate_limit = \"10/d\"\n"));
+    assert!(e.starts_with("t.toml:3:14: servers.time.rate_limit: invalid rate \"10/d\": unknown unit \"d\""), "{e}");
+    let e = error(&format!("{STDIO}tool_rate_limits = {{ fetch = \"many\" }}\n"));
+    assert!(e.starts_with("t.toml:3:30: servers.time.tool_rate_limits.fetch: invalid rate \"many\""), "{e}");
+    let e = error(&format!("{STDIO}max_concurrency = \"8\"\n"));
+    assert!(e.starts_with("t.toml:3:19: servers.time.max_concurrency: invalid type: string"), "{e}");
+}
+
+#[test]
+fn breaker_keys_are_checked() {
+    let e = error(&format!("{STDIO}[servers.time.breaker]\nfailure = 3\n"));
+    assert_eq!(e, "t.toml:4:1: unknown key `failure` in [servers.time.breaker]; did you mean `failures`?");
+    let e = error(&format!("{STDIO}[servers.time.breaker]\nfailure_rate = \"150%\"\n"));
+    assert!(e.starts_with("t.toml:4:16: servers.time.breaker.failure_rate: invalid percentage \"150%\""), "{e}");
+    let e = error(&format!("{STDIO}[servers.time.breaker]\nmin_requests = 0\n"));
+    assert_eq!(e, "t.toml:4:16: servers.time.breaker.min_requests: expected at least 1");
+    let e = error(&format!("{STDIO}[servers.time.breaker]\nwindow = \"0s\"\n"));
+    assert!(e.starts_with("t.toml:4:10: servers.time.breaker.window: expected a duration greater than zero"), "{e}");
+    let e = error(&format!("{STDIO}breaker = {{ open_for = \"0s\" }}\n"));
+    assert!(e.starts_with("t.toml:3:24: servers.time.breaker.open_for: expected a duration greater than zero"), "{e}");
+    let e = error(&format!("{STDIO}breaker = {{ failures = -1 }}\n"));
+    assert!(e.starts_with("t.toml:3:24: servers.time.breaker.failures: invalid value: integer `-1`"), "{e}");
+    let e = error(&format!("{STDIO}breaker = 5\n"));
+    assert_eq!(e, "t.toml:3:11: [servers.time.breaker] must be a table, found an integer");
+}
+
+#[test]
+fn routes_are_read_in_order() {
+    let config = ok(&format!(
+        r#"{TWO}
+[[route]]
+tool = "search__*"
+to = "search"
+
+[[route]]
+method = "resources/*"
+resource = "file:///secret/**"
+deny = true
+reason = "secrets stay secret"
+
+[[route]]
+prompt = "p?"
+deny = true
+
+[[route]]
+method = "tools/call"
+to = "time"
+deny = false
+"#
+    ));
+    let rule =
+        |method: Option<&str>, tool: Option<&str>, prompt: Option<&str>, resource: Option<&str>, action| RouteRule {
+            method: method.map(Into::into),
+            tool: tool.map(Into::into),
+            prompt: prompt.map(Into::into),
+            resource: resource.map(Into::into),
+            action,
+        };
+    assert_eq!(
+        config.routes,
+        [
+            rule(None, Some("search__*"), None, None, RouteAction::To("search".into())),
+            rule(
+                Some("resources/*"),
+                None,
+                None,
+                Some("file:///secret/**"),
+                RouteAction::Deny(Some("secrets stay secret".into()))
+            ),
+            rule(None, None, Some("p?"), None, RouteAction::Deny(None)),
+            rule(Some("tools/call"), None, None, None, RouteAction::To("time".into())),
+        ]
+    );
+    assert_eq!(ROUTE_KEYS.len(), 7);
+    // The inline form is the same array of tables.
+    let config = ok(&format!("route = [{{ method = \"*\", to = \"time\" }}]\n{TWO}"));
+    assert_eq!(config.routes, [rule(Some("*"), None, None, None, RouteAction::To("time".into()))]);
+}
+
+#[test]
+fn routes_are_checked() {
+    let e = error(&format!("{TWO}[[route]]\ntool = \"x\"\nto = \"time\"\nreasn = \"r\"\n"));
+    assert_eq!(e, "t.toml:8:1: unknown key `reasn` in [[route]]; did you mean `reason`?");
+    let e = error(&format!("{TWO}[[route]]\ntool = \"a[\"\nto = \"time\"\n"));
+    assert_eq!(e, "t.toml:6:8: route[0].tool: invalid glob \"a[\": unclosed character class; missing ']'");
+    let e = error(&format!("{TWO}[[route]]\ntool = \"x\"\n"));
+    assert_eq!(e, "t.toml:5:1: route[0]: needs `to = \"<server id>\"` or `deny = true`: what to do with a match");
+    let e = error(&format!("{TWO}[[route]]\ntool = \"x\"\ndeny = false\n"));
+    assert!(e.starts_with("t.toml:5:1: route[0]: needs `to = \"<server id>\"` or `deny = true`"), "{e}");
+    let e = error(&format!("{TWO}[[route]]\ntool = \"x\"\nto = \"time\"\ndeny = true\n"));
+    assert_eq!(e, "t.toml:5:1: route[0]: give either `to` or `deny = true`, not both");
+    let e = error(&format!("{TWO}[[route]]\nto = \"time\"\n"));
+    assert_eq!(
+        e,
+        "t.toml:5:1: route[0]: needs at least one of `method`, `tool`, `prompt`, `resource`: \
+         which requests it matches (method = \"*\" matches all)"
+    );
+    let e = error(&format!("{TWO}[[route]]\ntool = \"x\"\nto = \"time\"\nreason = \"r\"\n"));
+    assert_eq!(e, "t.toml:8:10: route[0].reason: `reason` only goes with `deny = true`");
+    let e = error(&format!("{TWO}[[route]]\ntool = \"x\"\nto = \"serch\"\n"));
+    assert_eq!(e, "t.toml:7:6: route[0].to: no server `serch` is configured; did you mean `search`?");
+    let e = error("[[route]]\ntool = \"x\"\nto = \"time\"\n");
+    assert_eq!(e, "t.toml:3:6: route[0].to: no server `time` is configured; no servers are configured");
+    // The second route of the file is route[1], at its own header.
+    let e = error(&format!("{TWO}[[route]]\ntool = \"x\"\nto = \"time\"\n[[route]]\ndeny = true\n"));
+    assert!(e.starts_with("t.toml:8:1: route[1]: needs at least one of"), "{e}");
+    let e = error("route = 5\n");
+    assert_eq!(e, "t.toml:1:9: `route` must be an array of tables (write [[route]]), found an integer");
+    let e = error("[route]\nto = \"x\"\n");
+    assert!(e.starts_with("t.toml:1:") && e.ends_with("found a table"), "{e}");
+    let e = error("route = [1]\n");
+    assert_eq!(e, "t.toml:1:10: route[0] must be a table, found an integer");
+    // A route is an unknown key in [gateway] and a server table.
+    let e = error("[gateway]\nroute = []\n");
+    assert_eq!(e, "t.toml:2:1: unknown key `route` in [gateway]; `route` is top-level: write [[route]] tables");
+    let e = error(&format!("{TWO}route = [{{ method = \"*\", to = \"time\" }}]\n"));
+    assert_eq!(e, "t.toml:5:1: unknown key `route` in [servers.search]; `route` is top-level: write [[route]] tables");
+}
+
+#[test]
+fn routes_from_later_files_are_appended() {
+    let dir = TempDir::new("routes");
+    let a = dir.file(
+        "a.toml",
+        "[servers.time]\ncommand = \"uvx\"\n\n[[route]]\ntool = \"a\"\nto = \"time\"\n\n[[route]]\ntool = \"b\"\ndeny = true\n",
+    );
+    // b.toml routes to a server of b.toml, and to one of a.toml.
+    let b = dir.file(
+        "b.toml",
+        "[servers.files]\ncommand = \"f\"\n\n[[route]]\ntool = \"c\"\nto = \"files\"\n\n[[route]]\ntool = \"d\"\nto = \"time\"\n",
+    );
+    let config = match load_with_env(&[a.clone(), b.clone()], &env) {
+        Ok(config) => config,
+        Err(e) => panic!("{e}"),
+    };
+    let tools: Vec<_> = config.routes.iter().map(|r| r.tool.as_deref().unwrap_or_default()).collect();
+    assert_eq!(tools, ["a", "b", "c", "d"]);
+    assert_eq!(config.routes[2].action, RouteAction::To("files".into()));
+    // The other order: b's routes come first.
+    let config = match load_with_env(&[b.clone(), a.clone()], &env) {
+        Ok(config) => config,
+        Err(e) => panic!("{e}"),
+    };
+    let tools: Vec<_> = config.routes.iter().map(|r| r.tool.as_deref().unwrap_or_default()).collect();
+    assert_eq!(tools, ["c", "d", "a", "b"]);
+    // An error in a later file's route names that file and its own index.
+    let c = dir.file("c.toml", "[[route]]\ntool = \"e\"\nto = \"nope\"\n");
+    let all = match load_with_env(&[a, c.clone()], &env) {
+        Ok(config) => panic!("expected errors, got {config:?}"),
+        Err(e) => e.0,
+    };
+    assert_eq!(all.len(), 1, "{all:#?}");
+    assert_eq!(
+        all[0].to_string(),
+        format!(
+            "{}:3:6: route[0].to: no server `nope` is configured (in the merged configuration); expected one of: time",
+            c.display()
+        ),
+    );
+}
+
+#[test]
+fn server_tables_merge_key_by_key_breaker_too() {
+    let dir = TempDir::new("breaker");
+    let a = dir.file(
+        "a.toml",
+        r#"
+[servers.api]
+transport = "http"
+urls = ["https://a/mcp", "https://b/mcp"]
+balance = "weighted_round_robin"
+rename_tools = { a = "x", b = "y" }
+timeouts = { ping = "1s", "tools/call" = "1m" }
+tool_rate_limits = { a = "1/s" }
+
+[servers.api.breaker]
+failures = 3
+window = "1m"
+"#,
+    );
+    let b = dir.file(
+        "b.toml",
+        r#"
+[servers.api]
+urls = [{ url = "https://c/mcp", weight = 5 }]
+rename_tools = { b = "z" }
+timeouts = { "tools/call" = "2m" }
+tool_rate_limits = { b = "2/s" }
+
+[servers.api.breaker]
+window = "2m"
+open_for = "1s"
+"#,
+    );
+    let config = match load_with_env(&[a, b], &env) {
+        Ok(config) => config,
+        Err(e) => panic!("{e}"),
+    };
+    let api = &config.servers["api"];
+    let expected = BreakerConfig {
+        failures: 3,
+        window: Duration::from_secs(120),
+        open_for: Duration::from_secs(1),
+        ..BreakerConfig::default()
+    };
+    assert_eq!(api.breaker, expected);
+    // Arrays are replaced whole; tables merge entry by entry.
+    assert_eq!(api.urls, [Endpoint { url: "https://c/mcp".into(), weight: 5 }]);
+    assert_eq!(api.balance, Balance::WeightedRoundRobin);
+    let renames: Vec<_> = api.rename_tools.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    assert_eq!(renames, [("a", "x"), ("b", "z")]);
+    assert_eq!(api.timeouts["ping"], Duration::from_secs(1));
+    assert_eq!(api.timeouts["tools/call"], Duration::from_secs(120));
+    assert_eq!(api.tool_rate_limits.len(), 2);
+}
+
+#[test]
+fn url_and_urls_from_two_files_are_refused() {
+    let dir = TempDir::new("url-urls");
+    let a = dir.file("a.toml", "[servers.web]\ntransport = \"http\"\nurl = \"https://a/mcp\"\n");
+    let b = dir.file("b.toml", "[servers.web]\nurls = [\"https://b/mcp\"]\n");
+    let all = match load_with_env(&[a, b.clone()], &env) {
+        Ok(config) => panic!("expected errors, got {config:?}"),
+        Err(e) => e.0,
+    };
+    let shown: Vec<String> = all.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        shown,
+        [format!(
+            "{}:2:8: servers.web.urls: give either `url` or `urls`, not both (in the merged configuration)",
+            b.display()
+        )]
+    );
 }

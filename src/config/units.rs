@@ -1,4 +1,5 @@
-//! Durations and sizes written for humans: `"1m30s"`, `"500ms"`, `"16MiB"`.
+//! Durations, sizes, rates and percentages written for humans: `"1m30s"`,
+//! `"500ms"`, `"16MiB"`, `"100/s"`, `"20%"`.
 //!
 //! The same parsers serve the configuration file and the command line, so a
 //! value means the same thing wherever it is typed. The serde newtypes at the
@@ -10,7 +11,11 @@ use std::time::Duration;
 
 use serde::de::{self, Deserializer, Visitor};
 
+use super::RateLimit;
+
 const DURATION_FORMS: &str = "a duration such as \"500ms\", \"30s\", \"2m\", \"1h\" or \"1m30s\" (units: ms, s, m, h)";
+const RATE_FORMS: &str = "a rate such as \"100/s\", \"20/m\" or \"5/10s\" (<count>/<unit>: a whole number of at least 1, then s, m, h or a duration)";
+const PERCENT_FORMS: &str = "a percentage such as \"20%\" (a whole number from 0 to 100, then %)";
 const SIZE_FORMS: &str = "a size in bytes such as 1048576, or a string such as \"100B\", \"512KiB\", \"16MiB\" or \"1MB\" (units: B, KB, MB, GB, KiB, MiB, GiB)";
 
 /// Parses a duration: one or more `<whole number><unit>` parts, units `ms`,
@@ -82,6 +87,54 @@ pub fn parse_size(s: &str) -> Result<usize, String> {
     }
 }
 
+/// Parses a rate, `<count>/<unit>`: `count` requests (a whole number of at
+/// least 1) per `s`, `m`, `h` or a duration, as in `"100/s"`, `"20/m"`,
+/// `"5/10s"`.
+pub fn parse_rate(s: &str) -> Result<RateLimit, String> {
+    let bad = |why: &str| Err(format!("invalid rate \"{s}\": {why}; expected {RATE_FORMS}"));
+    let Some((count, unit)) = s.trim().split_once('/') else {
+        return bad("it has no `/`");
+    };
+    let (count, unit) = (count.trim(), unit.trim());
+    if count.is_empty() || !count.bytes().all(|b| b.is_ascii_digit()) {
+        return bad("the count must be a whole number");
+    }
+    let count = match count.parse::<u32>() {
+        Ok(0) => return bad("the count must be at least 1"),
+        Ok(count) => count,
+        Err(_) => return bad("the count is too large"),
+    };
+    let per = match unit {
+        "s" => Duration::from_secs(1),
+        "m" => Duration::from_secs(60),
+        "h" => Duration::from_secs(3600),
+        "" => return bad("the unit is missing"),
+        other => match parse_duration(other) {
+            Ok(per) if per.is_zero() => return bad("the unit must be longer than zero"),
+            Ok(per) => per,
+            Err(_) => return bad(&format!("unknown unit \"{other}\"")),
+        },
+    };
+    Ok(RateLimit { count, per })
+}
+
+/// Parses a percentage: a whole number from 0 to 100 followed by `%`, as in
+/// `"20%"`. The `%` is required, so 20 and 0.2 cannot be confused.
+pub fn parse_percent(s: &str) -> Result<u32, String> {
+    let bad = |why: &str| Err(format!("invalid percentage \"{s}\": {why}; expected {PERCENT_FORMS}"));
+    let Some(number) = s.trim().strip_suffix('%') else {
+        return bad("it does not end with %");
+    };
+    let number = number.trim_end();
+    if number.is_empty() || !number.bytes().all(|b| b.is_ascii_digit()) {
+        return bad("it must be a whole number");
+    }
+    match number.parse::<u32>() {
+        Ok(n) if n <= 100 => Ok(n),
+        _ => bad("it is over 100"),
+    }
+}
+
 /// A [`Duration`] read from a TOML string through [`parse_duration`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct DurationValue(pub Duration);
@@ -96,6 +149,46 @@ impl<'de> de::Deserialize<'de> for DurationValue {
             }
             fn visit_str<E: de::Error>(self, s: &str) -> Result<DurationValue, E> {
                 parse_duration(s).map(DurationValue).map_err(E::custom)
+            }
+        }
+        deserializer.deserialize_str(V)
+    }
+}
+
+/// A [`RateLimit`] read from a TOML string through [`parse_rate`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct RateValue(pub RateLimit);
+
+impl<'de> de::Deserialize<'de> for RateValue {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = RateValue;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(RATE_FORMS)
+            }
+            fn visit_str<E: de::Error>(self, s: &str) -> Result<RateValue, E> {
+                parse_rate(s).map(RateValue).map_err(E::custom)
+            }
+        }
+        deserializer.deserialize_str(V)
+    }
+}
+
+/// A percentage read from a TOML string through [`parse_percent`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct PercentValue(pub u32);
+
+impl<'de> de::Deserialize<'de> for PercentValue {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = PercentValue;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(PERCENT_FORMS)
+            }
+            fn visit_str<E: de::Error>(self, s: &str) -> Result<PercentValue, E> {
+                parse_percent(s).map(PercentValue).map_err(E::custom)
             }
         }
         deserializer.deserialize_str(V)
@@ -192,6 +285,61 @@ mod tests {
             let err = parse_size(bad).expect_err(bad);
             assert!(err.contains(why), "{bad}: {err}");
             assert!(err.contains("expected a size"), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn rates_in_every_form() {
+        let rate = |count, secs| Ok(RateLimit { count, per: Duration::from_secs(secs) });
+        assert_eq!(parse_rate("100/s"), rate(100, 1));
+        assert_eq!(parse_rate("20/m"), rate(20, 60));
+        assert_eq!(parse_rate("1/h"), rate(1, 3600));
+        assert_eq!(parse_rate("5/10s"), rate(5, 10));
+        assert_eq!(parse_rate("3/1m30s"), rate(3, 90));
+        assert_eq!(parse_rate(" 7 / 2m "), rate(7, 120));
+        assert_eq!(parse_rate("10/500ms"), Ok(RateLimit { count: 10, per: Duration::from_millis(500) }));
+    }
+
+    #[test]
+    fn bad_rates_say_what_was_expected() {
+        for (bad, why) in [
+            ("", "no `/`"),
+            ("100", "no `/`"),
+            ("/s", "whole number"),
+            ("x/s", "whole number"),
+            ("-1/s", "whole number"),
+            ("1.5/s", "whole number"),
+            ("0/s", "at least 1"),
+            ("99999999999/s", "too large"),
+            ("10/", "unit is missing"),
+            ("10/d", "unknown unit \"d\""),
+            ("10/10", "unknown unit \"10\""),
+            ("10/0s", "longer than zero"),
+            ("1/2/s", "unknown unit \"2/s\""),
+        ] {
+            let err = parse_rate(bad).expect_err(bad);
+            assert!(err.contains(why), "{bad}: {err}");
+            assert!(err.contains("expected a rate such as \"100/s\""), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn percentages() {
+        assert_eq!(parse_percent("20%"), Ok(20));
+        assert_eq!(parse_percent("0%"), Ok(0));
+        assert_eq!(parse_percent("100%"), Ok(100));
+        assert_eq!(parse_percent(" 50 % "), Ok(50));
+        for (bad, why) in [
+            ("20", "does not end with %"),
+            ("%", "whole number"),
+            ("1.5%", "whole number"),
+            ("-1%", "whole number"),
+            ("101%", "over 100"),
+            ("99999999999%", "over 100"),
+        ] {
+            let err = parse_percent(bad).expect_err(bad);
+            assert!(err.contains(why), "{bad}: {err}");
+            assert!(err.contains("expected a percentage such as \"20%\""), "{bad}: {err}");
         }
     }
 }

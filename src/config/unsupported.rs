@@ -28,21 +28,5 @@ pub(crate) fn unsupported_yet(layer: &Layer) -> Vec<ConfigError> {
              without the access policy you asked for",
         ));
     }
-    for (id, server) in &layer.servers {
-        if let Some(replicas) = &server.replicas
-            && replicas.value > 1
-        {
-            errors.push(ConfigError::at(
-                &replicas.pos,
-                format!("servers.{id}.replicas: replicas > 1 (server groups) is not supported by this version yet"),
-            ));
-        }
-        if let Some(balance) = &server.balance {
-            errors.push(ConfigError::at(
-                &balance.pos,
-                format!("servers.{id}.balance: balance (server groups) is not supported by this version yet"),
-            ));
-        }
-    }
     errors
 }

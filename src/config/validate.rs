@@ -11,16 +11,22 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use super::document::key_path;
 use super::error::{ConfigError, Pos};
-use super::layer::{At, GatewayLayer, Layer, ServerLayer};
+use super::layer::{At, BreakerLayer, Entries, GatewayLayer, Layer, RouteLayer, ServerLayer};
 use super::suggest;
 use super::unsupported::unsupported_yet;
 use super::{
-    BALANCE_STRATEGIES, Config, DEFAULT_HEALTH_FAILURES, DEFAULT_HEALTH_INTERVAL, DEFAULT_HEALTH_TIMEOUT,
-    DEFAULT_INIT_TIMEOUT, DEFAULT_LISTEN, DEFAULT_MAX_MESSAGE_SIZE, DEFAULT_MAX_NAME_LENGTH, DEFAULT_REQUEST_TIMEOUT,
-    DEFAULT_SEPARATOR, DEFAULT_SERVER_NAME, DEFAULT_SESSION_IDLE_TIMEOUT, DEFAULT_SHUTDOWN_GRACE, DEFAULT_STATE_DIR,
-    GatewayConfig, MIN_MAX_NAME_LENGTH, PrefixMode, ServerConfig, TransportKind,
+    Affinity, Balance, BreakerConfig, Config, DEFAULT_HEALTH_FAILURES, DEFAULT_HEALTH_INTERVAL, DEFAULT_HEALTH_TIMEOUT,
+    DEFAULT_INIT_TIMEOUT, DEFAULT_LISTEN, DEFAULT_MAX_MESSAGE_SIZE, DEFAULT_MAX_NAME_LENGTH, DEFAULT_MAX_PROCESSES,
+    DEFAULT_MAX_REQUEST_TIME, DEFAULT_PROCESS_IDLE_TIMEOUT, DEFAULT_REQUEST_TIMEOUT, DEFAULT_RETRIES,
+    DEFAULT_RETRY_BUDGET_PERCENT, DEFAULT_ROUTE_CACHE_TTL, DEFAULT_SEPARATOR, DEFAULT_SERVER_NAME,
+    DEFAULT_SESSION_IDLE_TIMEOUT, DEFAULT_SHUTDOWN_GRACE, DEFAULT_STATE_DIR, GatewayConfig, HashKey, Isolation,
+    MIN_MAX_NAME_LENGTH, PrefixMode, RouteAction, RouteRule, ServerConfig, TransportKind,
 };
+
+/// The most `retries` a server may have.
+const MAX_RETRIES: u32 = 10;
 
 /// Validates `layer` and fills in defaults. Problems are appended to `errors`;
 /// the returned `Config` is only meaningful when none were.
@@ -37,6 +43,7 @@ pub(crate) fn finish(
         merged: sources.len() > 1,
         fallback_file: sources.first().map_or_else(|| "<defaults>".to_owned(), |p| p.display().to_string()),
     };
+    let server_ids: Vec<String> = layer.servers.keys().cloned().collect();
     let gateway = check.gateway(layer.gateway);
     let servers = layer
         .servers
@@ -46,9 +53,11 @@ pub(crate) fn finish(
             (id, server)
         })
         .collect();
+    let ids: Vec<&str> = server_ids.iter().map(String::as_str).collect();
+    let routes = layer.routes.into_iter().filter_map(|route| check.route(route, &ids)).collect();
     errors.extend(check.errors);
     errors.extend(not_yet);
-    Config { gateway, servers, sources }
+    Config { gateway, servers, routes, sources }
 }
 
 struct Check<'a> {
@@ -63,6 +72,11 @@ struct Check<'a> {
 /// The value, or `default` when no file set it.
 fn or<T>(value: Option<At<T>>, default: T) -> T {
     value.map_or(default, |at| at.value)
+}
+
+/// A table's entries without their positions (empty when no file set it).
+fn values<T>(entries: Option<At<Entries<T>>>) -> BTreeMap<String, T> {
+    entries.map(|at| at.value.into_iter().map(|(k, v)| (k, v.value)).collect()).unwrap_or_default()
 }
 
 impl Check<'_> {
@@ -140,6 +154,7 @@ impl Check<'_> {
         self.expect(&g.health_failures, "gateway.health_failures", |&v| {
             if v == 0 { Err("must be at least 1".to_owned()) } else { Ok(()) }
         });
+        self.expect(&g.max_request_time, "gateway.max_request_time", |v| non_zero(*v));
         let state_dir = match g.state_dir {
             Some(at) if at.value.is_empty() => {
                 self.fail(&at.pos, "gateway.state_dir: must not be empty: expected a directory".to_owned());
@@ -166,6 +181,11 @@ impl Check<'_> {
             health_failures: or(g.health_failures, DEFAULT_HEALTH_FAILURES),
             admin_listen: g.admin_listen.map(|at| at.value),
             admin_token: g.admin_token.map(|at| at.value),
+            max_concurrency: or(g.max_concurrency, 0),
+            rate_limit: g.rate_limit.map(|at| at.value),
+            max_request_time: or(g.max_request_time, DEFAULT_MAX_REQUEST_TIME),
+            retry_budget_percent: or(g.retry_budget, DEFAULT_RETRY_BUDGET_PERCENT),
+            route_cache_ttl: or(g.route_cache_ttl, DEFAULT_ROUTE_CACHE_TTL),
         }
     }
 
@@ -204,20 +224,30 @@ impl Check<'_> {
         });
         if network {
             self.expect(&s.url, &p("url"), |v| check_url(transport, v));
+            for (i, endpoint) in s.urls.iter().flat_map(|urls| urls.value.iter().enumerate()) {
+                if let Err(why) = check_url(transport, &endpoint.value.url) {
+                    self.fail(&endpoint.pos, format!("{}[{i}]: {why}", p("urls")));
+                }
+            }
         }
         self.expect(&s.replicas, &p("replicas"), |&v| positive(v == 0, "at least 1"));
+        self.expect(&s.max_processes, &p("max_processes"), |&v| positive(v == 0, "at least 1"));
+        self.expect(&s.process_idle_timeout, &p("process_idle_timeout"), |v| non_zero(*v));
+        self.expect(&s.max_request_time, &p("max_request_time"), |v| non_zero(*v));
+        self.expect(&s.retries, &p("retries"), |&v| {
+            if v > MAX_RETRIES { Err(format!("{v} is too many: expected at most {MAX_RETRIES}")) } else { Ok(()) }
+        });
+        for (method, timeout) in s.timeouts.iter().flat_map(|timeouts| &timeouts.value) {
+            if let Err(why) = non_zero(timeout.value) {
+                self.fail(&timeout.pos, format!("{}: {why}", key_path(&p("timeouts"), method)));
+            }
+        }
+        self.renames(id, &s, separator);
+        self.breaker(id, &s.breaker);
         self.expect(&s.request_timeout, &p("request_timeout"), |v| non_zero(*v));
         self.expect(&s.health_timeout, &p("health_timeout"), |v| non_zero(*v));
         self.expect(&s.health_failures, &p("health_failures"), |&v| {
             if v == 0 { Err("must be at least 1".to_owned()) } else { Ok(()) }
-        });
-        self.expect(&s.balance, &p("balance"), |v| {
-            if BALANCE_STRATEGIES.contains(&v.as_str()) {
-                Ok(())
-            } else {
-                let hint = suggest::hint(v, BALANCE_STRATEGIES);
-                Err(format!("unknown strategy \"{v}\"{hint}"))
-            }
         });
         if separator_problem(separator).is_ok() && id.contains(separator) {
             let pos = s.defined_at.clone();
@@ -231,6 +261,7 @@ impl Check<'_> {
         }
         if !s.broken {
             self.transport_keys(id, transport, &s);
+            self.group_keys(id, &s);
         }
 
         let cwd = s.cwd.map(|at| self.expand_home(&at.value, Some(&at.pos), &p("cwd")));
@@ -251,9 +282,151 @@ impl Check<'_> {
             enabled: or(s.enabled, true),
             required: or(s.required, false),
             replicas: or(s.replicas, 1),
-            balance: s.balance.map(|at| at.value),
+            urls: s.urls.map(|at| at.value.into_iter().map(|endpoint| endpoint.value).collect()).unwrap_or_default(),
+            balance: or(s.balance, Balance::default()),
+            affinity: or(s.affinity, Affinity::default()),
+            hash_key: or(s.hash_key, HashKey::default()),
+            isolation: or(s.isolation, Isolation::default()),
+            max_processes: or(s.max_processes, DEFAULT_MAX_PROCESSES),
+            process_idle_timeout: or(s.process_idle_timeout, DEFAULT_PROCESS_IDLE_TIMEOUT),
+            allow_tools: or(s.allow_tools, Vec::new()),
+            deny_tools: or(s.deny_tools, Vec::new()),
+            rename_tools: values(s.rename_tools),
+            timeouts: values(s.timeouts),
+            max_request_time: s.max_request_time.map(|at| at.value),
+            retries: or(s.retries, DEFAULT_RETRIES),
+            breaker: breaker_config(s.breaker),
+            max_concurrency: or(s.max_concurrency, 0),
+            rate_limit: s.rate_limit.map(|at| at.value),
+            tool_rate_limits: values(s.tool_rate_limits),
             description: s.description.map(|at| at.value),
         }
+    }
+
+    /// `rename_tools`: every new name non-empty, free of the separator, and
+    /// given to one tool only.
+    fn renames(&mut self, id: &str, s: &ServerLayer, separator: &str) {
+        let Some(renames) = &s.rename_tools else {
+            return;
+        };
+        let base = format!("servers.{id}.rename_tools");
+        let mut taken: BTreeMap<&str, &str> = BTreeMap::new();
+        for (old, new) in &renames.value {
+            let path = key_path(&base, old);
+            let name = new.value.as_str();
+            if name.is_empty() {
+                self.fail(&new.pos, format!("{path}: expected a non-empty new name"));
+            } else if separator_problem(separator).is_ok() && name.contains(separator) {
+                self.fail(
+                    &new.pos,
+                    format!(
+                        "{path}: \"{name}\" contains the separator \"{separator}\": exposed names like \
+                         \"{id}{separator}{name}\" would be ambiguous"
+                    ),
+                );
+            } else if let Some(first) = taken.get(name) {
+                let message =
+                    format!("{path}: \"{name}\" is already the new name of `{first}`: two tools cannot share a name");
+                self.fail(&new.pos, message);
+            } else {
+                taken.insert(name, old);
+            }
+        }
+    }
+
+    fn breaker(&mut self, id: &str, b: &BreakerLayer) {
+        let p = |key: &str| format!("servers.{id}.breaker.{key}");
+        self.expect(&b.min_requests, &p("min_requests"), |&v| positive(v == 0, "at least 1"));
+        self.expect(&b.window, &p("window"), |v| non_zero(*v));
+        self.expect(&b.open_for, &p("open_for"), |v| non_zero(*v));
+    }
+
+    /// The keys of server groups that only go with certain others.
+    fn group_keys(&mut self, id: &str, s: &ServerLayer) {
+        let merged = self.in_merged();
+        if let Some(hash_key) = &s.hash_key {
+            let balance = s.balance.as_ref().map_or(Balance::default(), |at| at.value);
+            if balance != Balance::ConsistentHash {
+                self.fail(
+                    &hash_key.pos,
+                    format!(
+                        "servers.{id}.hash_key: hash_key only applies to balance = \"consistent_hash\" \
+                         (this server's balance is \"{}\"){merged}",
+                        balance.as_str()
+                    ),
+                );
+            }
+        }
+        if let (Some(replicas), Some(_)) = (&s.replicas, &s.urls)
+            && replicas.value > 1
+        {
+            self.fail(
+                &replicas.pos,
+                format!(
+                    "servers.{id}.replicas: replicas > 1 cannot go with `urls`: the replicas are the urls \
+                     (one per endpoint){merged}"
+                ),
+            );
+        }
+    }
+
+    /// One `[[route]]`, checked and built; `None` when it has a problem.
+    fn route(&mut self, r: RouteLayer, servers: &[&str]) -> Option<RouteRule> {
+        if r.broken {
+            return None;
+        }
+        let errors_before = self.errors.len();
+        let name = format!("route[{}]", r.index);
+        let deny = r.deny.as_ref().is_some_and(|at| at.value);
+        match (&r.to, deny) {
+            (Some(_), true) => self.fail(&r.at, format!("{name}: give either `to` or `deny = true`, not both")),
+            (None, false) => {
+                self.fail(
+                    &r.at,
+                    format!("{name}: needs `to = \"<server id>\"` or `deny = true`: what to do with a match"),
+                );
+            }
+            _ => {}
+        }
+        if r.method.is_none() && r.tool.is_none() && r.prompt.is_none() && r.resource.is_none() {
+            self.fail(
+                &r.at,
+                format!(
+                    "{name}: needs at least one of `method`, `tool`, `prompt`, `resource`: \
+                     which requests it matches (method = \"*\" matches all)"
+                ),
+            );
+        }
+        if let Some(reason) = &r.reason
+            && !deny
+        {
+            self.fail(&reason.pos, format!("{name}.reason: `reason` only goes with `deny = true`"));
+        }
+        if let Some(to) = &r.to
+            && !servers.contains(&to.value.as_str())
+        {
+            let hint = if servers.is_empty() {
+                "; no servers are configured".to_owned()
+            } else {
+                suggest::hint(&to.value, servers)
+            };
+            let merged = self.in_merged();
+            self.fail(&to.pos, format!("{name}.to: no server `{}` is configured{merged}{hint}", to.value));
+        }
+        if self.errors.len() > errors_before {
+            return None;
+        }
+        let action = match r.to {
+            Some(to) if !deny => RouteAction::To(to.value),
+            _ => RouteAction::Deny(r.reason.map(|at| at.value)),
+        };
+        Some(RouteRule {
+            method: r.method.map(|at| at.value),
+            tool: r.tool.map(|at| at.value),
+            prompt: r.prompt.map(|at| at.value),
+            resource: r.resource.map(|at| at.value),
+            action,
+        })
     }
 
     /// Which keys a transport needs and which it cannot use.
@@ -270,7 +443,12 @@ impl Check<'_> {
                     ),
                 );
             }
-            let misplaced = [("url", pos_of(&s.url)), ("headers", pos_of(&s.headers)), ("ca_file", pos_of(&s.ca_file))];
+            let misplaced = [
+                ("url", pos_of(&s.url)),
+                ("urls", pos_of(&s.urls)),
+                ("headers", pos_of(&s.headers)),
+                ("ca_file", pos_of(&s.ca_file)),
+            ];
             for (key, pos) in misplaced {
                 if let Some(pos) = pos {
                     self.fail(
@@ -283,12 +461,37 @@ impl Check<'_> {
                 }
             }
         } else {
-            if s.url.is_none() {
-                let example = if transport == TransportKind::Websocket { "wss://host/mcp" } else { "https://host/mcp" };
+            match (&s.url, &s.urls) {
+                (None, None) => {
+                    let example =
+                        if transport == TransportKind::Websocket { "wss://host/mcp" } else { "https://host/mcp" };
+                    self.fail(
+                        &where_,
+                        format!(
+                            "server `{id}`: transport \"{transport}\" needs `url` (such as url = \"{example}\") \
+                             or `urls`{merged}"
+                        ),
+                    );
+                }
+                (Some(_), Some(urls)) => {
+                    self.fail(&urls.pos, format!("servers.{id}.urls: give either `url` or `urls`, not both{merged}"));
+                }
+                (None, Some(urls)) if urls.value.is_empty() => {
+                    self.fail(
+                        &urls.pos,
+                        format!("servers.{id}.urls: expected at least one URL, such as [\"https://host/mcp\"]"),
+                    );
+                }
+                _ => {}
+            }
+            if let Some(isolation) = &s.isolation
+                && isolation.value == Isolation::PerSession
+            {
                 self.fail(
-                    &where_,
+                    &isolation.pos,
                     format!(
-                        "server `{id}`: transport \"{transport}\" needs `url` (such as url = \"{example}\"){merged}"
+                        "servers.{id}.isolation: \"per_session\" (a process for each client session) is for stdio \
+                         servers, but this server's transport is \"{transport}\"{merged}"
                     ),
                 );
             }
@@ -310,6 +513,18 @@ impl Check<'_> {
                 }
             }
         }
+    }
+}
+
+/// The breaker's settings over its defaults.
+fn breaker_config(b: BreakerLayer) -> BreakerConfig {
+    let d = BreakerConfig::default();
+    BreakerConfig {
+        failures: or(b.failures, d.failures),
+        failure_rate: or(b.failure_rate, d.failure_rate),
+        min_requests: or(b.min_requests, d.min_requests),
+        window: or(b.window, d.window),
+        open_for: or(b.open_for, d.open_for),
     }
 }
 

@@ -87,6 +87,16 @@ pub struct BackendConn {
 pub struct Latency {
     last_us: AtomicU64,
     ewma_us: AtomicU64,
+    /// When the last answer came, in microseconds since [`epoch`].
+    at_us: AtomicU64,
+}
+
+/// The decay time of [`Latency::decayed_us`].
+const LATENCY_DECAY: Duration = Duration::from_secs(5);
+
+fn epoch() -> std::time::Instant {
+    static EPOCH: OnceLock<std::time::Instant> = OnceLock::new();
+    *EPOCH.get_or_init(std::time::Instant::now)
 }
 
 impl Latency {
@@ -96,6 +106,23 @@ impl Latency {
         let old = self.ewma_us.load(Ordering::Relaxed);
         let new = if old == 0 { us } else { (old * 4 + us) / 5 };
         self.ewma_us.store(new, Ordering::Relaxed);
+        self.at_us.store(epoch().elapsed().as_micros() as u64, Ordering::Relaxed);
+    }
+
+    /// The moving average in microseconds; 0 before the first answer.
+    pub fn average_us(&self) -> u64 {
+        self.ewma_us.load(Ordering::Relaxed)
+    }
+
+    /// The average, decayed by the time since the last answer (e^(-t/5 s)): a
+    /// replica that balancing stopped choosing because it was slow looks faster
+    /// as time passes, until it is chosen and measured again. Without this, a
+    /// replica that had one slow moment would never be tried again.
+    pub fn decayed_us(&self) -> u64 {
+        let ewma = self.ewma_us.load(Ordering::Relaxed);
+        let since = (epoch().elapsed().as_micros() as u64).saturating_sub(self.at_us.load(Ordering::Relaxed));
+        let t = since as f64 / LATENCY_DECAY.as_micros() as f64;
+        (ewma as f64 * (-t).exp()) as u64
     }
 
     /// (last, average) in milliseconds; `None` before the first answer.
@@ -236,11 +263,26 @@ impl BackendConn {
         activity: Option<Arc<Notify>>,
         timeout: Option<Duration>,
     ) -> Result<Box<RawValue>, GatewayError> {
+        self.call_bounded(method, params, owner, activity, timeout, None).await
+    }
+
+    /// [`BackendConn::call_with`] with an absolute `cap` besides the idle
+    /// `timeout` that progress restarts: a call that keeps reporting progress
+    /// still ends by its cap.
+    pub async fn call_bounded(
+        &self,
+        method: &str,
+        params: Option<Box<RawValue>>,
+        owner: Option<Owner>,
+        activity: Option<Arc<Notify>>,
+        timeout: Option<Duration>,
+        cap: Option<Duration>,
+    ) -> Result<Box<RawValue>, GatewayError> {
         if method == crate::protocol::method::SUBSCRIPTIONS_LISTEN {
-            return self.exchange(method, params, owner, activity, timeout).await;
+            return self.exchange(method, params, owner, activity, timeout, None).await;
         }
         let mut measure = Measure::start(&self.server, method);
-        let result = self.exchange(method, params, owner, activity, timeout).await;
+        let result = self.exchange(method, params, owner, activity, timeout, cap).await;
         let outcome = match &result {
             Ok(_) => "ok",
             Err(GatewayError::Remote(_)) => "error",
@@ -272,7 +314,10 @@ impl BackendConn {
         owner: Option<Owner>,
         activity: Option<Arc<Notify>>,
         timeout: Option<Duration>,
+        cap: Option<Duration>,
     ) -> Result<Box<RawValue>, GatewayError> {
+        let deadline = sleep_or_never(cap);
+        tokio::pin!(deadline);
         let params = if self.modern.load(Ordering::Relaxed) { Some(with_modern_meta(params)) } else { params };
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let (reply, mut rx) = oneshot::channel();
@@ -302,6 +347,13 @@ impl BackendConn {
                     };
                 }
                 _ = activity.notified() => continue,
+                _ = &mut deadline => {
+                    return Err(GatewayError::Timeout {
+                        server: self.server.to_string(),
+                        method: method.to_owned(),
+                        timeout_ms: cap.unwrap_or_default().as_millis(),
+                    });
+                }
                 _ = sleep_or_never(timeout) => {
                     return Err(GatewayError::Timeout {
                         server: self.server.to_string(),

@@ -11,6 +11,7 @@ use std::sync::Arc;
 
 use serde_json::value::RawValue;
 
+use super::filter::ToolFilter;
 use super::names::Naming;
 use crate::protocol::{RawObject, jsonrpc};
 
@@ -19,6 +20,8 @@ use crate::protocol::{RawObject, jsonrpc};
 pub struct Entry {
     pub server: Arc<str>,
     pub original: String,
+    /// A tool annotated `readOnlyHint` or `idempotentHint`: safe to retry.
+    pub safe: bool,
 }
 
 /// One kind of item (tools or prompts), merged across servers.
@@ -35,16 +38,34 @@ pub struct Listing {
 impl Listing {
     /// `servers` in the order their items should appear.
     pub fn build(key: &str, naming: &Naming, servers: &[(Arc<str>, &[RawObject])]) -> Listing {
+        let with: Vec<_> = servers.iter().map(|(s, l)| (s.clone(), *l, None)).collect();
+        Listing::build_filtered(key, naming, &with)
+    }
+
+    /// Like [`Listing::build`], each server's items passed through its filter
+    /// (hidden ones left out, renamed ones exposed under their new name).
+    pub fn build_filtered(
+        key: &str,
+        naming: &Naming,
+        servers: &[(Arc<str>, &[RawObject], Option<&ToolFilter>)],
+    ) -> Listing {
         let mut by_name: HashMap<String, Entry> = HashMap::new();
         let mut items: Vec<RawObject> = Vec::new();
         let mut clashes = Vec::new();
-        for (server, list) in servers {
+        for (server, list, filter) in servers {
             for item in list.iter() {
                 let Some(original) = item.get_str("name") else {
                     tracing::warn!(server = %server, "a {key} entry without a string \"name\" was left out");
                     continue;
                 };
-                let exposed = naming.expose(server, &original);
+                let local = match filter {
+                    Some(f) => match f.local_name(&original) {
+                        Some(local) => local.to_owned(),
+                        None => continue,
+                    },
+                    None => original.clone(),
+                };
+                let exposed = naming.expose(server, &local);
                 if let Some(first) = by_name.get(&exposed) {
                     let msg = format!(
                         "{key}: server '{server}' offers '{original}', exposed as '{exposed}', which server '{}' already exposes ('{}'); '{server}''s one is hidden",
@@ -54,10 +75,11 @@ impl Listing {
                     clashes.push(msg);
                     continue;
                 }
+                let safe = is_safe(item);
                 let mut item = item.clone();
                 item.set("name", &exposed);
                 items.push(item);
-                by_name.insert(exposed, Entry { server: server.clone(), original });
+                by_name.insert(exposed, Entry { server: server.clone(), original, safe });
             }
         }
         let len = items.len();
@@ -78,6 +100,12 @@ impl Listing {
     pub fn result(&self) -> Box<RawValue> {
         self.result.clone()
     }
+}
+
+/// Whether a tool's annotations say a call can be repeated without harm.
+fn is_safe(tool: &RawObject) -> bool {
+    let Some(annotations) = tool.get_as::<RawObject>("annotations") else { return false };
+    ["readOnlyHint", "idempotentHint"].iter().any(|k| annotations.get(k).is_some_and(|v| v.get() == "true"))
 }
 
 #[derive(Debug)]
@@ -115,6 +143,26 @@ mod tests {
         let e = l.lookup("clock__later").unwrap();
         assert_eq!((&*e.server, e.original.as_str()), ("clock", "later"));
         assert!(l.lookup("later").is_none());
+    }
+
+    #[test]
+    fn filters_hide_and_rename_and_annotations_mark_safe_tools() {
+        let naming = Naming::new("__", 64, PrefixMode::Always, 2);
+        let config = crate::config::ServerConfig {
+            deny_tools: vec!["rm*".into()],
+            rename_tools: [("ls".to_owned(), "list".to_owned())].into(),
+            ..Default::default()
+        };
+        let filter = ToolFilter::new(&config);
+        let a = objs(
+            r#"[{"name":"ls","annotations":{"readOnlyHint":true}},{"name":"rm"},{"name":"put","annotations":{"idempotentHint":false}}]"#,
+        );
+        let l = Listing::build_filtered("tools", &naming, &[("fs".into(), &a, Some(&filter))]);
+        assert_eq!(l.len, 2);
+        let ls = l.lookup("fs__list").unwrap();
+        assert_eq!((ls.original.as_str(), ls.safe), ("ls", true));
+        assert!(l.lookup("fs__rm").is_none() && l.lookup("fs__ls").is_none());
+        assert!(!l.lookup("fs__put").unwrap().safe);
     }
 
     #[test]

@@ -37,6 +37,16 @@ pub enum GatewayError {
     Cancelled,
     #[error("the gateway is shutting down")]
     ShuttingDown,
+    #[error("server '{server}': every replica's circuit is open (too many failures); next probe in {retry_in_ms} ms")]
+    CircuitOpen { server: String, retry_in_ms: u128 },
+    #[error("{scope} is at its limit of {limit} requests in flight; try again shortly")]
+    Overloaded { server: Option<String>, scope: String, limit: u32 },
+    #[error("{scope} is over its rate limit; retry in {retry_after_ms} ms")]
+    RateLimited { server: Option<String>, scope: String, retry_after_ms: u128 },
+    #[error("{what} is denied by {by}")]
+    Denied { what: String, by: String },
+    #[error("server '{server}' does not offer {method}: it did not announce the '{capability}' capability")]
+    NoCapability { server: String, method: String, capability: String },
 }
 
 #[derive(Serialize)]
@@ -46,6 +56,24 @@ struct Data<'a> {
 }
 
 impl GatewayError {
+    /// Whether this failure counts against a replica's circuit breaker and
+    /// passive health: the transport failed, the server was silent, or it
+    /// reported an internal error. A tool's own `isError` result is a success
+    /// here, and so is any other JSON-RPC error (the server is working).
+    pub fn is_replica_failure(&self) -> bool {
+        match self {
+            GatewayError::Remote(e) => e.code == code::INTERNAL_ERROR,
+            GatewayError::Timeout { .. } | GatewayError::Gone { .. } | GatewayError::Unavailable { .. } => true,
+            _ => false,
+        }
+    }
+
+    /// Whether another replica could answer where this one failed (for requests
+    /// that are safe to repeat).
+    pub fn is_retryable(&self) -> bool {
+        self.is_replica_failure() || matches!(self, GatewayError::CircuitOpen { .. })
+    }
+
     pub fn to_error_object(&self) -> ErrorObject {
         let with = |code: i64, server: &str, reason: &'static str| {
             ErrorObject::new(code, self.to_string()).with_data(&Data { server, reason })
@@ -64,6 +92,21 @@ impl GatewayError {
             GatewayError::MethodNotFound(_) => ErrorObject::new(code::METHOD_NOT_FOUND, self.to_string()),
             GatewayError::Cancelled => ErrorObject::new(code::REQUEST_CANCELLED, self.to_string()),
             GatewayError::ShuttingDown => ErrorObject::new(code::SHUTTING_DOWN, self.to_string()),
+            GatewayError::CircuitOpen { server, retry_in_ms } => ErrorObject::new(code::CIRCUIT_OPEN, self.to_string())
+                .with_data(
+                    &serde_json::json!({ "server": server, "reason": "circuit_open", "retryAfterMs": retry_in_ms }),
+                ),
+            GatewayError::Overloaded { server, .. } => ErrorObject::new(code::OVERLOADED, self.to_string())
+                .with_data(&serde_json::json!({ "server": server, "reason": "overloaded" })),
+            GatewayError::RateLimited { server, retry_after_ms, .. } => {
+                ErrorObject::new(code::RATE_LIMITED, self.to_string()).with_data(
+                    &serde_json::json!({ "server": server, "reason": "rate_limited", "retryAfterMs": retry_after_ms }),
+                )
+            }
+            GatewayError::Denied { .. } => {
+                ErrorObject::new(code::DENIED, self.to_string()).with_data(&serde_json::json!({ "reason": "denied" }))
+            }
+            GatewayError::NoCapability { server, .. } => with(code::METHOD_NOT_FOUND, server, "no_capability"),
         }
     }
 }

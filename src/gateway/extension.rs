@@ -61,10 +61,23 @@ impl Gateway {
                 tools.sort_by(|a, b| a["name"].as_str().cmp(&b["name"].as_str()));
                 prompts.sort_by(|a, b| a["name"].as_str().cmp(&b["name"].as_str()));
                 let naming = &self.settings.naming;
+                let table = self.routes();
+                let rules: Vec<_> = table
+                    .rules()
+                    .map(|r| {
+                        json!({
+                            "method": r.method, "tool": r.tool, "prompt": r.prompt, "resource": r.resource,
+                            "to": match &r.action { crate::config::RouteAction::To(s) => Some(s), _ => None },
+                            "deny": matches!(r.action, crate::config::RouteAction::Deny(_)),
+                        })
+                    })
+                    .collect();
                 json!({
                     "tools": tools,
                     "prompts": prompts,
                     "resources": if naming.prefixed { "<server>+<uri>" } else { "unprefixed" },
+                    "rules": rules,
+                    "cache": table.stats(),
                 })
             }
             "vmcp/metrics" => json!({ "text": crate::observe::metrics::Metrics::global().encode() }),

@@ -18,17 +18,24 @@
 //! See `DESIGN.md` beside this file for version negotiation and naming.
 
 pub mod backend;
+pub mod balance;
+pub mod breaker;
 pub mod catalog;
 pub mod cursor;
 pub mod error;
 pub mod extension;
+pub mod filter;
 pub mod forward;
+pub mod isolation;
+pub mod limit;
 pub mod listen;
 pub mod mrtr;
 pub mod names;
 pub mod ops;
 pub mod reload;
+pub mod replica;
 pub mod router;
+pub mod routes;
 pub mod server;
 pub mod session;
 pub mod upstream;
@@ -86,6 +93,16 @@ pub struct Settings {
     pub shutdown_grace: Duration,
     pub max_message_size: usize,
     pub health: Health,
+    /// Absolute cap on one backend request.
+    pub max_request_time: Duration,
+}
+
+/// Gateway-wide limits on client requests.
+pub(crate) struct Limits {
+    pub concurrency: Arc<limit::Concurrency>,
+    /// Per client identity.
+    pub client_rate: Option<limit::RateLimiter>,
+    pub retry_budget: limit::RetryBudget,
 }
 
 /// Active health checks: a ping every `interval` (zero: none), each within
@@ -109,6 +126,9 @@ pub struct Gateway {
     pub(crate) upstream: upstream::Routes,
     pub(crate) mrtr: mrtr::Table,
     pub(crate) listeners: listen::Listeners,
+    pub(crate) limits: Limits,
+    /// `[[route]]`, swapped whole on reload.
+    routes: RwLock<Arc<routes::RouteTable>>,
     /// Client requests being handled, for a draining shutdown.
     pub(crate) busy: Busy,
     shutdown: CancellationToken,
@@ -130,6 +150,12 @@ impl Gateway {
             shutdown_grace: g.shutdown_grace,
             max_message_size: g.max_message_size,
             health: Health { interval: g.health_interval, timeout: g.health_timeout, failures: g.health_failures },
+            max_request_time: g.max_request_time,
+        };
+        let limits = Limits {
+            concurrency: limit::Concurrency::new(g.max_concurrency),
+            client_rate: g.rate_limit.map(limit::RateLimiter::new),
+            retry_budget: limit::RetryBudget::new(g.retry_budget_percent),
         };
         let servers = config
             .servers
@@ -146,6 +172,8 @@ impl Gateway {
             upstream: upstream::Routes::default(),
             mrtr: mrtr::Table::default(),
             listeners: listen::Listeners::default(),
+            limits,
+            routes: RwLock::new(Arc::new(routes::RouteTable::new(&config.routes, g.route_cache_ttl))),
             busy: Busy::default(),
             shutdown: CancellationToken::new(),
             supervisors: TaskTracker::new(),
@@ -186,11 +214,15 @@ impl Gateway {
         let _serial = self.rebuilding.lock().unwrap_or_else(|p| p.into_inner());
         let servers = self.servers();
         let snapshots: Vec<_> = servers.iter().map(|s| (s.id.clone(), s.lists())).collect();
-        let tools: Vec<_> = snapshots.iter().map(|(id, l)| (id.clone(), &l.tools[..])).collect();
+        let tools: Vec<_> = servers
+            .iter()
+            .zip(&snapshots)
+            .map(|(s, (id, l))| (id.clone(), &l.tools[..], (!s.filter.is_empty()).then_some(&s.filter)))
+            .collect();
         let prompts: Vec<_> = snapshots.iter().map(|(id, l)| (id.clone(), &l.prompts[..])).collect();
         let naming = &self.settings.naming;
         let new = Catalog {
-            tools: Listing::build("tools", naming, &tools),
+            tools: Listing::build_filtered("tools", naming, &tools),
             prompts: Listing::build("prompts", naming, &prompts),
         };
         let metrics = crate::observe::metrics::Metrics::global();
@@ -233,6 +265,26 @@ impl Gateway {
     pub(crate) fn forget_session(&self, id: u64) {
         if let Ok(mut s) = self.sessions.lock() {
             s.remove(&id);
+        }
+        for server in self.servers() {
+            if server.per_session() {
+                server.processes.release(id);
+            }
+        }
+    }
+
+    /// The routing rules now in force.
+    pub fn routes(&self) -> Arc<routes::RouteTable> {
+        match self.routes.read() {
+            Ok(r) => r.clone(),
+            Err(p) => p.into_inner().clone(),
+        }
+    }
+
+    /// Puts new routing rules in force (a reload).
+    pub(crate) fn set_routes(&self, table: routes::RouteTable) {
+        if let Ok(mut r) = self.routes.write() {
+            *r = Arc::new(table);
         }
     }
 
@@ -286,6 +338,8 @@ impl Gateway {
         }
         self.supervisors.close();
         self.supervisors.wait().await;
+        let private = self.servers().into_iter().map(|s| async move { s.processes.stop_all().await });
+        futures_util::future::join_all(private).await;
     }
 }
 

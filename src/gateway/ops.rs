@@ -12,7 +12,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::Gateway;
 use super::names::valid_server_id;
-use super::server::{self, Server, Source, Status};
+use super::server::{Server, Source, Status};
 use crate::config::ServerConfig;
 
 #[derive(Debug, Clone, thiserror::Error)]
@@ -35,10 +35,9 @@ impl Gateway {
         let stop = self.shutdown.child_token();
         let done = CancellationToken::new();
         server.set_run(stop.clone(), done.clone());
-        let weak = Arc::downgrade(self);
-        let s = server.clone();
+        let replicas = server.spawn_replicas(Arc::downgrade(self), stop);
         self.supervisors.spawn(async move {
-            server::supervise(weak, s, stop).await;
+            replicas.await;
             done.cancel();
         });
     }

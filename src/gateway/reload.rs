@@ -5,8 +5,9 @@
 //! restarted with their new settings; every other server, and every client
 //! session, is left alone. A configuration that does not load is rejected whole:
 //! the running one stays, and the reason is logged (and returned to the admin
-//! API). Gateway-wide settings (listen address, naming, limits) apply at the next
-//! start; a reload that changes them says so.
+//! API). Routing rules are replaced at once. Gateway-wide settings (listen
+//! address, naming, limits) apply at the next start; a reload that changes
+//! them says so.
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -27,6 +28,8 @@ pub struct ReloadReport {
     pub changed: Vec<String>,
     /// `[gateway]` settings that differ and wait for a restart.
     pub needs_restart: Vec<String>,
+    /// `[[route]]` changed (the new rules are in force).
+    pub routes_changed: bool,
 }
 
 pub struct Reloader {
@@ -80,13 +83,22 @@ impl Reloader {
             session_idle_timeout,
             health_interval,
             health_timeout,
-            health_failures
+            health_failures,
+            max_concurrency,
+            rate_limit,
+            max_request_time,
+            retry_budget_percent
         );
+        let routes_changed = current.routes != fresh.routes || old.route_cache_ttl != new.route_cache_ttl;
+        if routes_changed {
+            self.gateway.set_routes(super::routes::RouteTable::new(&fresh.routes, new.route_cache_ttl));
+            tracing::info!(rules = fresh.routes.len(), "routing rules replaced");
+        }
         if !needs_restart.is_empty() {
             tracing::warn!(settings = %needs_restart.join(", "), "changed; they apply at the next start");
         }
         *current = fresh;
-        let report = ReloadReport { needs_restart, ..report };
+        let report = ReloadReport { needs_restart, routes_changed, ..report };
         tracing::info!(added = ?report.added, removed = ?report.removed, changed = ?report.changed, "configuration reloaded");
         Ok(report)
     }

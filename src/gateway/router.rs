@@ -15,6 +15,8 @@ use super::Gateway;
 use super::backend::BackendConn;
 use super::cursor::Composite;
 use super::error::GatewayError;
+use super::forward::count_rejection;
+use super::routes::{Decision, RouteTable, Subject};
 use super::session::ClientSession;
 use crate::protocol::{RawObject, Request, Revision, jsonrpc, method};
 use crate::transport::Tx;
@@ -23,38 +25,61 @@ type Routed = Result<Box<RawValue>, GatewayError>;
 
 impl Gateway {
     pub(crate) async fn route(&self, session: &Arc<ClientSession>, req: &Request, related: Option<Tx>) -> Routed {
+        let _permit = self.admit_client(session).inspect_err(count_rejection)?;
         let m = req.method.as_str();
+        let rules = self.routes();
         match m {
-            method::TOOLS_LIST => {
+            method::TOOLS_LIST | method::PROMPTS_LIST => {
+                self.ruled(&rules, m, Subject::default())?;
                 self.no_cursor(req)?;
-                Ok(self.catalog().tools.result())
+                let catalog = self.catalog();
+                Ok(if m == method::TOOLS_LIST { catalog.tools.result() } else { catalog.prompts.result() })
             }
-            method::PROMPTS_LIST => {
-                self.no_cursor(req)?;
-                Ok(self.catalog().prompts.result())
+            method::RESOURCES_LIST | method::RESOURCES_TEMPLATES_LIST => {
+                let only = self.ruled(&rules, m, Subject::default())?;
+                let (key, uri_key) = if m == method::RESOURCES_LIST {
+                    ("resources", "uri")
+                } else {
+                    ("resourceTemplates", "uriTemplate")
+                };
+                self.fan_out_list(req, key, uri_key, only.as_deref()).await
             }
-            method::RESOURCES_LIST => self.fan_out_list(req, "resources", "uri").await,
-            method::RESOURCES_TEMPLATES_LIST => self.fan_out_list(req, "resourceTemplates", "uriTemplate").await,
             method::TOOLS_CALL | method::PROMPTS_GET => {
                 let mut params = object(req)?;
                 let name = params
                     .get_str("name")
                     .ok_or_else(|| GatewayError::InvalidParams(format!("{m}: missing \"name\"")))?;
-                let (server, original) = self.resolve_name(m, &name)?;
+                let subject = if m == method::TOOLS_CALL {
+                    Subject { tool: Some(&name), ..Subject::default() }
+                } else {
+                    Subject { prompt: Some(&name), ..Subject::default() }
+                };
+                let (server, original, safe) = match self.ruled(&rules, m, subject)? {
+                    Some(to) => self.redirect(m, &name, &to),
+                    None => self.resolve_name(m, &name)?,
+                };
                 params.set("name", &original);
-                self.forward(session, &server, m, params, related).await
+                // Prompts are read, not acted on: safe to repeat.
+                let safe = safe || m == method::PROMPTS_GET;
+                self.forward(session, &server, m, params, related, safe).await
             }
             method::RESOURCES_READ => {
                 let mut params = object(req)?;
                 let uri = params
                     .get_str("uri")
                     .ok_or_else(|| GatewayError::InvalidParams(format!("{m}: missing \"uri\"")))?;
-                let (server, original) = self.resolve_uri(&uri)?;
+                let (server, original) = self.resolve_uri_ruled(&rules, m, &uri)?;
                 params.set("uri", &original);
-                self.forward(session, &server, m, params, related).await
+                self.forward(session, &server, m, params, related, true).await
             }
-            method::RESOURCES_SUBSCRIBE | method::RESOURCES_UNSUBSCRIBE => self.subscription(session, req).await,
+            method::RESOURCES_SUBSCRIBE | method::RESOURCES_UNSUBSCRIBE => {
+                let uri = object(req)?.get_str("uri");
+                let subject = Subject { resource: uri.as_deref(), ..Subject::default() };
+                self.ruled(&rules, m, subject)?;
+                self.subscription(session, req).await
+            }
             method::SUBSCRIPTIONS_LISTEN => {
+                self.ruled(&rules, m, Subject::default())?;
                 let sink = related.or_else(|| session.outbound().sender());
                 super::listen::serve(session.gateway(), req, sink).await
             }
@@ -68,7 +93,11 @@ impl Gateway {
                         let name = reference
                             .get_str("name")
                             .ok_or_else(|| GatewayError::InvalidParams("ref/prompt without \"name\"".into()))?;
-                        let (server, original) = self.resolve_name(method::PROMPTS_GET, &name)?;
+                        let subject = Subject { prompt: Some(&name), ..Subject::default() };
+                        let (server, original, _) = match self.ruled(&rules, m, subject)? {
+                            Some(to) => self.redirect(method::PROMPTS_GET, &name, &to),
+                            None => self.resolve_name(method::PROMPTS_GET, &name)?,
+                        };
                         reference.set("name", &original);
                         server
                     }
@@ -76,7 +105,7 @@ impl Gateway {
                         let uri = reference
                             .get_str("uri")
                             .ok_or_else(|| GatewayError::InvalidParams("ref/resource without \"uri\"".into()))?;
-                        let (server, original) = self.resolve_uri(&uri)?;
+                        let (server, original) = self.resolve_uri_ruled(&rules, m, &uri)?;
                         reference.set("uri", &original);
                         server
                     }
@@ -87,28 +116,116 @@ impl Gateway {
                     }
                 };
                 params.set("ref", &reference);
-                self.forward(session, &server, m, params, related).await
+                self.forward(session, &server, m, params, related, true).await
             }
             method::LOGGING_SET_LEVEL => {
+                self.ruled(&rules, m, Subject::default())?;
                 let mut params = object(req)?;
                 crate::protocol::modern::strip_client_meta(&mut params);
-                let calls = self.ready().into_iter().filter(|(_, c)| c.info().is_some_and(|i| i.has("logging"))).map(
-                    |(s, c)| {
+                // Every replica keeps its own level: all of them hear it.
+                let calls = self
+                    .servers()
+                    .into_iter()
+                    .flat_map(|s| s.conns())
+                    .filter(|c| c.info().is_some_and(|i| i.has("logging")))
+                    .map(|c| {
                         let p = params.to_raw();
                         async move {
                             if let Err(e) = c.call(method::LOGGING_SET_LEVEL, Some(p), None, None).await {
-                                tracing::warn!(server = %s.id, "logging/setLevel: {e}");
+                                tracing::warn!(server = %c.server, "logging/setLevel: {e}");
                             }
                         }
-                    },
-                );
+                    });
                 join_all(calls).await;
                 Ok(jsonrpc::empty_object())
             }
             _ => match self.extension(m, req.params.as_deref()) {
-                Some(answer) => answer,
+                Some(answer) => {
+                    self.ruled(&rules, m, Subject::default())?;
+                    answer
+                }
                 None => Err(GatewayError::MethodNotFound(m.to_owned())),
             },
+        }
+    }
+
+    /// The gateway-wide limits: concurrency, and the client's rate.
+    fn admit_client(&self, session: &ClientSession) -> Result<super::limit::Permit, GatewayError> {
+        if let Some(rate) = &self.limits.client_rate {
+            // Without authentication a client is its session; a stateless HTTP
+            // client has none, so all of them share one allowance.
+            let key = if session.is_modern() && session.front != "stdio" {
+                "stateless".to_owned()
+            } else {
+                format!("session:{}", session.id)
+            };
+            if let Err(wait) = rate.check(&key) {
+                return Err(GatewayError::RateLimited {
+                    server: None,
+                    scope: "this client".into(),
+                    retry_after_ms: wait.as_millis().max(1),
+                });
+            }
+        }
+        let c = &self.limits.concurrency;
+        c.try_acquire().ok_or_else(|| GatewayError::Overloaded {
+            server: None,
+            scope: "the gateway".into(),
+            limit: c.limit(),
+        })
+    }
+
+    /// Applies the routing rules: `Some(server)` when a rule sends the request
+    /// there, `None` when the catalog decides, an error when a rule denies it.
+    fn ruled(&self, rules: &RouteTable, m: &str, subject: Subject<'_>) -> Result<Option<String>, GatewayError> {
+        match rules.decide(m, subject) {
+            Decision::Catalog => Ok(None),
+            Decision::To { server, .. } => Ok(Some(server)),
+            Decision::Deny { rule, reason } => {
+                let name = subject.tool.or(subject.prompt).or(subject.resource);
+                let what = match name {
+                    Some(n) => format!("{m} of '{n}'"),
+                    None => m.to_owned(),
+                };
+                let by = match reason {
+                    Some(r) => format!("route rule {} ({r})", rule + 1),
+                    None => format!("route rule {}", rule + 1),
+                };
+                let e = GatewayError::Denied { what, by };
+                count_rejection(&e);
+                Err(e)
+            }
+        }
+    }
+
+    /// The server and original name for a tool or prompt a rule sends to `to`.
+    fn redirect(&self, m: &str, name: &str, to: &str) -> (Arc<str>, String, bool) {
+        let catalog = self.catalog();
+        let listing = if m == method::TOOLS_CALL { &catalog.tools } else { &catalog.prompts };
+        if let Some(e) = listing.lookup(name)
+            && &*e.server == to
+        {
+            return (e.server.clone(), e.original.clone(), e.safe);
+        }
+        let prefix = format!("{to}{}", self.settings.naming.separator);
+        let original = name.strip_prefix(&prefix).unwrap_or(name);
+        (Arc::from(to), original.to_owned(), false)
+    }
+
+    /// [`Gateway::resolve_uri`] after the routing rules.
+    fn resolve_uri_ruled(&self, rules: &RouteTable, m: &str, uri: &str) -> Result<(Arc<str>, String), GatewayError> {
+        let subject = Subject { resource: Some(uri), ..Subject::default() };
+        match self.ruled(rules, m, subject)? {
+            Some(to) => {
+                let original = self
+                    .settings
+                    .naming
+                    .split_uri(uri)
+                    .filter(|(server, _)| *server == to)
+                    .map_or(uri, |(_, original)| original);
+                Ok((Arc::from(to.as_str()), original.to_owned()))
+            }
+            None => self.resolve_uri(uri),
         }
     }
 
@@ -126,11 +243,11 @@ impl Gateway {
     }
 
     /// Finds the server and original name behind an exposed tool or prompt name.
-    fn resolve_name(&self, m: &str, name: &str) -> Result<(Arc<str>, String), GatewayError> {
+    fn resolve_name(&self, m: &str, name: &str) -> Result<(Arc<str>, String, bool), GatewayError> {
         let catalog = self.catalog();
         let listing = if m == method::TOOLS_CALL { &catalog.tools } else { &catalog.prompts };
         if let Some(e) = listing.lookup(name) {
-            return Ok((e.server.clone(), e.original.clone()));
+            return Ok((e.server.clone(), e.original.clone(), e.safe));
         }
         // Not in the catalog: if the name points at a server that is down, say so
         // rather than "unknown".
@@ -187,7 +304,13 @@ impl Gateway {
 
     /// `resources/list` and `resources/templates/list`: one page from every server
     /// that has more, merged, with a composite cursor for the rest.
-    async fn fan_out_list(&self, req: &Request, key: &'static str, uri_key: &'static str) -> Routed {
+    async fn fan_out_list(
+        &self,
+        req: &Request,
+        key: &'static str,
+        uri_key: &'static str,
+        only: Option<&str>,
+    ) -> Routed {
         let m = req.method.as_str();
         let params = match &req.params {
             Some(p) => RawObject::parse(p).map_err(|e| GatewayError::InvalidParams(format!("{m}: {e}")))?,
@@ -207,6 +330,7 @@ impl Gateway {
             None => self
                 .ready()
                 .into_iter()
+                .filter(|(s, _)| only.is_none_or(|o| *s.id == *o))
                 .filter(|(_, c)| c.info().is_some_and(|i| i.has("resources")))
                 .map(|(s, c)| (s.id.clone(), c, None))
                 .collect(),

@@ -1,25 +1,30 @@
-//! One backend server's life: start, initialize, fetch its lists, serve, and
-//! when it fails, restart with exponential backoff, until the gateway stops.
+//! A server as clients see it: one id, one set of tools, one state, and
+//! behind it one or more replicas ([`super::replica`]) that requests are
+//! balanced over ([`super::balance`]).
 //!
-//! While a server is down its tools and prompts leave the catalog (clients are
-//! told with `list_changed`) and requests for it fail at once with an error that
-//! says why; every other server goes on serving.
+//! The server is ready while any replica is. While none is, its tools and
+//! prompts leave the catalog (clients are told with `list_changed`) and
+//! requests for it fail at once with an error that says why; every other
+//! server goes on serving. The server also owns what is shared by its
+//! replicas: the limits (concurrency and rates), the tool filter, and with
+//! `isolation = "per_session"` the processes of each client session.
 
 use std::sync::{Arc, Mutex, Weak};
-use std::time::{Duration, Instant};
 
 use tokio_util::sync::CancellationToken;
 
 use super::Gateway;
 use super::backend::{BackendConn, InitInfo};
-use crate::config::{ServerConfig, TransportKind};
+use super::balance::{Balancer, Candidate};
+use super::breaker::{Breaker, Ticket};
+use super::error::GatewayError;
+use super::filter::ToolFilter;
+use super::isolation::Processes;
+use super::limit::{Concurrency, Permit, RateLimiter};
+use super::replica::{self, Replica, Target};
+use crate::config::{Isolation, ServerConfig, TransportKind};
 use crate::observe::metrics::Metrics;
 use crate::protocol::{RawObject, method};
-use crate::transport::child::{self, ChildSpec};
-use crate::transport::http_client::{self, HttpSpec};
-use crate::transport::link::Link;
-use crate::transport::{sse_client, ws_client};
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Status {
     Starting,
@@ -72,22 +77,30 @@ pub struct Lists {
     pub prompts: Arc<Vec<RawObject>>,
 }
 
-struct State {
-    status: Status,
-    conn: Option<Arc<BackendConn>>,
-    lists: Lists,
-    last_error: Option<String>,
-    restarts: u32,
-    pid: Option<u32>,
+/// The replica chosen for one request, with its breaker's permission.
+pub struct Pick {
+    pub replica: Arc<Replica>,
+    pub conn: Arc<BackendConn>,
+    pub ticket: Ticket,
 }
 
 pub struct Server {
     pub id: Arc<str>,
     pub config: ServerConfig,
     pub source: Source,
-    state: Mutex<State>,
+    pub replicas: Vec<Arc<Replica>>,
+    pub balancer: Balancer,
+    pub concurrency: Arc<Concurrency>,
+    pub rate: Option<RateLimiter>,
+    pub tool_rates: Vec<(String, RateLimiter)>,
+    pub filter: ToolFilter,
+    pub(crate) processes: Processes,
+    lists: Mutex<Lists>,
+    disabled: Mutex<bool>,
     run: Mutex<Option<Run>>,
-    /// Cancelled once the first start attempt has finished, either way.
+    /// Which replicas have finished a first start attempt.
+    first_attempts: Mutex<Vec<bool>>,
+    /// Cancelled once every replica's first start attempt is over.
     settled: CancellationToken,
 }
 
@@ -98,21 +111,41 @@ impl Server {
         if !config.enabled {
             settled.cancel();
         }
+        let targets: Vec<(Target, u32)> = match config.transport {
+            TransportKind::Stdio => (0..config.replicas.max(1)).map(|_| (Target::Process, 1)).collect(),
+            _ if !config.urls.is_empty() => {
+                config.urls.iter().map(|e| (Target::Url(e.url.clone()), e.weight.max(1))).collect()
+            }
+            _ => (0..config.replicas.max(1)).map(|_| (Target::Process, 1)).collect(),
+        };
+        let replicas: Vec<Arc<Replica>> = targets
+            .into_iter()
+            .enumerate()
+            .map(|(i, (target, weight))| Replica::new(i, weight, target, Breaker::new(config.breaker), status))
+            .collect();
+        let n = replicas.len();
         Arc::new(Server {
             id: id.into(),
+            balancer: Balancer::new(config.balance, n),
+            concurrency: Concurrency::new(config.max_concurrency),
+            rate: config.rate_limit.map(RateLimiter::new),
+            tool_rates: config.tool_rate_limits.iter().map(|(t, r)| (t.clone(), RateLimiter::new(*r))).collect(),
+            filter: ToolFilter::new(&config),
+            processes: Processes::new(config.max_processes, config.process_idle_timeout),
+            replicas,
             config,
             source,
+            lists: Mutex::new(Lists::default()),
+            disabled: Mutex::new(status == Status::Disabled),
             run: Mutex::new(None),
-            state: Mutex::new(State {
-                status,
-                conn: None,
-                lists: Lists::default(),
-                last_error: None,
-                restarts: 0,
-                pid: None,
-            }),
+            first_attempts: Mutex::new(vec![false; n]),
             settled,
         })
+    }
+
+    /// Whether each client session gets processes of its own.
+    pub fn per_session(&self) -> bool {
+        self.config.isolation == Isolation::PerSession
     }
 
     /// Records the supervisor now running this server.
@@ -122,346 +155,233 @@ impl Server {
         }
     }
 
-    /// Stops the supervisor, if one runs, and waits until it has stopped the server.
+    /// Stops the supervisor, if one runs, and waits until it has stopped every
+    /// replica (and every per-session process).
     pub(crate) async fn stop_run(&self) {
         let run = self.run.lock().ok().and_then(|mut r| r.take());
         if let Some(run) = run {
             run.stop.cancel();
             run.done.cancelled().await;
         }
+        self.processes.stop_all().await;
     }
 
+    /// `Disabled` takes the server out of service; `Starting` puts it back
+    /// before its supervisor starts again.
     pub(crate) fn set_status(&self, status: Status) {
-        self.with(|s| s.status = status);
+        if let Ok(mut d) = self.disabled.lock() {
+            *d = status == Status::Disabled;
+        }
+        if status != Status::Disabled {
+            for r in &self.replicas {
+                r.set_status(status);
+            }
+        }
         self.publish();
     }
 
     /// Shows the current state in the metrics.
-    fn publish(&self) {
+    pub(crate) fn publish(&self) {
         Metrics::global().server_state(&self.id, self.status().as_str());
     }
 
     /// How the server last answered `initialize` or `server/discover`.
     pub fn protocol(&self) -> Option<String> {
-        self.with(|s| s.conn.as_ref().and_then(|c| c.info().map(|i| i.revision.as_str().to_owned())))
+        self.conn().and_then(|c| c.info().map(|i| i.revision.as_str().to_owned()))
     }
 
-    fn with<R>(&self, f: impl FnOnce(&mut State) -> R) -> R {
-        match self.state.lock() {
-            Ok(mut s) => f(&mut s),
-            Err(p) => f(&mut p.into_inner()),
+    /// Ready while any replica is; starting while any is starting; down else.
+    pub fn status(&self) -> Status {
+        if self.disabled.lock().map(|d| *d).unwrap_or(false) {
+            return Status::Disabled;
+        }
+        let states: Vec<Status> = self.replicas.iter().map(|r| r.status()).collect();
+        if states.contains(&Status::Ready) {
+            Status::Ready
+        } else if states.contains(&Status::Starting) {
+            Status::Starting
+        } else if states.iter().all(|s| *s == Status::Stopped) {
+            Status::Stopped
+        } else {
+            Status::Down
         }
     }
 
-    pub fn status(&self) -> Status {
-        self.with(|s| s.status)
+    /// The first ready replica's connection: for what any replica can answer
+    /// alike (lists, subscriptions), kept on one replica so cursors stay valid.
+    pub fn conn(&self) -> Option<Arc<BackendConn>> {
+        if self.status() == Status::Disabled {
+            return None;
+        }
+        self.replicas.iter().find_map(|r| r.conn())
     }
 
-    /// The live connection, when ready.
-    pub fn conn(&self) -> Option<Arc<BackendConn>> {
-        self.with(|s| if s.status == Status::Ready { s.conn.clone() } else { None })
+    /// Every ready replica's connection (`logging/setLevel` goes to all).
+    pub fn conns(&self) -> Vec<Arc<BackendConn>> {
+        self.replicas.iter().filter_map(|r| r.conn()).collect()
+    }
+
+    /// What the server announced in `initialize` (any ready replica).
+    pub fn info(&self) -> Option<InitInfo> {
+        self.conn().and_then(|c| c.info().cloned())
     }
 
     pub fn lists(&self) -> Lists {
-        self.with(|s| if s.status == Status::Ready { s.lists.clone() } else { Lists::default() })
+        if self.status() != Status::Ready {
+            return Lists::default();
+        }
+        self.lists.lock().map(|l| l.clone()).unwrap_or_default()
     }
 
     pub fn last_error(&self) -> Option<String> {
-        self.with(|s| s.last_error.clone())
+        self.replicas.iter().find_map(|r| r.last_error())
     }
 
     pub fn restarts(&self) -> u32 {
-        self.with(|s| s.restarts)
+        self.replicas.iter().map(|r| r.restarts()).sum()
     }
 
     pub fn pid(&self) -> Option<u32> {
-        self.with(|s| s.pid)
+        self.replicas.iter().find_map(|r| r.pid())
     }
 
     /// A one-line account of the state, for errors and status output.
     pub fn describe(&self) -> String {
-        self.with(|s| match (&s.status, &s.last_error) {
+        match (self.status(), self.last_error()) {
             (Status::Ready, _) => "ready".to_owned(),
             (Status::Starting, None) => "starting".to_owned(),
-            (st, Some(e)) => format!("{} ({e})", st.as_str()),
+            (st, Some(e)) if self.replicas.len() == 1 => format!("{} ({e})", st.as_str()),
+            (st, Some(e)) => format!("{} (every replica; first: {e})", st.as_str()),
             (st, None) => st.as_str().to_owned(),
-        })
+        }
     }
 
     pub async fn settled(&self) {
         self.settled.cancelled().await
     }
 
-    pub(crate) fn set_lists(&self, lists: Lists) {
-        self.with(|s| s.lists = lists);
-    }
-
-    fn set_down(&self, error: String) {
-        tracing::warn!(server = %self.id, "server down: {error}");
-        self.with(|s| {
-            s.status = Status::Down;
-            s.conn = None;
-            s.pid = None;
-            s.last_error = Some(error);
-        });
-        self.publish();
-    }
-}
-
-const BACKOFF_MIN: Duration = Duration::from_millis(500);
-const BACKOFF_MAX: Duration = Duration::from_secs(30);
-/// A run this long resets the backoff: the server was healthy, the crash is news.
-const STABLE_AFTER: Duration = Duration::from_secs(30);
-
-/// Runs `server` until `stop` is cancelled.
-pub async fn supervise(gw: Weak<Gateway>, server: Arc<Server>, stop: CancellationToken) {
-    let mut backoff = BACKOFF_MIN;
-    loop {
-        let started_at = Instant::now();
-        let outcome = run_once(&gw, &server, &stop).await;
-        server.settled.cancel();
-        match outcome {
-            RunEnd::Stopped => break,
-            RunEnd::Failed(error) => {
-                server.set_down(error);
-                if let Some(g) = gw.upgrade() {
-                    g.rebuild_catalog();
+    /// A replica finished a start attempt: the server is settled once every
+    /// replica has tried (as the gateway waits for every server), so the first
+    /// client finds the whole group, not just its fastest replica.
+    pub(crate) fn replica_settled(&self, index: usize) {
+        let all = match self.first_attempts.lock() {
+            Ok(mut tried) => {
+                if let Some(t) = tried.get_mut(index) {
+                    *t = true;
                 }
+                tried.iter().all(|t| *t)
             }
-        }
-        if started_at.elapsed() >= STABLE_AFTER {
-            backoff = BACKOFF_MIN;
-        }
-        tracing::info!(server = %server.id, "restarting in {} ms", backoff.as_millis());
-        tokio::select! {
-            _ = tokio::time::sleep(backoff) => {}
-            _ = stop.cancelled() => break,
-        }
-        backoff = (backoff * 2).min(BACKOFF_MAX);
-        server.with(|s| {
-            s.restarts += 1;
-            s.status = Status::Starting;
-        });
-        Metrics::global().restart(&server.id);
-        server.publish();
-    }
-    server.with(|s| {
-        s.status = Status::Stopped;
-        s.conn = None;
-        s.pid = None;
-    });
-    server.publish();
-    if let Some(g) = gw.upgrade()
-        && !g.is_shutting_down()
-    {
-        g.rebuild_catalog();
-    }
-}
-
-enum RunEnd {
-    Stopped,
-    Failed(String),
-}
-
-/// Pings the server on schedule; resolves (with the reason) once it has missed
-/// `failures` pings in a row, or its requests have failed (timed out, lost
-/// their connection) `failures` times in a row, either of which restarts it. A
-/// 2026-07-28 server has no `ping`: it is asked `server/discover` instead.
-async fn health_checks(conn: &BackendConn, health: super::Health) -> String {
-    let probe = if conn.is_modern() { method::SERVER_DISCOVER } else { method::PING };
-    let mut missed = 0u32;
-    loop {
-        let tick = async {
-            if health.interval.is_zero() {
-                std::future::pending().await
-            } else {
-                tokio::time::sleep(health.interval).await
-            }
+            Err(_) => true,
         };
-        tokio::select! {
-            _ = tick => {}
-            n = conn.failing() => {
-                if n >= health.failures {
-                    return format!("{n} requests in a row failed (timed out or lost the connection)");
+        if all {
+            self.settled.cancel();
+        }
+    }
+
+    pub(crate) fn set_lists(&self, lists: Lists) {
+        if let Ok(mut l) = self.lists.lock() {
+            *l = lists;
+        }
+    }
+
+    /// Starts every replica's supervisor; `done` is cancelled once all have stopped.
+    pub(crate) fn spawn_replicas(
+        self: &Arc<Self>,
+        gw: Weak<Gateway>,
+        stop: CancellationToken,
+    ) -> impl std::future::Future<Output = ()> + Send + 'static {
+        let tasks: Vec<_> = self
+            .replicas
+            .iter()
+            .map(|r| tokio::spawn(replica::supervise(gw.clone(), self.clone(), r.clone(), stop.clone())))
+            .collect();
+        let gw2 = gw.clone();
+        async move {
+            futures_util::future::join_all(tasks).await;
+            if let Some(g) = gw2.upgrade()
+                && !g.is_shutting_down()
+            {
+                g.rebuild_catalog();
+            }
+        }
+    }
+
+    /// Picks the replica for one request: the session's own replica while it
+    /// is up (affinity), else the strategy's choice among the replicas that are
+    /// ready, whose circuit lets requests through, and that were not `tried`.
+    pub fn pick(&self, pinned: Option<usize>, key: &[u8], tried: &[usize]) -> Result<Pick, GatewayError> {
+        if self.status() == Status::Disabled {
+            return Err(GatewayError::Unavailable { server: self.id.to_string(), reason: self.describe() });
+        }
+        let ready: Vec<(&Arc<Replica>, Arc<BackendConn>)> = self
+            .replicas
+            .iter()
+            .filter(|r| !tried.contains(&r.index))
+            // A connection that has just closed is not taken, though its
+            // supervisor may not have noticed yet.
+            .filter_map(|r| r.conn().filter(|c| !c.is_closed()).map(|c| (r, c)))
+            .collect();
+        if ready.is_empty() {
+            let reason = if tried.is_empty() { self.describe() } else { "no other replica is ready".to_owned() };
+            return Err(GatewayError::Unavailable { server: self.id.to_string(), reason });
+        }
+        if let Some(p) = pinned
+            && let Some((r, c)) = ready.iter().find(|(r, _)| r.index == p)
+            && let Ok(ticket) = r.breaker.admit()
+        {
+            return Ok(Pick { replica: (*r).clone(), conn: c.clone(), ticket });
+        }
+        let mut candidates: Vec<Candidate> = ready
+            .iter()
+            .filter(|(r, _)| r.breaker.available())
+            .map(|(r, c)| Candidate {
+                index: r.index,
+                weight: r.weight,
+                in_flight: r.in_flight(),
+                latency_us: c.latency.decayed_us(),
+            })
+            .collect();
+        while let Some(index) = self.balancer.pick(&candidates, key) {
+            if let Some((r, c)) = ready.iter().find(|(r, _)| r.index == index) {
+                match r.breaker.admit() {
+                    Ok(ticket) => return Ok(Pick { replica: (*r).clone(), conn: c.clone(), ticket }),
+                    Err(_) => candidates.retain(|c| c.index != index),
                 }
-                continue;
+            } else {
+                candidates.retain(|c| c.index != index);
             }
         }
-        match conn.call_with(probe, None, None, None, Some(health.timeout)).await {
-            Ok(_) => missed = 0,
-            // A server that answers, even with an error, is alive.
-            Err(super::GatewayError::Remote(_)) => missed = 0,
-            Err(e) => {
-                missed += 1;
-                tracing::warn!(server = %conn.server, missed, "health check failed: {e}");
-                if missed >= health.failures {
-                    return format!("health check failed {missed} times in a row (last: {e})");
-                }
-            }
-        }
+        let retry_in = ready.iter().filter_map(|(r, _)| r.breaker.admit().err()).min().unwrap_or_default();
+        Err(GatewayError::CircuitOpen { server: self.id.to_string(), retry_in_ms: retry_in.as_millis() })
     }
-}
 
-/// Opens the server's transport.
-fn connect(server: &Server, max_message_size: usize) -> Result<Link, String> {
-    let cfg = &server.config;
-    let missing = |what: &str| format!("no {what} configured");
-    match cfg.transport {
-        TransportKind::Stdio => {
-            let command = cfg.command.clone().ok_or_else(|| missing("command"))?;
-            let spec = ChildSpec {
-                server: server.id.to_string(),
-                command: resolve_command(command),
-                args: cfg.args.clone(),
-                env: cfg.env.clone(),
-                cwd: cfg.cwd.clone(),
-                max_message_size,
-            };
-            child::spawn(&spec).map_err(|e| e.to_string())
+    /// Applies the server's limits to one request (tool: the server's own name).
+    pub fn admit(&self, tool: Option<&str>) -> Result<Permit, GatewayError> {
+        if let Some(rate) = &self.rate
+            && let Err(wait) = rate.check("")
+        {
+            return Err(GatewayError::RateLimited {
+                server: Some(self.id.to_string()),
+                scope: format!("server '{}'", self.id),
+                retry_after_ms: wait.as_millis().max(1),
+            });
         }
-        remote => {
-            let spec = HttpSpec {
-                server: server.id.to_string(),
-                url: cfg.url.clone().ok_or_else(|| missing("url"))?,
-                headers: cfg.headers.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
-                max_message_size,
-                ca_file: cfg.ca_file.clone(),
-            };
-            let link = match remote {
-                TransportKind::Sse => sse_client::connect(spec),
-                TransportKind::Websocket => ws_client::connect(spec),
-                _ => http_client::connect(spec),
-            };
-            link.map_err(|e| e.to_string())
+        if let Some(tool) = tool
+            && let Some((_, rate)) = self.tool_rates.iter().find(|(t, _)| t == tool)
+            && let Err(wait) = rate.check("")
+        {
+            return Err(GatewayError::RateLimited {
+                server: Some(self.id.to_string()),
+                scope: format!("tool '{tool}' of server '{}'", self.id),
+                retry_after_ms: wait.as_millis().max(1),
+            });
         }
+        self.concurrency.try_acquire().ok_or_else(|| GatewayError::Overloaded {
+            server: Some(self.id.to_string()),
+            scope: format!("server '{}'", self.id),
+            limit: self.concurrency.limit(),
+        })
     }
-}
-
-/// One life of the server's connection: from connecting (or spawning) until it
-/// ends by itself or the gateway stops it.
-async fn run_once(gw: &Weak<Gateway>, server: &Arc<Server>, stop: &CancellationToken) -> RunEnd {
-    let Some(g) = gw.upgrade() else { return RunEnd::Stopped };
-    let settings = g.settings.clone();
-    let handler = super::upstream::handler(Arc::downgrade(&g));
-    drop(g);
-    let cfg = &server.config;
-    let Link { outgoing, incoming, mut lifetime } = match connect(server, settings.max_message_size) {
-        Ok(link) => link,
-        Err(e) => return RunEnd::Failed(e),
-    };
-    let pid = lifetime.pid();
-    server.with(|s| s.pid = pid);
-    tracing::info!(server = %server.id, pid, transport = cfg.transport.as_str(), "connecting");
-    let timeout = cfg.request_timeout.unwrap_or(settings.request_timeout);
-    let conn = BackendConn::new(server.id.clone(), outgoing, timeout);
-    tokio::spawn(conn.clone().run(incoming, handler));
-
-    let ready = async {
-        let info = conn.connect().await?;
-        let lists = fetch_lists(&conn, &info).await?;
-        Ok::<_, super::GatewayError>((info, lists))
-    };
-    let grace = settings.shutdown_grace;
-    let init = tokio::select! {
-        r = tokio::time::timeout(settings.init_timeout, ready) => r,
-        why = lifetime.ended() => {
-            lifetime.stop(grace).await;
-            conn.close();
-            return RunEnd::Failed(format!("ended during start-up: {why}"));
-        }
-        _ = stop.cancelled() => {
-            lifetime.stop(grace).await;
-            conn.close();
-            return RunEnd::Stopped;
-        }
-    };
-    let (info, lists) = match init {
-        Ok(Ok(v)) => v,
-        Ok(Err(e)) => {
-            lifetime.stop(grace).await;
-            conn.close();
-            return RunEnd::Failed(format!("initialize failed: {e}"));
-        }
-        Err(_) => {
-            lifetime.stop(grace).await;
-            conn.close();
-            return RunEnd::Failed(format!(
-                "no answer to initialize within {} ms (gateway.init_timeout)",
-                settings.init_timeout.as_millis()
-            ));
-        }
-    };
-    tracing::info!(
-        server = %server.id,
-        protocol = %info.revision,
-        tools = lists.tools.len(),
-        prompts = lists.prompts.len(),
-        "ready"
-    );
-    server.with(|s| {
-        s.status = Status::Ready;
-        s.conn = Some(conn.clone());
-        s.lists = lists;
-        s.last_error = None;
-    });
-    server.publish();
-    if conn.is_modern() {
-        // A 2026-07-28 server says what changed only on a listen stream.
-        let c = conn.clone();
-        tokio::spawn(async move {
-            let p = serde_json::json!({ "notifications": { "toolsListChanged": true, "promptsListChanged": true, "resourcesListChanged": true } });
-            let r = c
-                .call_with(method::SUBSCRIPTIONS_LISTEN, Some(crate::protocol::jsonrpc::to_raw(&p)), None, None, None)
-                .await;
-            if let Err(e) = r {
-                tracing::debug!(server = %c.server, "subscriptions/listen ended: {e}");
-            }
-        });
-    }
-    if let Some(g) = gw.upgrade() {
-        g.rebuild_catalog();
-        g.broadcast(method::RESOURCES_LIST_CHANGED);
-    }
-    // Settled only now: a client's initialize waits for this, and its first list
-    // must already show this server's tools.
-    server.settled.cancel();
-
-    let health = super::Health {
-        interval: cfg.health_interval.unwrap_or(settings.health.interval),
-        timeout: cfg.health_timeout.unwrap_or(settings.health.timeout),
-        failures: cfg.health_failures.unwrap_or(settings.health.failures),
-    };
-    let end = tokio::select! {
-        why = lifetime.ended() => RunEnd::Failed(why),
-        _ = conn.closed() => RunEnd::Failed("closed its connection".into()),
-        why = health_checks(&conn, health) => RunEnd::Failed(why),
-        _ = stop.cancelled() => RunEnd::Stopped,
-    };
-    // Take the server out of service before the link is gone, so no new request
-    // is sent to it, then fail what was in flight.
-    server.with(|s| {
-        s.conn = None;
-        if let RunEnd::Stopped = end {
-            s.status = Status::Stopped;
-        }
-    });
-    conn.close();
-    lifetime.stop(grace).await;
-    if let (RunEnd::Failed(_), Some(g)) = (&end, gw.upgrade()) {
-        g.broadcast(method::RESOURCES_LIST_CHANGED);
-    }
-    end
-}
-
-/// `command = "vmcp"` means this very executable, so that `vmcp mock` backends
-/// work whether or not vmcp is on the PATH (and always match the gateway's version).
-fn resolve_command(command: String) -> String {
-    if command == "vmcp"
-        && let Ok(exe) = std::env::current_exe()
-    {
-        return exe.to_string_lossy().into_owned();
-    }
-    command
 }
 
 /// Fetches the lists the catalog keeps, for the capabilities the server announced.

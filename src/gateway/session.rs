@@ -6,7 +6,7 @@
 //! gateway sent it on a backend's behalf (sampling, elicitation, roots), and its
 //! resource subscriptions.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -41,6 +41,8 @@ pub struct ClientSession {
     inflight: InFlight,
     outstanding: Outstanding,
     pub(crate) subscriptions: Mutex<HashSet<String>>,
+    /// Server group -> the replica this session keeps to (`affinity = "session"`).
+    pins: Mutex<HashMap<Arc<str>, usize>>,
 }
 
 impl ClientSession {
@@ -55,6 +57,7 @@ impl ClientSession {
             inflight: InFlight::default(),
             outstanding: Outstanding::default(),
             subscriptions: Mutex::new(HashSet::new()),
+            pins: Mutex::new(HashMap::new()),
         })
     }
 
@@ -72,6 +75,19 @@ impl ClientSession {
             .lock()
             .map(|h| h.capabilities.get(capability).is_some_and(|v| v.get() != "null"))
             .unwrap_or(false)
+    }
+
+    /// The replica of `server` this session keeps to, if any.
+    pub(crate) fn pinned(&self, server: &str) -> Option<usize> {
+        self.pins.lock().ok().and_then(|p| p.get(server).copied())
+    }
+
+    pub(crate) fn pin(&self, server: &Arc<str>, replica: usize) {
+        if let Ok(mut p) = self.pins.lock()
+            && p.get(&**server) != Some(&replica)
+        {
+            p.insert(server.clone(), replica);
+        }
     }
 
     pub(crate) fn send_outbound(&self, json: String) -> bool {

@@ -60,6 +60,15 @@ pub struct MockArgs {
     /// Exit (status 4) before answering initialize, to test start-up failures.
     #[arg(long)]
     pub fail_start: bool,
+    /// Apply the fault options above (latency, error rate, crash, hang, failed
+    /// start) only in the replica with this number (vmcp sets `VMCP_REPLICA` in
+    /// each replica's environment); the other replicas behave.
+    #[arg(long, value_name = "N")]
+    pub faults_on_replica: Option<usize>,
+    /// Leave this capability (tools, resources, prompts, logging, completions)
+    /// out of what initialize announces; may repeat.
+    #[arg(long, value_name = "CAPABILITY")]
+    pub omit_capability: Vec<String>,
     /// Instructions to announce in initialize.
     #[arg(long)]
     pub instructions: Option<String>,
@@ -75,7 +84,17 @@ pub struct MockArgs {
     pub listen: Option<String>,
 }
 
-pub async fn run(args: MockArgs) -> anyhow::Result<()> {
+pub async fn run(mut args: MockArgs) -> anyhow::Result<()> {
+    if let Some(n) = args.faults_on_replica {
+        let mine = std::env::var("VMCP_REPLICA").ok().and_then(|r| r.parse::<usize>().ok());
+        if mine != Some(n) {
+            args.latency_ms = 0;
+            args.error_rate = 0.0;
+            args.crash_after = None;
+            args.hang_after = None;
+            args.fail_start = false;
+        }
+    }
     let service = Arc::new(session::MockService::new(args.clone()));
     let stop = CancellationToken::new();
     {

@@ -160,6 +160,11 @@ impl MockSession {
                 if let Some(i) = &self.args.instructions {
                     result["instructions"] = json!(i);
                 }
+                if let Some(caps) = result["capabilities"].as_object_mut() {
+                    for omitted in &self.args.omit_capability {
+                        caps.remove(omitted);
+                    }
+                }
                 Ok(result)
             }
             method::PING => Ok(json!({})),
@@ -336,6 +341,7 @@ impl MockSession {
                     "subscriptions": subs,
                     "log_level": level,
                     "pid": std::process::id(),
+                    "replica": std::env::var("VMCP_REPLICA").ok(),
                 });
                 Ok(text(stats.to_string()))
             }

@@ -10,6 +10,11 @@
 //! | `vmcp_backend_up` | gauge | `server`, `state` |
 //! | `vmcp_backend_restarts_total` | counter | `server` |
 //! | `vmcp_catalog_items` | gauge | `kind` |
+//! | `vmcp_breaker_state` | gauge (0 closed, 1 half-open, 2 open) | `server`, `replica` |
+//! | `vmcp_breaker_opened_total` | counter | `server`, `replica` |
+//! | `vmcp_rejected_total` | counter | `reason` (overloaded, rate_limited, circuit_open, denied) |
+//! | `vmcp_retries_total` | counter | `server` |
+//! | `vmcp_route_cache_lookups_total` | counter | `result` (hit, miss) |
 //! | `vmcp_process_resident_memory_bytes` | gauge | |
 //! | `vmcp_build_info` | gauge (always 1) | `version` |
 //!
@@ -82,6 +87,22 @@ struct ServerLabels {
 struct StateLabels {
     server: Arc<str>,
     state: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ReplicaLabels {
+    server: String,
+    replica: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ReasonLabels {
+    reason: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ResultLabels {
+    result: &'static str,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -281,6 +302,12 @@ pub struct Metrics {
     restarts: Family<ServerLabels, Counter>,
     sessions: KeyedGauge<FrontLabels>,
     catalog: KeyedGauge<KindLabels>,
+    breaker: Family<ReplicaLabels, Gauge>,
+    breaker_opened: Family<ReplicaLabels, Counter>,
+    rejected: Family<ReasonLabels, Counter>,
+    retries: Family<ServerLabels, Counter>,
+    route_hits: Counter,
+    route_misses: Counter,
     servers: RwLock<Servers>,
     cap: usize,
 }
@@ -347,6 +374,30 @@ impl Metrics {
             "Items in the merged catalog clients see, by kind (tools, prompts)",
             catalog.family.clone(),
         );
+        let breaker = Family::<ReplicaLabels, Gauge>::default();
+        registry.register(
+            "breaker_state",
+            "Circuit breaker of each replica: 0 closed, 1 half-open (a probe may go), 2 open",
+            breaker.clone(),
+        );
+        let breaker_opened = Family::<ReplicaLabels, Counter>::default();
+        registry.register("breaker_opened", "Times a replica's circuit opened", breaker_opened.clone());
+        let rejected = Family::<ReasonLabels, Counter>::default();
+        registry.register(
+            "rejected",
+            "Client requests refused by the gateway itself, by reason (overloaded, rate_limited, circuit_open, denied)",
+            rejected.clone(),
+        );
+        let retries = Family::<ServerLabels, Counter>::default();
+        registry.register("retries", "Requests retried on another replica", retries.clone());
+        let route_cache = Family::<ResultLabels, Counter>::default();
+        registry.register(
+            "route_cache_lookups",
+            "Routing-rule cache lookups, by result (hit, miss)",
+            route_cache.clone(),
+        );
+        let route_hits = route_cache.get_or_create(&ResultLabels { result: "hit" }).clone();
+        let route_misses = route_cache.get_or_create(&ResultLabels { result: "miss" }).clone();
         registry.register_collector(Box::new(ProcessCollector));
         let build = Family::<BuildLabels, Gauge>::default();
         build.get_or_create(&BuildLabels { version: env!("CARGO_PKG_VERSION") }).set(1);
@@ -360,6 +411,12 @@ impl Metrics {
             restarts,
             sessions,
             catalog,
+            breaker,
+            breaker_opened,
+            rejected,
+            retries,
+            route_hits,
+            route_misses,
             servers: RwLock::new(Servers::default()),
             cap,
         }
@@ -499,6 +556,40 @@ impl Metrics {
                 .get_or_init(|| self.restarts.get_or_create_owned(&ServerLabels { server: s.name.clone() }))
                 .inc();
         });
+    }
+
+    /// A replica's circuit breaker moved to `state` (closed, half_open, open).
+    pub fn breaker_state(&self, server: &str, replica: &str, state: &str) {
+        let labels = ReplicaLabels { server: server.to_owned(), replica: replica.to_owned() };
+        let value = match state {
+            "open" => 2,
+            "half_open" => 1,
+            _ => 0,
+        };
+        if value == 2 {
+            self.breaker_opened.get_or_create(&labels).inc();
+        }
+        self.breaker.get_or_create(&labels).set(value);
+    }
+
+    /// The gateway refused a client request itself (`reason`: overloaded,
+    /// rate_limited, circuit_open, denied).
+    pub fn rejected(&self, reason: &'static str) {
+        self.rejected.get_or_create(&ReasonLabels { reason }).inc();
+    }
+
+    /// A request to `server` was retried on another replica.
+    pub fn retried(&self, server: &str) {
+        self.retries.get_or_create(&ServerLabels { server: server.into() }).inc();
+    }
+
+    /// A routing-rule cache lookup.
+    pub fn route_cache(&self, hit: bool) {
+        if hit {
+            self.route_hits.inc()
+        } else {
+            self.route_misses.inc()
+        };
     }
 
     /// The merged catalog holds `n` items of `kind` ("tools", "prompts").

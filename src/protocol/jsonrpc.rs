@@ -33,6 +33,14 @@ pub mod code {
     pub const SHUTTING_DOWN: i64 = -32014;
     /// The request was cancelled (the code LSP uses; MCP names none).
     pub const REQUEST_CANCELLED: i64 = -32800;
+    /// vmcp: the replicas of a server all have their circuit open.
+    pub const CIRCUIT_OPEN: i64 = -32015;
+    /// vmcp: a concurrency limit is reached; try again shortly.
+    pub const OVERLOADED: i64 = -32016;
+    /// vmcp: a rate limit is reached; `error.data.retryAfterMs` says when to retry.
+    pub const RATE_LIMITED: i64 = -32017;
+    /// vmcp: a routing rule (or, later, a policy) refuses the request.
+    pub const DENIED: i64 = -32018;
 }
 
 /// A request id. JSON-RPC allows strings and numbers; `null` only appears in error
