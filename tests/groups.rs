@@ -272,3 +272,20 @@ async fn a_method_goes_only_to_servers_that_announced_its_capability() {
     assert!(msg.contains("'nc'") && msg.contains("completions"), "{msg}");
     assert_eq!(e["error"]["data"]["reason"], "no_capability", "{e}");
 }
+
+#[tokio::test]
+async fn an_unused_session_process_is_stopped_and_started_again_when_needed() {
+    let iso = format!("{}isolation = \"per_session\"\nprocess_idle_timeout = \"300ms\"\n", mock_server("iso", &[]));
+    let setup = Setup::new("", &[iso]);
+    let mut gw = started(&setup).await;
+    let pid_of = |r: &Value| stats(r)["pid"].as_u64().expect("pid") as u32;
+    let first = pid_of(&gw.call("tools/call", json!({"name": "iso__stats"})).await);
+    let t = Instant::now();
+    while alive(first) {
+        assert!(t.elapsed() < WAIT, "the idle process is stopped");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(t.elapsed() >= Duration::from_millis(200), "not before it was idle: {:?}", t.elapsed());
+    let second = pid_of(&gw.call("tools/call", json!({"name": "iso__stats"})).await);
+    assert_ne!(first, second);
+}

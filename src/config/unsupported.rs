@@ -3,8 +3,7 @@
 //! These parts are parsed and validated like everything else, so a file
 //! written for a later version gets its real mistakes reported, and then
 //! refused here rather than half-served: running without the authentication
-//! or policy a user asked for, or silently skipping a server, would be worse
-//! than not starting. When a feature lands, delete its lines from
+//! or policy a user asked for would be worse than not starting. When a feature lands, delete its lines from
 //! [`unsupported_yet`] (and the "not supported yet" note in `STARTER`).
 
 use super::error::ConfigError;

@@ -30,6 +30,9 @@ pub struct Processes {
     max: u32,
     idle: Duration,
     by_session: Mutex<HashMap<u64, Arc<Slot>>>,
+    /// Released processes still stopping, so that [`Processes::stop_all`] can
+    /// wait for them too.
+    stopping: Mutex<Vec<Arc<Slot>>>,
 }
 
 struct Slot {
@@ -67,7 +70,7 @@ impl Slot {
 
 impl Processes {
     pub fn new(max: u32, idle: Duration) -> Processes {
-        Processes { max: max.max(1), idle, by_session: Mutex::new(HashMap::new()) }
+        Processes { max: max.max(1), idle, by_session: Mutex::new(HashMap::new()), stopping: Mutex::new(Vec::new()) }
     }
 
     /// Processes running (or starting) now.
@@ -170,6 +173,12 @@ impl Processes {
         let slot = self.by_session.lock().ok().and_then(|mut m| m.remove(&session));
         if let Some(slot) = slot {
             slot.stop.cancel();
+            if let Ok(mut stopping) = self.stopping.lock() {
+                stopping.retain(|s| !s.done.is_cancelled());
+                if slot.conn.initialized() {
+                    stopping.push(slot);
+                }
+            }
         }
     }
 

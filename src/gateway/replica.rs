@@ -123,7 +123,7 @@ impl Replica {
     }
 
     fn set_down(&self, server: &str, error: String) {
-        tracing::warn!(server, replica = %self.label(), "server down: {error}");
+        tracing::warn!(server = %server, replica = %self.label(), "server down: {error}");
         self.with(|s| {
             s.status = Status::Down;
             s.conn = None;
@@ -138,9 +138,9 @@ pub(crate) fn breaker_moved(server: &str, replica: &Replica, state: Option<break
     let Some(state) = state else { return };
     match state {
         breaker::State::Open => {
-            tracing::warn!(server, replica = %replica.label(), "circuit open: too many failures; out of balancing")
+            tracing::warn!(server = %server, replica = %replica.label(), "circuit open: too many failures; out of balancing")
         }
-        other => tracing::info!(server, replica = %replica.label(), "circuit {}", other.as_str()),
+        other => tracing::info!(server = %server, replica = %replica.label(), "circuit {}", other.as_str()),
     }
     Metrics::global().breaker_state(server, &replica.index.to_string(), state.as_str());
 }
