@@ -163,7 +163,7 @@ async fn kill_9_of_one_replica_under_load() {
 async fn a_hung_replica_trips_its_breaker_and_a_probe_restores_it() {
     // Passive health restarts are pushed out of the way (health_failures = 100):
     // this test is about the breaker alone.
-    let extra = "affinity = \"none\"\nrequest_timeout = \"300ms\"\nhealth_interval = \"0s\"\nhealth_failures = 100\n\
+    let extra = "affinity = \"none\"\nrequest_timeout = \"500ms\"\nhealth_interval = \"0s\"\nhealth_failures = 100\n\
                  [servers.pool.breaker]\nfailures = 2\nopen_for = \"3s\"";
     let setup = Setup::new("", &[group("pool", 2, &[], extra)]);
     let mut gw = started(&setup).await;
@@ -226,7 +226,7 @@ async fn a_hung_replica_trips_its_breaker_and_a_probe_restores_it() {
     let sent = phase1.sent + phase2.sent + fast.sent + phase3.sent + after.sent + 1;
     let ok = phase1.ok + phase2.ok + fast.ok + phase3.ok + after.ok;
     eprintln!(
-        "FIGURES hang: sent {sent}, succeeded {ok}, timed out {} (300 ms each), failed fast {} in {} ms, \
+        "FIGURES hang: sent {sent}, succeeded {ok}, timed out {} (500 ms each), failed fast {} in {} ms, \
          circuits closed {} ms after the replicas thawed",
         phase1.errors.get(&-32011).unwrap_or(&0) + phase2.errors.get(&-32011).unwrap_or(&0),
         fast.failed() + 1,

@@ -231,7 +231,7 @@ mod tests {
         let mut cs = group(&[1, 1, 1]);
         cs[0].latency_us = 10_000;
         cs[1].latency_us = 100;
-        cs[2].latency_us = 120;
+        cs[2].latency_us = 400;
         let c = counts(&b, &cs, 3000);
         // With two choices the slowest replica wins no pair at all.
         assert_eq!(c[0], 0, "{c:?}");

@@ -111,6 +111,15 @@ impl Breaker {
         })
     }
 
+    /// How long until a request could be let through (zero when one could now).
+    pub fn retry_in(&self) -> Duration {
+        self.with(|i| match i.state {
+            State::Closed => Duration::ZERO,
+            State::Open => self.config.open_for.saturating_sub(i.opened_at.elapsed()),
+            State::HalfOpen => Duration::ZERO,
+        })
+    }
+
     /// Lets one request through, or says how long until a probe may go.
     pub fn admit(self: &Arc<Self>) -> Result<Ticket, Duration> {
         let open_for = self.config.open_for;
@@ -246,6 +255,7 @@ mod tests {
         assert_eq!(b.state(), State::Open);
         let wait = b.admit().expect_err("open");
         assert!(wait > Duration::from_secs(59) && wait <= Duration::from_secs(60), "{wait:?}");
+        assert!(b.retry_in() > Duration::from_secs(59));
         assert!(!b.available());
     }
 

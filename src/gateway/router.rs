@@ -25,8 +25,8 @@ type Routed = Result<Box<RawValue>, GatewayError>;
 
 impl Gateway {
     pub(crate) async fn route(&self, session: &Arc<ClientSession>, req: &Request, related: Option<Tx>) -> Routed {
-        let _permit = self.admit_client(session).inspect_err(count_rejection)?;
         let m = req.method.as_str();
+        let _permit = self.admit_client(session, m).inspect_err(count_rejection)?;
         let rules = self.routes();
         match m {
             method::TOOLS_LIST | method::PROMPTS_LIST => {
@@ -149,8 +149,10 @@ impl Gateway {
         }
     }
 
-    /// The gateway-wide limits: concurrency, and the client's rate.
-    fn admit_client(&self, session: &ClientSession) -> Result<super::limit::Permit, GatewayError> {
+    /// The gateway-wide limits: concurrency, and the client's rate. A
+    /// `subscriptions/listen` stream lasts as long as its client wants, so it
+    /// holds no place in the concurrency limit.
+    fn admit_client(&self, session: &ClientSession, m: &str) -> Result<Option<super::limit::Permit>, GatewayError> {
         if let Some(rate) = &self.limits.client_rate {
             // Without authentication a client is its session; a stateless HTTP
             // client has none, so all of them share one allowance.
@@ -167,8 +169,11 @@ impl Gateway {
                 });
             }
         }
+        if m == method::SUBSCRIPTIONS_LISTEN {
+            return Ok(None);
+        }
         let c = &self.limits.concurrency;
-        c.try_acquire().ok_or_else(|| GatewayError::Overloaded {
+        c.try_acquire().map(Some).ok_or_else(|| GatewayError::Overloaded {
             server: None,
             scope: "the gateway".into(),
             limit: c.limit(),

@@ -351,7 +351,7 @@ impl Server {
                 candidates.retain(|c| c.index != index);
             }
         }
-        let retry_in = ready.iter().filter_map(|(r, _)| r.breaker.admit().err()).min().unwrap_or_default();
+        let retry_in = ready.iter().map(|(r, _)| r.breaker.retry_in()).min().unwrap_or_default();
         Err(GatewayError::CircuitOpen { server: self.id.to_string(), retry_in_ms: retry_in.as_millis() })
     }
 
