@@ -227,8 +227,7 @@ pub async fn info(args: InfoArgs) -> anyhow::Result<ExitCode> {
         }
         for r in &v.replicas {
             println!(
-                "  replica {} {}: {}, circuit {}{}, {} in flight, pid {}, {} restarts{}{}",
-                r.index,
+                "  replica {}: {}, circuit {}{}, {} in flight, pid {}, {} restarts{}{}",
                 r.target,
                 r.state,
                 r.breaker,
