@@ -10,6 +10,7 @@
 //!   [`transport::link::Link`].
 //! - [`gateway`]: the service clients talk to: sessions, the merged catalog,
 //!   routing, backend lifecycles, server→client traffic.
+//! - [`auth`]: who is calling (API keys, JWTs) and what they may use (`[[policy]]`).
 //! - [`config`]: the TOML configuration, with `${VAR}` substitution and precise errors.
 //! - [`registry`]: runtime mounts persisted in SQLite under `gateway.state_dir`, and
 //!   the lock that keeps one gateway per state directory.
@@ -24,6 +25,7 @@
 //! → `transport::child` → MCP server, and back.
 
 pub mod admin;
+pub mod auth;
 pub mod bench;
 pub mod cli;
 pub mod config;

@@ -17,9 +17,12 @@ use tokio::io::BufReader;
 use tokio_util::sync::CancellationToken;
 
 use crate::admin::{self, Admin};
+use crate::auth::Authenticator;
+use crate::auth::layer::{self, Guard};
 use crate::config::{self, Config};
 use crate::gateway::Gateway;
 use crate::gateway::reload::Reloader;
+use crate::observe::audit::Audit;
 use crate::registry::{InstanceLock, Store};
 use crate::transport::http::{HttpOptions, McpHttp};
 use crate::transport::legacy_sse::LegacySse;
@@ -147,6 +150,24 @@ pub fn run(args: StartArgs) -> anyhow::Result<ExitCode> {
     if let Some(listen) = &args.listen {
         cfg.gateway.listen = listen.clone();
     }
+    if !args.stdio
+        && cfg.auth.is_none()
+        && !cfg.gateway.allow_unauthenticated
+        && !config::is_loopback_listen(&cfg.gateway.listen)
+    {
+        bail!(
+            "{} is reachable from other machines, and there is no [auth]: add [auth] (API keys or JWT), \
+             or set gateway.allow_unauthenticated = true to serve anyone who can connect",
+            cfg.gateway.listen
+        );
+    }
+    if cfg.gateway.tls_cert.is_some() {
+        bail!(
+            "gateway.tls_cert: TLS on the front end is not supported by this version yet; refusing to start rather \
+             than serve plain HTTP where you asked for HTTPS (terminate TLS in front of vmcp meanwhile)"
+        );
+    }
+    crate::protocol::jsonrpc::set_max_depth(cfg.gateway.max_json_depth);
     if args.daemon {
         return daemonize(&args, &cfg);
     }
@@ -162,7 +183,12 @@ pub fn run(args: StartArgs) -> anyhow::Result<ExitCode> {
     let outcome = rt.block_on(async move {
         let stop = CancellationToken::new();
         tokio::spawn(watch_signals(stop.clone()));
-        let gateway = Gateway::start(&cfg);
+        let audit = match &cfg.gateway.audit_log {
+            Some(target) => Audit::open(target, cfg.gateway.audit_arguments)
+                .with_context(|| format!("cannot open the audit log {target} (gateway.audit_log)"))?,
+            None => Audit::disabled(),
+        };
+        let gateway = Gateway::start(&cfg, audit);
         restore_mounts(&gateway, &store);
         let reloader = Reloader::new(paths.clone(), gateway.clone(), cfg.clone());
         tokio::spawn(reloader.clone().watch(Duration::from_secs(2), stop.clone()));
@@ -297,15 +323,24 @@ async fn serve_http(gateway: &Arc<Gateway>, cfg: &Config, stop: CancellationToke
         keepalive: Duration::from_secs(15),
         session_idle_timeout: cfg.gateway.session_idle_timeout,
     };
+    let authenticator = match &cfg.auth {
+        Some(a) => Some(Authenticator::new(a).map_err(|e| anyhow::anyhow!("[auth]: {e}"))?),
+        None => None,
+    };
+    let guard = Arc::new(Guard { authenticator, scheme: "http" });
     let service = Arc::new(gateway.clone());
     let mcp = McpHttp::new(service.clone(), options.clone());
     let legacy = LegacySse::new(service.clone(), options.clone());
     let ws = McpWs::new(service, options);
-    let app = Router::new()
+    // Everything that serves MCP, or tells about the servers, needs a credential
+    // (when [auth] is configured); liveness, readiness and the metadata do not.
+    let guarded = Router::new()
         .merge(mcp.router())
         .merge(legacy.router())
         .merge(ws.router())
-        .merge(health_routes(gateway.clone()));
+        .merge(metrics_route(gateway.clone()))
+        .layer(axum::middleware::from_fn_with_state(guard.clone(), layer::authenticate));
+    let app = Router::new().merge(guarded).merge(health_routes(gateway.clone())).merge(layer::metadata_routes(guard));
     // Announce the address on stderr in a fixed form, so scripts (and tests) that
     // pass port 0 can find it.
     eprintln!("vmcp: listening on http://{local}/mcp");
@@ -341,18 +376,22 @@ async fn serve_http(gateway: &Arc<Gateway>, cfg: &Config, stop: CancellationToke
     Ok(())
 }
 
+/// `/metrics`: names every server and method, so it sits behind authentication.
+fn metrics_route(_gateway: Arc<Gateway>) -> Router {
+    Router::new().route(
+        "/metrics",
+        get(|| async {
+            (
+                [("content-type", "text/plain; version=0.0.4; charset=utf-8")],
+                crate::observe::metrics::Metrics::global().encode(),
+            )
+        }),
+    )
+}
+
 fn health_routes(gateway: Arc<Gateway>) -> Router {
     Router::new()
         .route("/healthz", get(|| async { ([("content-type", "application/json")], r#"{"status":"ok"}"#) }))
-        .route(
-            "/metrics",
-            get(|| async {
-                (
-                    [("content-type", "text/plain; version=0.0.4; charset=utf-8")],
-                    crate::observe::metrics::Metrics::global().encode(),
-                )
-            }),
-        )
         .route(
             "/readyz",
             get(move || {

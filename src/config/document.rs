@@ -16,7 +16,10 @@ use toml::de::{DeTable, DeValue, ValueDeserializer};
 
 use super::env;
 use super::error::{ConfigError, Pos};
-use super::layer::{At, BreakerLayer, Entries, GatewayLayer, Layer, RouteLayer, ServerLayer};
+use super::layer::{
+    ApiKeyLayer, At, AuthLayer, BreakerLayer, Entries, GatewayLayer, JwtLayer, Layer, PolicyLayer, RouteLayer,
+    ServerLayer,
+};
 use super::suggest;
 use super::units::{DurationValue, PercentValue, RateValue, SizeValue};
 use super::{
@@ -51,6 +54,14 @@ pub(crate) const GATEWAY_KEYS: &[&str] = &[
     "max_request_time",
     "retry_budget",
     "route_cache_ttl",
+    "allow_unauthenticated",
+    "audit_log",
+    "audit_arguments",
+    "max_sessions",
+    "max_json_depth",
+    "tls_cert",
+    "tls_key",
+    "tls_client_ca",
 ];
 
 /// The keys of `[servers.<id>]`.
@@ -95,6 +106,32 @@ pub(crate) const BREAKER_KEYS: &[&str] = &["failures", "failure_rate", "min_requ
 
 /// The keys of a `[[route]]` table.
 pub(crate) const ROUTE_KEYS: &[&str] = &["method", "tool", "prompt", "resource", "to", "deny", "reason"];
+
+/// The keys of `[auth]`.
+pub(crate) const AUTH_KEYS: &[&str] = &["api_keys", "jwt", "resource", "authorization_servers", "scopes_supported"];
+
+/// The keys of `[auth.jwt]`.
+pub(crate) const JWT_KEYS: &[&str] = &[
+    "algorithms",
+    "secret",
+    "public_key_file",
+    "jwks_url",
+    "jwks_refresh",
+    "issuer",
+    "audience",
+    "subject_claim",
+    "roles_claim",
+    "leeway",
+];
+
+/// The keys of a table in `[auth] api_keys`.
+pub(crate) const API_KEY_KEYS: &[&str] = &["name", "sha256", "roles"];
+
+/// The keys of a `[[policy]]` table.
+pub(crate) const POLICY_KEYS: &[&str] = &["roles", "principals", "allow", "deny"];
+
+/// How to write one `api_keys` entry, for messages.
+const API_KEY_EXAMPLE: &str = "{ name = \"ci\", sha256 = \"<64 hex characters>\", roles = [\"dev\"] }";
 
 /// The keys of an inline table in `urls`.
 const ENDPOINT_KEYS: &[&str] = &["url", "weight"];
@@ -213,11 +250,15 @@ impl Reader<'_> {
                     }
                 }
                 "route" => self.routes(value, &mut layer),
-                "auth" => layer.auth = Some(self.pos(key_at)),
-                "policy" => layer.policy = Some(self.pos(key_at)),
+                "auth" => layer.auth = Some(self.auth(self.pos(key_at), value)),
+                "policy" => self.policies(value, &mut layer),
                 other => {
                     let hint = if GATEWAY_KEYS.contains(&other) {
                         format!("; `{other}` belongs in [gateway]")
+                    } else if AUTH_KEYS.contains(&other) {
+                        format!("; `{other}` belongs in [auth]")
+                    } else if JWT_KEYS.contains(&other) {
+                        format!("; `{other}` belongs in [auth.jwt]")
                     } else {
                         suggest::hint(other, TOP_KEYS)
                     };
@@ -271,6 +312,14 @@ impl Reader<'_> {
                 "max_request_time" => g.max_request_time = self.duration(&path, value),
                 "retry_budget" => g.retry_budget = self.percent(&path, value),
                 "route_cache_ttl" => g.route_cache_ttl = self.duration(&path, value),
+                "allow_unauthenticated" => g.allow_unauthenticated = self.value(&path, value),
+                "audit_log" => g.audit_log = self.value(&path, value),
+                "audit_arguments" => g.audit_arguments = self.value(&path, value),
+                "max_sessions" => g.max_sessions = self.value(&path, value),
+                "max_json_depth" => g.max_json_depth = self.value(&path, value),
+                "tls_cert" => g.tls_cert = self.value(&path, value),
+                "tls_key" => g.tls_key = self.value(&path, value),
+                "tls_client_ca" => g.tls_client_ca = self.value(&path, value),
                 other => {
                     let hint = key_hint(other, GATEWAY_KEYS, SERVER_KEYS, "a [servers.<id>] table");
                     self.error(key_at, format!("unknown key `{other}` in [gateway]{hint}"));
@@ -538,6 +587,175 @@ impl Reader<'_> {
         r
     }
 
+    /// `[auth]`, positioned at `at` (its key). A value that is not a table
+    /// still counts as an `[auth]` (a broken one): the gateway is not
+    /// reported as open to everyone on top of the real mistake.
+    fn auth(&mut self, at: Pos, value: Spanned<DeValue<'_>>) -> AuthLayer {
+        let mut auth = AuthLayer::new(at);
+        let errors_before = self.errors.len();
+        if let Some(table) = self.table("[auth]", value) {
+            for (key, value) in table {
+                let key_at = key.span().start;
+                let name = key.get_ref().as_ref();
+                let path = format!("auth.{name}");
+                match name {
+                    "api_keys" => auth.api_keys = self.api_keys(&path, value),
+                    "jwt" => auth.jwt = self.jwt(self.pos(key_at), value),
+                    "resource" => auth.resource = self.value(&path, value),
+                    "authorization_servers" => auth.authorization_servers = self.strings(&path, value),
+                    "scopes_supported" => auth.scopes_supported = self.value(&path, value),
+                    other => {
+                        let hint = key_hint(other, AUTH_KEYS, JWT_KEYS, "[auth.jwt]");
+                        self.error(key_at, format!("unknown key `{other}` in [auth]{hint}"));
+                    }
+                }
+            }
+        }
+        auth.broken = self.errors.len() > errors_before;
+        auth
+    }
+
+    /// `[auth.jwt]`, a table of its own or an inline one.
+    fn jwt(&mut self, at: Pos, value: Spanned<DeValue<'_>>) -> Option<JwtLayer> {
+        let table = self.table("[auth.jwt]", value)?;
+        let mut jwt = JwtLayer::new(at);
+        for (key, value) in table {
+            let key_at = key.span().start;
+            let name = key.get_ref().as_ref();
+            let path = format!("auth.jwt.{name}");
+            match name {
+                "algorithms" => jwt.algorithms = self.strings(&path, value),
+                "secret" => jwt.secret = self.value(&path, value),
+                "public_key_file" => jwt.public_key_file = self.value(&path, value),
+                "jwks_url" => jwt.jwks_url = self.value(&path, value),
+                "jwks_refresh" => jwt.jwks_refresh = self.duration(&path, value),
+                "issuer" => jwt.issuer = self.value(&path, value),
+                "audience" => jwt.audience = self.value(&path, value),
+                "subject_claim" => jwt.subject_claim = self.value(&path, value),
+                "roles_claim" => jwt.roles_claim = self.value(&path, value),
+                "leeway" => jwt.leeway = self.duration(&path, value),
+                other => {
+                    let hint = key_hint(other, JWT_KEYS, AUTH_KEYS, "[auth]");
+                    self.error(key_at, format!("unknown key `{other}` in [auth.jwt]{hint}"));
+                }
+            }
+        }
+        Some(jwt)
+    }
+
+    /// `api_keys`: an array of `{ name = "...", sha256 = "...", roles = [...] }`.
+    /// `None` when any item could not be read.
+    fn api_keys(&mut self, path: &str, value: Spanned<DeValue<'_>>) -> Option<At<Vec<ApiKeyLayer>>> {
+        let at = value.span().start;
+        let items = match value.into_inner() {
+            DeValue::Array(items) => items,
+            other => {
+                let found = a(other.type_str());
+                self.error(
+                    at,
+                    format!("{path}: expected an array of tables such as [{API_KEY_EXAMPLE}], found {found}"),
+                );
+                return None;
+            }
+        };
+        let mut keys = Vec::new();
+        let mut ok = true;
+        for (i, item) in items.into_iter().enumerate() {
+            let path = format!("{path}[{i}]");
+            let span = item.span();
+            let key = match item.into_inner() {
+                DeValue::Table(table) => self.api_key(&path, span.start, table),
+                other => {
+                    let found = a(other.type_str());
+                    self.error(
+                        span.start,
+                        format!("{path}: expected a table such as {API_KEY_EXAMPLE}, found {found}"),
+                    );
+                    None
+                }
+            };
+            match key {
+                Some(key) => keys.push(key),
+                None => ok = false,
+            }
+        }
+        ok.then(|| At { value: keys, pos: self.pos(at) })
+    }
+
+    /// One entry of `api_keys`; `at`: where its table starts.
+    fn api_key(&mut self, path: &str, at: usize, table: DeTable<'_>) -> Option<ApiKeyLayer> {
+        let errors_before = self.errors.len();
+        let mut name: Option<At<String>> = None;
+        let mut sha256: Option<At<String>> = None;
+        let mut roles: Option<At<Vec<String>>> = None;
+        for (key, value) in table {
+            let key_at = key.span().start;
+            match key.get_ref().as_ref() {
+                "name" => name = self.value(&format!("{path}.name"), value),
+                "sha256" => sha256 = self.value(&format!("{path}.sha256"), value),
+                "roles" => roles = self.value(&format!("{path}.roles"), value),
+                other => {
+                    let hint = suggest::hint(other, API_KEY_KEYS);
+                    self.error(key_at, format!("unknown key `{other}` in {path}{hint}"));
+                }
+            }
+        }
+        if self.errors.len() > errors_before {
+            return None;
+        }
+        let missing = match (&name, &sha256) {
+            (None, _) => Some("`name`: who the key is, as policies and the audit log name it"),
+            (_, None) => Some("`sha256`: the key's SHA-256 in hex (make one with: printf %s \"$KEY\" | sha256sum)"),
+            _ => None,
+        };
+        if let Some(missing) = missing {
+            self.error(at, format!("{path}: missing {missing}; expected a table such as {API_KEY_EXAMPLE}"));
+        }
+        Some(ApiKeyLayer { name: name?, sha256: sha256?, roles: roles.map_or_else(Vec::new, |at| at.value) })
+    }
+
+    /// `[[policy]]`: an array of tables, appended to the layer's policies.
+    fn policies(&mut self, value: Spanned<DeValue<'_>>, layer: &mut Layer) {
+        let at = value.span().start;
+        let items = match value.into_inner() {
+            DeValue::Array(items) => items,
+            other => {
+                let found = a(other.type_str());
+                self.error(at, format!("`policy` must be an array of tables (write [[policy]]), found {found}"));
+                return;
+            }
+        };
+        for (index, item) in items.into_iter().enumerate() {
+            let item_at = item.span().start;
+            if let Some(table) = self.table(&format!("policy[{index}]"), item) {
+                let policy = self.policy(index, table, self.pos(item_at));
+                layer.policies.push(policy);
+            }
+        }
+    }
+
+    fn policy(&mut self, index: usize, table: DeTable<'_>, at: Pos) -> PolicyLayer {
+        let mut p = PolicyLayer::new(at, index);
+        let errors_before = self.errors.len();
+        for (key, value) in table {
+            let key_at = key.span().start;
+            let name = key.get_ref().as_ref();
+            let path = format!("policy[{index}].{name}");
+            match name {
+                "roles" => p.roles = self.value(&path, value),
+                "principals" => p.principals = self.value(&path, value),
+                "allow" => p.allow = self.globs(&path, value),
+                "deny" => p.deny = self.globs(&path, value),
+                other => {
+                    let hint = suggest::hint(other, POLICY_KEYS);
+                    self.error(key_at, format!("unknown key `{other}` in [[policy]]{hint}"));
+                }
+            }
+        }
+        p.broken = self.errors.len() > errors_before;
+        p
+    }
+
     /// A table whose entries are read one by one by `read(self, name,
     /// path, key offset, value)`; an entry it cannot read is left out.
     fn entries<'i, T>(
@@ -602,6 +820,21 @@ impl Reader<'_> {
             }
         }
         ok.then_some(globs)
+    }
+
+    /// An array of strings, each positioned at its own value.
+    fn strings(&mut self, path: &str, value: Spanned<DeValue<'_>>) -> Option<At<Vec<At<String>>>> {
+        let starts: Vec<usize> = match value.get_ref() {
+            DeValue::Array(items) => items.iter().map(|item| item.span().start).collect(),
+            _ => Vec::new(),
+        };
+        let strings: At<Vec<String>> = self.value(path, value)?;
+        let pos = strings.pos.clone();
+        let items = strings.value.into_iter().enumerate().map(|(i, value)| {
+            let pos = starts.get(i).map_or_else(|| pos.clone(), |&at| self.pos(at));
+            At { value, pos }
+        });
+        Some(At { value: items.collect(), pos })
     }
 
     fn duration(&mut self, path: &str, value: Spanned<DeValue<'_>>) -> Option<At<std::time::Duration>> {

@@ -5,9 +5,11 @@
 //! over earlier: `[gateway]` key by key, each `[servers.<id>]` key by key (and
 //! its `[servers.<id>.breaker]` key by key), the tables `env`, `headers`,
 //! `rename_tools`, `timeouts` and `tool_rate_limits` entry by entry, arrays
-//! (`args`, `urls`, `allow_tools`, ...) replaced whole. `[[route]]` tables are
-//! not merged: a later file's routes are appended after an earlier one's, so
-//! the earlier file's rules are tried first. Keeping positions through the
+//! (`args`, `urls`, `allow_tools`, ...) replaced whole. `[auth]` merges key by
+//! key (and its `[auth.jwt]` key by key; `api_keys` is an array, replaced
+//! whole). `[[route]]` and `[[policy]]` tables are not merged: a later file's
+//! are appended after an earlier one's, so the earlier file's rules are tried
+//! first. Keeping positions through the
 //! merge lets validation of the merged result point at the file and line that
 //! set the offending value.
 
@@ -37,10 +39,10 @@ pub(crate) type Entries<T> = BTreeMap<String, At<T>>;
 pub(crate) struct Layer {
     pub gateway: GatewayLayer,
     pub servers: BTreeMap<String, ServerLayer>,
-    /// Where `[auth]` was written, if it was.
-    pub auth: Option<Pos>,
-    /// Where `[[policy]]` was written, if it was.
-    pub policy: Option<Pos>,
+    /// `[auth]`, if any file has it.
+    pub auth: Option<AuthLayer>,
+    /// `[[policy]]`, in file order (and, merged, in file order of the files).
+    pub policies: Vec<PolicyLayer>,
     /// `[[route]]`, in file order (and, merged, in file order of the files).
     pub routes: Vec<RouteLayer>,
 }
@@ -70,6 +72,14 @@ pub(crate) struct GatewayLayer {
     /// `retry_budget`, in percent.
     pub retry_budget: Option<At<u32>>,
     pub route_cache_ttl: Option<At<Duration>>,
+    pub allow_unauthenticated: Option<At<bool>>,
+    pub audit_log: Option<At<String>>,
+    pub audit_arguments: Option<At<bool>>,
+    pub max_sessions: Option<At<u32>>,
+    pub max_json_depth: Option<At<u32>>,
+    pub tls_cert: Option<At<String>>,
+    pub tls_key: Option<At<String>>,
+    pub tls_client_ca: Option<At<String>>,
 }
 
 #[derive(Debug, Clone)]
@@ -142,6 +152,101 @@ pub(crate) struct RouteLayer {
     pub to: Option<At<String>>,
     pub deny: Option<At<bool>>,
     pub reason: Option<At<String>>,
+}
+
+/// `[auth]`.
+#[derive(Debug, Clone)]
+pub(crate) struct AuthLayer {
+    /// Where `[auth]` was first written (its key).
+    pub at: Pos,
+    /// Some key could not be read: the checks that combine keys are skipped.
+    pub broken: bool,
+    /// Each key positioned at its table.
+    pub api_keys: Option<At<Vec<ApiKeyLayer>>>,
+    pub jwt: Option<JwtLayer>,
+    pub resource: Option<At<String>>,
+    /// Each URL positioned at its own value.
+    pub authorization_servers: Option<At<Vec<At<String>>>>,
+    pub scopes_supported: Option<At<Vec<String>>>,
+}
+
+/// One `{ name = "...", sha256 = "...", roles = [...] }` of `[auth] api_keys`.
+#[derive(Debug, Clone)]
+pub(crate) struct ApiKeyLayer {
+    pub name: At<String>,
+    pub sha256: At<String>,
+    pub roles: Vec<String>,
+}
+
+/// `[auth.jwt]`.
+#[derive(Debug, Clone)]
+pub(crate) struct JwtLayer {
+    /// Where `jwt` was first written (its key).
+    pub at: Pos,
+    /// Each algorithm positioned at its own value.
+    pub algorithms: Option<At<Vec<At<String>>>>,
+    pub secret: Option<At<String>>,
+    pub public_key_file: Option<At<String>>,
+    pub jwks_url: Option<At<String>>,
+    pub jwks_refresh: Option<At<Duration>>,
+    pub issuer: Option<At<String>>,
+    pub audience: Option<At<Vec<String>>>,
+    pub subject_claim: Option<At<String>>,
+    pub roles_claim: Option<At<String>>,
+    pub leeway: Option<At<Duration>>,
+}
+
+/// One `[[policy]]` table.
+#[derive(Debug, Clone)]
+pub(crate) struct PolicyLayer {
+    /// Where the table starts (its `[[policy]]` header).
+    pub at: Pos,
+    /// Its place among its file's policies, from 0: errors call it `policy[<index>]`.
+    pub index: usize,
+    /// Some key could not be read: the checks that combine keys are skipped.
+    pub broken: bool,
+    pub roles: Option<At<Vec<String>>>,
+    pub principals: Option<At<Vec<String>>>,
+    pub allow: Option<At<Vec<String>>>,
+    pub deny: Option<At<Vec<String>>>,
+}
+
+impl AuthLayer {
+    pub fn new(at: Pos) -> Self {
+        Self {
+            at,
+            broken: false,
+            api_keys: None,
+            jwt: None,
+            resource: None,
+            authorization_servers: None,
+            scopes_supported: None,
+        }
+    }
+}
+
+impl JwtLayer {
+    pub fn new(at: Pos) -> Self {
+        Self {
+            at,
+            algorithms: None,
+            secret: None,
+            public_key_file: None,
+            jwks_url: None,
+            jwks_refresh: None,
+            issuer: None,
+            audience: None,
+            subject_claim: None,
+            roles_claim: None,
+            leeway: None,
+        }
+    }
+}
+
+impl PolicyLayer {
+    pub fn new(at: Pos, index: usize) -> Self {
+        Self { at, index, broken: false, roles: None, principals: None, allow: None, deny: None }
+    }
 }
 
 impl RouteLayer {
@@ -234,8 +339,12 @@ impl Layer {
                 }
             }
         }
-        over(&mut self.auth, later.auth);
-        over(&mut self.policy, later.policy);
+        match (self.auth.as_mut(), later.auth) {
+            (Some(earlier), Some(later)) => earlier.merge(later),
+            (None, later) => self.auth = later,
+            (Some(_), None) => {}
+        }
+        self.policies.extend(later.policies);
         self.routes.extend(later.routes);
     }
 }
@@ -264,6 +373,46 @@ impl GatewayLayer {
         over(&mut self.max_request_time, later.max_request_time);
         over(&mut self.retry_budget, later.retry_budget);
         over(&mut self.route_cache_ttl, later.route_cache_ttl);
+        over(&mut self.allow_unauthenticated, later.allow_unauthenticated);
+        over(&mut self.audit_log, later.audit_log);
+        over(&mut self.audit_arguments, later.audit_arguments);
+        over(&mut self.max_sessions, later.max_sessions);
+        over(&mut self.max_json_depth, later.max_json_depth);
+        over(&mut self.tls_cert, later.tls_cert);
+        over(&mut self.tls_key, later.tls_key);
+        over(&mut self.tls_client_ca, later.tls_client_ca);
+    }
+}
+
+impl AuthLayer {
+    fn merge(&mut self, later: AuthLayer) {
+        // `at` stays the first definition.
+        self.broken |= later.broken;
+        over(&mut self.api_keys, later.api_keys);
+        match (self.jwt.as_mut(), later.jwt) {
+            (Some(earlier), Some(later)) => earlier.merge(later),
+            (None, later) => self.jwt = later,
+            (Some(_), None) => {}
+        }
+        over(&mut self.resource, later.resource);
+        over(&mut self.authorization_servers, later.authorization_servers);
+        over(&mut self.scopes_supported, later.scopes_supported);
+    }
+}
+
+impl JwtLayer {
+    fn merge(&mut self, later: JwtLayer) {
+        // `at` stays the first definition.
+        over(&mut self.algorithms, later.algorithms);
+        over(&mut self.secret, later.secret);
+        over(&mut self.public_key_file, later.public_key_file);
+        over(&mut self.jwks_url, later.jwks_url);
+        over(&mut self.jwks_refresh, later.jwks_refresh);
+        over(&mut self.issuer, later.issuer);
+        over(&mut self.audience, later.audience);
+        over(&mut self.subject_claim, later.subject_claim);
+        over(&mut self.roles_claim, later.roles_claim);
+        over(&mut self.leeway, later.leeway);
     }
 }
 

@@ -1,7 +1,7 @@
 //! The configuration: what vmcp reads from its TOML files, and nothing else.
 //!
 //! This module owns the file format users write (`[gateway]`, `[servers.<id>]`,
-//! `[[route]]`, and the not-yet-supported `[auth]` and `[[policy]]`), the defaults, `${VAR}`
+//! `[[route]]`, `[auth]` and `[[policy]]`), the defaults, `${VAR}`
 //! substitution, merging of repeated `--config` files, validation with errors
 //! that name file, line and column, the default search path, and the starter
 //! file `vmcp config init` writes. It hands the rest of vmcp a plain, validated
@@ -11,9 +11,8 @@
 //! - [`parse_server_snippet`]: one `[servers.<id>]` table on its own, for
 //!   runtime mounts (`snippet.rs`).
 //! - `document`: one file's TOML into a positioned layer; `layer`: merging.
-//! - `validate`: checks on the merged result; `unsupported`: what this version
-//!   refuses for now. `env`: `${VAR}`; `units`: durations, sizes, rates and
-//!   percentages.
+//! - `validate`: checks on the merged result. `env`: `${VAR}`; `units`:
+//!   durations, sizes, rates and percentages.
 //! - [`STARTER`]: the commented starter file.
 
 mod document;
@@ -26,7 +25,6 @@ mod snippet;
 mod starter;
 mod suggest;
 mod units;
-mod unsupported;
 mod validate;
 
 #[cfg(test)]
@@ -46,6 +44,7 @@ pub use load::{default_path, load, load_with_env, parse_str};
 pub use snippet::parse_server_snippet;
 pub use starter::STARTER;
 pub use units::{parse_duration, parse_percent, parse_rate, parse_size};
+pub use validate::is_loopback_listen;
 
 /// Default `[gateway] listen`.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:3000";
@@ -81,6 +80,27 @@ pub const DEFAULT_MAX_REQUEST_TIME: Duration = Duration::from_secs(10 * 60);
 pub const DEFAULT_RETRY_BUDGET_PERCENT: u32 = 20;
 /// Default `[gateway] route_cache_ttl`.
 pub const DEFAULT_ROUTE_CACHE_TTL: Duration = Duration::from_secs(10);
+/// Default `[gateway] max_sessions`.
+pub const DEFAULT_MAX_SESSIONS: u32 = 10_000;
+/// Default `[gateway] max_json_depth`.
+pub const DEFAULT_MAX_JSON_DEPTH: u32 = 64;
+/// Smallest accepted `[gateway] max_json_depth`.
+pub const MIN_MAX_JSON_DEPTH: u32 = 2;
+/// Largest accepted `[gateway] max_json_depth`.
+pub const MAX_MAX_JSON_DEPTH: u32 = 1000;
+/// Shortest accepted `[auth.jwt] secret`, in bytes.
+pub const MIN_JWT_SECRET_BYTES: usize = 32;
+/// The principals vmcp names itself, which no API key may take: "local" (a
+/// stdio client) and "anonymous" (an HTTP client when there is no `[auth]`).
+pub const BUILTIN_PRINCIPALS: &[&str] = &["local", "anonymous"];
+/// Default `[auth.jwt] algorithms`.
+pub const DEFAULT_JWT_ALGORITHMS: &[&str] = &["RS256", "ES256"];
+/// The JWT algorithms vmcp verifies.
+pub const JWT_ALGORITHMS: &[&str] = &["HS256", "RS256", "ES256"];
+/// Default `[auth.jwt] jwks_refresh`.
+pub const DEFAULT_JWKS_REFRESH: Duration = Duration::from_secs(10 * 60);
+/// Default `[auth.jwt] leeway`.
+pub const DEFAULT_JWT_LEEWAY: Duration = Duration::from_secs(30);
 /// Default `[servers.<id>] retries`.
 pub const DEFAULT_RETRIES: u32 = 2;
 /// Default `[servers.<id>] max_processes` (per-session isolation).
@@ -125,6 +145,10 @@ pub struct Config {
     pub servers: BTreeMap<String, ServerConfig>,
     /// `[[route]]`, in file order (the first match wins).
     pub routes: Vec<RouteRule>,
+    /// `[auth]`: who may call the HTTP front ends; `None`: nobody is asked.
+    pub auth: Option<AuthConfig>,
+    /// `[[policy]]`, in file order.
+    pub policies: Vec<Policy>,
     /// The files it was read from, in order (later ones override earlier ones).
     pub sources: Vec<PathBuf>,
 }
@@ -177,6 +201,24 @@ pub struct GatewayConfig {
     pub retry_budget_percent: u32,
     /// How long a routing decision is cached.
     pub route_cache_ttl: Duration,
+    /// Listen on a non-loopback address without `[auth]`: only when this says so.
+    pub allow_unauthenticated: bool,
+    /// Where the audit log goes (one JSON line per tool call, prompt get and
+    /// resource read): a file path, or "-" for stderr; `None`: no audit log.
+    pub audit_log: Option<String>,
+    /// Include tool arguments in the audit log.
+    pub audit_arguments: bool,
+    /// Sessions open at once across every front end; one more is refused.
+    pub max_sessions: u32,
+    /// Deepest JSON nesting accepted in a client's message.
+    pub max_json_depth: u32,
+    /// TLS on the HTTP front end: the certificate chain (PEM).
+    pub tls_cert: Option<PathBuf>,
+    /// TLS: the private key (PEM).
+    pub tls_key: Option<PathBuf>,
+    /// TLS: CA certificates (PEM) that client certificates must chain to; with
+    /// it, a client certificate is required.
+    pub tls_client_ca: Option<PathBuf>,
 }
 
 impl Default for GatewayConfig {
@@ -210,6 +252,14 @@ impl Default for GatewayConfig {
             max_request_time: DEFAULT_MAX_REQUEST_TIME,
             retry_budget_percent: DEFAULT_RETRY_BUDGET_PERCENT,
             route_cache_ttl: DEFAULT_ROUTE_CACHE_TTL,
+            allow_unauthenticated: false,
+            audit_log: None,
+            audit_arguments: false,
+            max_sessions: DEFAULT_MAX_SESSIONS,
+            max_json_depth: DEFAULT_MAX_JSON_DEPTH,
+            tls_cert: None,
+            tls_key: None,
+            tls_client_ca: None,
         }
     }
 }
@@ -550,4 +600,89 @@ impl Default for ServerConfig {
             description: None,
         }
     }
+}
+
+/// `[auth]`: how clients of the HTTP front ends prove who they are. A request
+/// is accepted with a known API key or a valid JWT (both travel as
+/// `Authorization: Bearer <credential>`).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct AuthConfig {
+    pub api_keys: Vec<ApiKey>,
+    pub jwt: Option<JwtConfig>,
+    /// This gateway's canonical resource URI (RFC 8707), such as
+    /// "https://mcp.example.com/mcp": advertised in the protected resource
+    /// metadata (RFC 9728) and the default JWT audience.
+    pub resource: Option<String>,
+    /// Authorization servers advertised in the protected resource metadata.
+    pub authorization_servers: Vec<String>,
+    /// Scopes advertised in the protected resource metadata.
+    pub scopes_supported: Vec<String>,
+}
+
+/// One `[auth] api_keys` entry. The key itself is never in the file: only its
+/// SHA-256, in hex.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiKey {
+    /// Who this key is: the principal's name in policies and the audit log.
+    pub name: String,
+    /// Lowercase hex SHA-256 of the key (64 characters).
+    pub sha256: String,
+    pub roles: Vec<String>,
+}
+
+/// `[auth.jwt]`: bearer JWTs, verified with a shared secret (HS256), a public
+/// key file (RS256, ES256) or the keys of a JWKS URL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JwtConfig {
+    /// Accepted `alg` values, from [`JWT_ALGORITHMS`].
+    pub algorithms: Vec<String>,
+    /// HS256: the shared secret.
+    pub secret: Option<String>,
+    /// RS256 / ES256: a PEM public key (or certificate) file.
+    pub public_key_file: Option<PathBuf>,
+    /// RS256 / ES256: where to fetch the keys (JSON Web Key Set), chosen by `kid`.
+    pub jwks_url: Option<String>,
+    /// How long fetched keys are kept before they are fetched again (an unknown
+    /// `kid` refetches at once, at most once a minute).
+    pub jwks_refresh: Duration,
+    /// Required `iss`, when given.
+    pub issuer: Option<String>,
+    /// Accepted `aud` values; empty: `[auth] resource` when given, else not checked.
+    pub audience: Vec<String>,
+    /// Claim naming the principal.
+    pub subject_claim: String,
+    /// Claim holding the principal's roles (an array of strings, or a
+    /// space-separated string like `scope`).
+    pub roles_claim: String,
+    /// Clock skew allowed on `exp` and `nbf`.
+    pub leeway: Duration,
+}
+
+impl Default for JwtConfig {
+    fn default() -> Self {
+        Self {
+            algorithms: DEFAULT_JWT_ALGORITHMS.iter().map(|s| s.to_string()).collect(),
+            secret: None,
+            public_key_file: None,
+            jwks_url: None,
+            jwks_refresh: DEFAULT_JWKS_REFRESH,
+            issuer: None,
+            audience: Vec::new(),
+            subject_claim: "sub".into(),
+            roles_claim: "roles".into(),
+            leeway: DEFAULT_JWT_LEEWAY,
+        }
+    }
+}
+
+/// `[[policy]]`: what the principals it names may use. A principal is named by
+/// one of its roles (`roles`) or its own name (`principals`: an API key's name
+/// or a JWT's subject). Globs run over exposed names: tools and prompts
+/// (`server__name`), resource URIs (`server+uri`), and `vmcp/*` methods.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Policy {
+    pub roles: Vec<String>,
+    pub principals: Vec<String>,
+    pub allow: Vec<String>,
+    pub deny: Vec<String>,
 }

@@ -35,6 +35,14 @@ pub const STARTER: &str = r#"# vmcp configuration: one MCP endpoint in front of 
 # max_request_time = "10m"           # cap on one request to a server, however much progress it reports
 # retry_budget = "20%"               # retries allowed, as a share of first attempts
 # route_cache_ttl = "10s"            # how long a routing decision is cached ("0s": not cached)
+# allow_unauthenticated = false      # true: listen beyond loopback without [auth], serving anyone who can connect
+# audit_log = "-"                    # a JSON line per tool call, prompt get and resource read: a file, or "-" for stderr; none by default
+# audit_arguments = false            # include tool arguments in the audit log
+# max_sessions = 10000               # sessions open at once, all front ends together; one more is refused
+# max_json_depth = 64                # deepest JSON nesting accepted in a client's message (2 to 1000)
+# tls_cert = "~/.config/vmcp/cert.pem"  # HTTPS: the certificate chain (PEM), with tls_key; plain HTTP by default
+# tls_key = "~/.config/vmcp/key.pem"    # its private key (PEM)
+# tls_client_ca = "~/.config/vmcp/ca.pem"  # require client certificates issued by these CAs (PEM)
 
 # Each [servers.<id>] table is one MCP server. The id (a lowercase letter, then up
 # to 31 lowercase letters, digits or "-") prefixes its tools: "alpha__echo".
@@ -103,4 +111,34 @@ required = false                     # /readyz waits only for required servers
 # tool = "*delete*"
 # deny = true
 # reason = "nothing is deleted through this gateway"
+
+# Who may use the HTTP front ends (/mcp, /sse, /ws): each request carries
+# "Authorization: Bearer <credential>", an API key or a JWT. stdio clients are
+# not asked (their principal is "local"). Without [auth] anyone who can connect
+# is served (as "anonymous"), so vmcp will not listen beyond loopback unless
+# [gateway] allow_unauthenticated = true.
+# [auth]
+# Only each key's SHA-256 is written here: printf %s "$KEY" | sha256sum
+# api_keys = [{ name = "ci", sha256 = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", roles = ["dev"] }]
+# resource = "https://mcp.example.com/mcp"              # this gateway's URI: advertised, and the default JWT audience
+# authorization_servers = ["https://auth.example.com"]  # advertised to clients, with scopes_supported
+# scopes_supported = ["mcp"]
+# [auth.jwt]                         # bearer JWTs from an identity provider
+# jwks_url = "https://auth.example.com/.well-known/jwks.json"  # or public_key_file = "<a PEM file>"
+# issuer = "https://auth.example.com"
+# audience = ["https://mcp.example.com/mcp"]  # default: resource, when given
+# algorithms = ["RS256", "ES256"]    # HS256 too: add it, and secret = "${VMCP_JWT_SECRET}" (at least 32 bytes)
+# jwks_refresh = "10m"               # how long fetched keys are kept
+# subject_claim = "sub"              # the claim naming the principal
+# roles_claim = "roles"              # its roles: an array of strings, or a space-separated string like "scope"
+# leeway = "30s"                     # clock skew allowed on exp and nbf
+
+# Policies: what principals may use. A policy names them by role (roles) or by
+# name (principals: an API key's name, a JWT's subject, "local", "anonymous");
+# allow and deny are globs over exposed names: tools and prompts
+# ("alpha__echo"), resource URIs ("alpha+file:///x") and vmcp/* methods.
+# [[policy]]
+# roles = ["dev"]
+# allow = ["alpha__*", "beta__*"]
+# deny = ["*__delete*"]
 "#;

@@ -5,7 +5,9 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use super::document::{BREAKER_KEYS, GATEWAY_KEYS, ROUTE_KEYS, SERVER_KEYS};
+use super::document::{
+    API_KEY_KEYS, AUTH_KEYS, BREAKER_KEYS, GATEWAY_KEYS, JWT_KEYS, POLICY_KEYS, ROUTE_KEYS, SERVER_KEYS,
+};
 use super::*;
 
 fn env(name: &str) -> Option<String> {
@@ -66,8 +68,17 @@ fn empty_document_gives_the_defaults() {
     assert_eq!(g.max_request_time, Duration::from_secs(600));
     assert_eq!(g.retry_budget_percent, 20);
     assert_eq!(g.route_cache_ttl, Duration::from_secs(10));
+    assert!(!g.allow_unauthenticated);
+    assert_eq!(g.audit_log, None);
+    assert!(!g.audit_arguments);
+    assert_eq!(g.max_sessions, 10_000);
+    assert_eq!(g.max_json_depth, 64);
+    assert_eq!((&g.tls_cert, &g.tls_key, &g.tls_client_ca), (&None, &None, &None));
+    assert_eq!(*g, GatewayConfig { state_dir: g.state_dir.clone(), ..GatewayConfig::default() });
     assert!(config.servers.is_empty());
     assert!(config.routes.is_empty());
+    assert_eq!(config.auth, None);
+    assert!(config.policies.is_empty());
     assert_eq!(config.sources, vec![PathBuf::from("t.toml")]);
 }
 
@@ -117,6 +128,14 @@ rate_limit = "100/s"
 max_request_time = "15m"
 retry_budget = "10%"
 route_cache_ttl = "0s"
+allow_unauthenticated = true
+audit_log = "~/audit.jsonl"
+audit_arguments = true
+max_sessions = 1
+max_json_depth = 1000
+tls_cert = "~/cert.pem"
+tls_key = "/etc/vmcp/key.pem"
+tls_client_ca = "ca.pem"
 "#);
     let g = config.gateway;
     assert_eq!(g.listen, "0.0.0.0:8080");
@@ -140,7 +159,15 @@ route_cache_ttl = "0s"
     assert_eq!(g.max_request_time, Duration::from_secs(900));
     assert_eq!(g.retry_budget_percent, 10);
     assert_eq!(g.route_cache_ttl, Duration::ZERO);
-    assert_eq!(GATEWAY_KEYS.len(), 22);
+    assert!(g.allow_unauthenticated);
+    assert_eq!(g.audit_log.as_deref(), Some("/home/u/audit.jsonl"));
+    assert!(g.audit_arguments);
+    assert_eq!(g.max_sessions, 1);
+    assert_eq!(g.max_json_depth, 1000);
+    assert_eq!(g.tls_cert, Some(PathBuf::from("/home/u/cert.pem")));
+    assert_eq!(g.tls_key, Some(PathBuf::from("/etc/vmcp/key.pem")));
+    assert_eq!(g.tls_client_ca, Some(PathBuf::from("ca.pem")));
+    assert_eq!(GATEWAY_KEYS.len(), 30);
     assert_eq!(ok("[gateway]\nmax_message_size = 1024").gateway.max_message_size, 1024);
     assert_eq!(ok("[gateway]\nprefix = \"never\"").gateway.prefix, PrefixMode::Never);
 }
@@ -479,8 +506,14 @@ fn ranges_and_names_are_checked() {
     assert_eq!(e, "t.toml:3:12: servers.time.replicas: expected at least 1");
     let e = error(&format!("{STDIO}request_timeout = \"0s\"\n"));
     assert!(e.starts_with("t.toml:3:19: servers.time.request_timeout: expected a duration greater than zero"), "{e}");
-    let e = error("[gateway]\nlisten = \"localhost:3000\"\n");
-    assert!(e.starts_with("t.toml:2:10: gateway.listen: \"localhost:3000\" is not a socket address"), "{e}");
+    let e = error("[gateway]\nlisten = \"example.com:3000\"\n");
+    assert_eq!(
+        e,
+        "t.toml:2:10: gateway.listen: \"example.com:3000\" is not a socket address: expected an IP address and \
+         port such as \"127.0.0.1:3000\" or \"[::1]:3000\", or localhost:PORT (other host names are not accepted)"
+    );
+    let e = error("[gateway]\nlisten = \"localhost:http\"\n");
+    assert!(e.starts_with("t.toml:2:10: gateway.listen: \"localhost:http\" is not a socket address"), "{e}");
     let e = error("[gateway]\nseparator = \"a b\"\n");
     assert!(e.contains("contains whitespace"), "{e}");
     let e = error("[gateway]\nseparator = \"123456789\"\n");
@@ -508,14 +541,7 @@ fn home_is_needed_to_expand_tilde() {
 }
 
 #[test]
-fn unsupported_features_are_refused() {
-    let all = errors("[auth]\napi_keys = []\n\n[[policy]]\nallow = [\"*\"]\n");
-    assert_eq!(all.len(), 2, "{all:#?}");
-    assert!(
-        all[0].starts_with("t.toml:1:2: [auth] is not supported by this version yet; refusing to start"),
-        "{all:#?}"
-    );
-    assert!(all[1].starts_with("t.toml:4:3: [[policy]] is not supported by this version yet"), "{all:#?}");
+fn remote_transports_and_groups_are_accepted() {
     let e = error(&format!("{STDIO}ca_file = \"/etc/ca.pem\"\n"));
     assert!(e.contains("ca_file") && e.contains("stdio"), "{e}");
     let c = ok("[servers.search]\ntransport = \"http\"\nurl = \"https://s/mcp\"\nca_file = \"~/ca.pem\"\n");
@@ -680,17 +706,20 @@ fn starter_comments_are_valid_and_show_the_defaults() {
     let mut gateway_keys = 0;
     for line in STARTER.lines() {
         let text = match line.strip_prefix("# ") {
-            Some(rest) if rest.starts_with("[servers.") || rest.starts_with("[[route]]") => rest,
+            Some(rest)
+                if ["[servers.", "[[route]]", "[auth]", "[auth.jwt]", "[[policy]]"]
+                    .iter()
+                    .any(|header| rest.starts_with(header)) =>
+            {
+                rest
+            }
             Some(rest) if rest.split_once(" = ").is_some_and(|(k, _)| !k.contains(' ')) => {
                 if section == "[gateway]" {
                     gateway_keys += 1;
                 }
                 // Keys with no default show an example instead: documented, left commented.
-                if rest.starts_with("admin_") || (rest.starts_with("rate_limit") && section == "[gateway]") {
-                    line
-                } else {
-                    rest
-                }
+                let example_only = ["admin_", "rate_limit", "audit_log", "tls_"];
+                if section == "[gateway]" && example_only.iter().any(|key| rest.starts_with(key)) { line } else { rest }
             }
             _ => line,
         };
@@ -720,6 +749,14 @@ fn starter_comments_are_valid_and_show_the_defaults() {
     assert_eq!(config.routes.len(), 1);
     assert_eq!(config.routes[0].tool.as_deref(), Some("*delete*"));
     assert!(matches!(&config.routes[0].action, RouteAction::Deny(Some(_))));
+    let auth = config.auth.unwrap_or_default();
+    assert_eq!(auth.api_keys.len(), 1);
+    assert_eq!(auth.api_keys[0].roles, ["dev"]);
+    let jwt = auth.jwt.unwrap_or_default();
+    assert_eq!(jwt.jwks_url.as_deref(), Some("https://auth.example.com/.well-known/jwks.json"));
+    assert_eq!(JwtConfig { jwks_url: None, issuer: None, audience: Vec::new(), ..jwt }, JwtConfig::default());
+    assert_eq!(config.policies.len(), 1);
+    assert_eq!(config.policies[0].roles, ["dev"]);
 }
 
 const HTTP: &str = "[servers.web]\ntransport = \"http\"\n";
@@ -1104,4 +1141,476 @@ fn url_and_urls_from_two_files_are_refused() {
             b.display()
         )]
     );
+}
+
+/// A well-formed API key hash (64 hex characters).
+const HASH: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+
+/// An `[auth]` with one API key, on lines 1 and 2.
+fn auth_with_key() -> String {
+    format!("[auth]\napi_keys = [{{ name = \"ci\", sha256 = \"{HASH}\" }}]\n")
+}
+
+#[test]
+fn every_auth_key_is_read() {
+    let upper = HASH.to_ascii_uppercase().replace('0', "f");
+    let config = ok(&format!(
+        r#"
+[auth]
+api_keys = [
+  {{ name = "ci", sha256 = "{HASH}", roles = ["dev", "ops"] }},
+  {{ name = "bot", sha256 = "{upper}" }},
+]
+resource = "https://mcp.example.com/mcp"
+authorization_servers = ["https://auth.example.com", "http://localhost:8080/realms/x"]
+scopes_supported = ["mcp", "mcp:admin"]
+
+[auth.jwt]
+algorithms = ["HS256", "ES256"]
+secret = "${{TOKEN}}-0123456789abcdef0123456789"
+public_key_file = "~/jwt.pem"
+jwks_refresh = "1h"
+issuer = "https://auth.example.com"
+audience = ["a", "b"]
+subject_claim = "email"
+roles_claim = "scope"
+leeway = "0s"
+"#
+    ));
+    let auth = config.auth.unwrap_or_default();
+    let key = |name: &str, sha256: &str, roles: &[&str]| ApiKey {
+        name: name.into(),
+        sha256: sha256.into(),
+        roles: roles.iter().map(|r| r.to_string()).collect(),
+    };
+    // Hashes are kept in lowercase; roles default to none.
+    assert_eq!(auth.api_keys, [key("ci", HASH, &["dev", "ops"]), key("bot", &upper.to_ascii_lowercase(), &[])]);
+    assert_eq!(auth.resource.as_deref(), Some("https://mcp.example.com/mcp"));
+    assert_eq!(auth.authorization_servers, ["https://auth.example.com", "http://localhost:8080/realms/x"]);
+    assert_eq!(auth.scopes_supported, ["mcp", "mcp:admin"]);
+    let jwt = auth.jwt.unwrap_or_default();
+    let expected = JwtConfig {
+        algorithms: vec!["HS256".into(), "ES256".into()],
+        secret: Some("s3cret-0123456789abcdef0123456789".into()),
+        public_key_file: Some(PathBuf::from("/home/u/jwt.pem")),
+        jwks_url: None,
+        jwks_refresh: Duration::from_secs(3600),
+        issuer: Some("https://auth.example.com".into()),
+        audience: vec!["a".into(), "b".into()],
+        subject_claim: "email".into(),
+        roles_claim: "scope".into(),
+        leeway: Duration::ZERO,
+    };
+    assert_eq!(jwt, expected);
+    assert_eq!((AUTH_KEYS.len(), JWT_KEYS.len(), API_KEY_KEYS.len()), (5, 10, 3));
+    // Every key of each list is a known key: set to 0, it fails for another reason.
+    for (table, keys) in [("[auth]", AUTH_KEYS), ("[auth.jwt]", JWT_KEYS)] {
+        for key in keys {
+            let all = parse(&format!("{table}\n{key} = 0\n")).err().map(|e| e.to_string()).unwrap_or_default();
+            assert!(!all.contains("unknown key"), "{key}: {all}");
+        }
+    }
+    for key in API_KEY_KEYS {
+        let all = parse(&format!("[auth]\napi_keys = [{{ {key} = 0 }}]\n")).err().map(|e| e.to_string());
+        assert!(!all.unwrap_or_default().contains("unknown key"), "{key}");
+    }
+}
+
+#[test]
+fn jwt_defaults_and_forms() {
+    // Only a key source: everything else is the default (RS256 and ES256).
+    let config = ok("[auth.jwt]\njwks_url = \"https://idp/jwks\"\n");
+    let jwt = config.auth.and_then(|auth| auth.jwt).unwrap_or_default();
+    assert_eq!(jwt, JwtConfig { jwks_url: Some("https://idp/jwks".into()), ..JwtConfig::default() });
+    assert_eq!(jwt.algorithms, DEFAULT_JWT_ALGORITHMS);
+    assert_eq!((jwt.jwks_refresh, jwt.leeway), (DEFAULT_JWKS_REFRESH, DEFAULT_JWT_LEEWAY));
+    assert_eq!((jwt.subject_claim.as_str(), jwt.roles_claim.as_str()), ("sub", "roles"));
+    // Inline, with HS256 only.
+    let secret = "x".repeat(32);
+    let config = ok(&format!("[auth]\njwt = {{ algorithms = [\"HS256\"], secret = \"{secret}\" }}\n"));
+    let jwt = config.auth.and_then(|auth| auth.jwt).unwrap_or_default();
+    assert_eq!((jwt.algorithms, jwt.secret), (vec!["HS256".to_owned()], Some(secret)));
+    // API keys as an array of tables; a JWT alone is enough.
+    let config = ok(&format!("[[auth.api_keys]]\nname = \"a\"\nsha256 = \"{HASH}\"\nroles = [\"r\"]\n"));
+    assert_eq!(config.auth.map(|auth| auth.api_keys.len()), Some(1));
+}
+
+#[test]
+fn api_keys_are_checked() {
+    let e = error(&format!("[auth]\napi_keys = [{{ name = \"\", sha256 = \"{HASH}\" }}]\n"));
+    assert_eq!(e, "t.toml:2:22: auth.api_keys[0].name: expected a non-empty name, such as \"ci\"");
+    let e = error(&format!("[auth]\napi_keys = [{{ name = \"local\", sha256 = \"{HASH}\" }}]\n"));
+    assert!(e.starts_with("t.toml:2:22: auth.api_keys[0].name: \"local\" is the name of a built-in principal"), "{e}");
+    let e = error("[auth]\napi_keys = [{ name = \"ci\", sha256 = \"abc\" }]\n");
+    assert_eq!(
+        e,
+        "t.toml:2:37: auth.api_keys[0].sha256: expected the key's SHA-256 as 64 hex characters; make one with: \
+         printf %s \"$KEY\" | sha256sum (this one has 3 characters)"
+    );
+    let bad = HASH.replace('a', "g");
+    let e = error(&format!("[auth]\napi_keys = [{{ name = \"ci\", sha256 = \"{bad}\" }}]\n"));
+    assert!(e.ends_with("(this one has characters other than 0-9 and a-f)"), "{e}");
+    // Duplicates: at the second one.
+    let other = HASH.replace('0', "1");
+    let text = format!(
+        "[auth]\napi_keys = [\n  {{ name = \"ci\", sha256 = \"{HASH}\" }},\n  {{ name = \"ci\", sha256 = \"{other}\" }},\n]\n"
+    );
+    let e = error(&text);
+    assert_eq!(
+        e,
+        "t.toml:4:12: auth.api_keys[1].name: \"ci\" is already the name of api_keys[0]: each key names one principal"
+    );
+    let upper = HASH.to_ascii_uppercase();
+    let text = format!(
+        "[auth]\napi_keys = [\n  {{ name = \"a\", sha256 = \"{HASH}\" }},\n  {{ name = \"b\", sha256 = \"{upper}\" }},\n]\n"
+    );
+    let e = error(&text);
+    assert_eq!(e, "t.toml:4:26: auth.api_keys[1].sha256: the same key as api_keys[0]: each key must be different");
+    // Shape: missing keys, unknown keys, wrong types.
+    let e = error("[auth]\napi_keys = [{ sha256 = \"x\" }]\n");
+    assert!(e.starts_with("t.toml:2:13: auth.api_keys[0]: missing `name`: who the key is"), "{e}");
+    let e = error("[auth]\napi_keys = [{ name = \"ci\" }]\n");
+    assert!(
+        e.starts_with(
+            "t.toml:2:13: auth.api_keys[0]: missing `sha256`: the key's SHA-256 in hex (make one with: printf %s"
+        ),
+        "{e}"
+    );
+    let e = error(&format!("[auth]\napi_keys = [{{ name = \"ci\", sha256 = \"{HASH}\", role = [\"dev\"] }}]\n"));
+    assert_eq!(e, "t.toml:2:105: unknown key `role` in auth.api_keys[0]; did you mean `roles`?");
+    let e = error(&format!("[auth]\napi_keys = [{{ name = \"ci\", sha256 = \"{HASH}\", roles = \"dev\" }}]\n"));
+    assert!(e.starts_with("t.toml:2:113: auth.api_keys[0].roles: invalid type: string"), "{e}");
+    let e = error("[auth]\napi_keys = [\"key\"]\n");
+    assert!(e.starts_with("t.toml:2:13: auth.api_keys[0]: expected a table such as { name = \"ci\""), "{e}");
+    let e = error("[auth]\napi_keys = \"key\"\n");
+    assert!(e.starts_with("t.toml:2:12: auth.api_keys: expected an array of tables such as [{ name = \"ci\""), "{e}");
+}
+
+#[test]
+fn auth_is_checked() {
+    let e = error("[auth]\nresource = \"https://x/mcp\"\n");
+    assert_eq!(e, "t.toml:1:2: [auth] accepts nobody: add api_keys or [auth.jwt]");
+    let e = error("[auth]\napi_keys = []\n");
+    assert_eq!(e, "t.toml:2:12: [auth] accepts nobody: add api_keys or [auth.jwt]");
+    let e = error(&format!("{}resource = \"mcp.example.com\"\n", auth_with_key()));
+    assert_eq!(
+        e,
+        "t.toml:3:12: auth.resource: \"mcp.example.com\" is not an absolute http(s) URL: expected one such as \
+         \"https://host/path\""
+    );
+    let e = error(&format!("{}resource = \"https://x/mcp#a\"\n", auth_with_key()));
+    assert!(e.starts_with("t.toml:3:12: auth.resource: \"https://x/mcp#a\" has a fragment"), "{e}");
+    let e = error(&format!("{}authorization_servers = [\"https://a\", \"ftp://b\"]\n", auth_with_key()));
+    assert!(e.starts_with("t.toml:3:39: auth.authorization_servers[1]: \"ftp://b\" is not an absolute http(s) URL"));
+    let e = error(&format!("{}scopes_supported = \"mcp\"\n", auth_with_key()));
+    assert!(e.starts_with("t.toml:3:20: auth.scopes_supported: invalid type: string"), "{e}");
+    let e = error(&format!("{}issuer = \"x\"\n", auth_with_key()));
+    assert_eq!(e, "t.toml:3:1: unknown key `issuer` in [auth]; `issuer` belongs in [auth.jwt]");
+    let e = error(&format!("{}api_key = []\n", auth_with_key()));
+    assert_eq!(e, "t.toml:3:1: unknown key `api_key` in [auth]; did you mean `api_keys`?");
+    let e = error("auth = 5\n");
+    assert_eq!(e, "t.toml:1:8: [auth] must be a table, found an integer");
+    let e = error(&format!("{}jwt = 5\n", auth_with_key()));
+    assert_eq!(e, "t.toml:3:7: [auth.jwt] must be a table, found an integer");
+    // A broken [auth] is not also reported as accepting nobody.
+    let e = error("[auth]\napi_keys = [{ name = 5, sha256 = \"x\" }]\n");
+    assert!(e.starts_with("t.toml:2:22: auth.api_keys[0].name: invalid type: integer"), "{e}");
+}
+
+#[test]
+fn jwt_is_checked() {
+    let jwks = "jwks_url = \"https://idp/jwks\"\n";
+    let e = error(&format!("[auth.jwt]\n{jwks}algorithms = [\"RS256\", \"rs256\"]\n"));
+    assert_eq!(
+        e,
+        "t.toml:3:24: auth.jwt.algorithms[1]: unknown algorithm \"rs256\"; did you mean `RS256`? \
+         (algorithm names are case-sensitive)"
+    );
+    let e = error(&format!("[auth.jwt]\n{jwks}algorithms = [\"ES265\"]\n"));
+    assert_eq!(e, "t.toml:3:15: auth.jwt.algorithms[0]: unknown algorithm \"ES265\"; did you mean `ES256`?");
+    let e = error(&format!("[auth.jwt]\n{jwks}algorithms = [\"none\"]\n"));
+    assert_eq!(
+        e,
+        "t.toml:3:15: auth.jwt.algorithms[0]: unknown algorithm \"none\"; expected one of: HS256, RS256, ES256"
+    );
+    let e = error(&format!("[auth.jwt]\n{jwks}algorithms = []\n"));
+    assert_eq!(e, "t.toml:3:14: auth.jwt.algorithms: expected at least one of HS256, RS256, ES256");
+    let e = error(&format!("[auth.jwt]\n{jwks}algorithms = [\"HS256\", \"RS256\"]\nsecret = \"short\"\n"));
+    assert_eq!(
+        e,
+        "t.toml:4:10: auth.jwt.secret: an HS256 secret needs at least 32 bytes (this one has 5); \
+         use ${VAR} to keep it out of the file"
+    );
+    let e = error(&format!("[auth.jwt]\n{jwks}algorithms = [\"HS256\", \"RS256\"]\n"));
+    assert!(e.starts_with("t.toml:3:14: auth.jwt.algorithms: HS256 needs auth.jwt.secret, the shared secret"), "{e}");
+    let e = error(&format!("[auth.jwt]\n{jwks}secret = \"{}\"\n", "x".repeat(32)));
+    assert_eq!(e, "t.toml:3:10: auth.jwt.secret: secret is only used by HS256; add it to algorithms");
+    // RS256 and ES256 need exactly one key source.
+    let e = error("[auth]\n[auth.jwt]\nissuer = \"i\"\n");
+    assert_eq!(
+        e,
+        "t.toml:2:7: auth.jwt.algorithms: RS256 and ES256 need a public key: set auth.jwt.jwks_url (a JSON Web Key \
+         Set) or auth.jwt.public_key_file (a PEM file)"
+    );
+    let e = error("[auth.jwt]\nalgorithms = [\"ES256\"]\n");
+    assert!(e.starts_with("t.toml:2:14: auth.jwt.algorithms: ES256 needs a public key: set auth.jwt.jwks_url"), "{e}");
+    let e = error(&format!("[auth.jwt]\npublic_key_file = \"k.pem\"\n{jwks}"));
+    assert_eq!(
+        e,
+        "t.toml:3:12: auth.jwt.jwks_url: give either jwks_url or public_key_file for RS256 and ES256, not both"
+    );
+    let secret = "x".repeat(32);
+    let e = error(&format!("[auth.jwt]\nalgorithms = [\"HS256\"]\nsecret = \"{secret}\"\n{jwks}"));
+    assert_eq!(e, "t.toml:4:12: auth.jwt.jwks_url: jwks_url is only used by RS256 and ES256; add one to algorithms");
+    // Values.
+    let e = error("[auth.jwt]\njwks_url = \"idp/jwks\"\n");
+    assert!(e.starts_with("t.toml:2:12: auth.jwt.jwks_url: \"idp/jwks\" is not an absolute http(s) URL"), "{e}");
+    let e = error(&format!("[auth.jwt]\n{jwks}jwks_refresh = \"0s\"\n"));
+    assert!(e.starts_with("t.toml:3:16: auth.jwt.jwks_refresh: expected a duration greater than zero"), "{e}");
+    let e = error(&format!("[auth.jwt]\n{jwks}leeway = 30\n"));
+    assert!(e.starts_with("t.toml:3:10: auth.jwt.leeway: invalid type: integer `30`, expected a duration"), "{e}");
+    let e = error(&format!("[auth.jwt]\n{jwks}subject_claim = \"\"\n"));
+    assert_eq!(e, "t.toml:3:17: auth.jwt.subject_claim: expected a non-empty claim name");
+    let e = error("[auth.jwt]\npublic_key_file = \"\"\n");
+    assert_eq!(e, "t.toml:2:19: auth.jwt.public_key_file: must not be empty: expected a PEM public key file");
+    let e = error(&format!("[auth.jwt]\n{jwks}audience = \"a\"\n"));
+    assert!(e.starts_with("t.toml:3:12: auth.jwt.audience: invalid type: string"), "{e}");
+    let e = error(&format!("[auth.jwt]\n{jwks}isuer = \"i\"\n"));
+    assert_eq!(e, "t.toml:3:1: unknown key `isuer` in [auth.jwt]; did you mean `issuer`?");
+}
+
+#[test]
+fn auth_merges_key_by_key() {
+    let dir = TempDir::new("auth-merge");
+    let other = HASH.replace('0', "1");
+    let a = dir.file(
+        "a.toml",
+        &format!(
+            "[auth]\napi_keys = [{{ name = \"a\", sha256 = \"{HASH}\" }}]\nscopes_supported = [\"mcp\"]\n\n\
+             [auth.jwt]\njwks_url = \"https://idp/jwks\"\nissuer = \"i\"\n"
+        ),
+    );
+    let b = dir.file(
+        "b.toml",
+        &format!("[auth]\napi_keys = [{{ name = \"b\", sha256 = \"{other}\" }}]\n\n[auth.jwt]\nissuer = \"j\"\n"),
+    );
+    let config = match load_with_env(&[a.clone(), b], &env) {
+        Ok(config) => config,
+        Err(e) => panic!("{e}"),
+    };
+    let auth = config.auth.unwrap_or_default();
+    // Arrays are replaced whole; keys merge one by one, in [auth.jwt] too.
+    assert_eq!(auth.api_keys.iter().map(|k| k.name.as_str()).collect::<Vec<_>>(), ["b"]);
+    assert_eq!(auth.scopes_supported, ["mcp"]);
+    let jwt = auth.jwt.unwrap_or_default();
+    assert_eq!((jwt.jwks_url.as_deref(), jwt.issuer.as_deref()), (Some("https://idp/jwks"), Some("j")));
+    // A later file that empties api_keys, with no JWT: the error is at its api_keys.
+    let c = dir.file("c.toml", "[auth]\napi_keys = [{ name = \"c\", sha256 = \"x\" }]\n");
+    let d = dir.file("d.toml", "[auth]\napi_keys = []\n");
+    let all = match load_with_env(&[c, d.clone()], &env) {
+        Ok(config) => panic!("expected errors, got {config:?}"),
+        Err(e) => e.0,
+    };
+    let shown: Vec<String> = all.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        shown,
+        [format!(
+            "{}:2:12: [auth] accepts nobody: add api_keys or [auth.jwt] (in the merged configuration)",
+            d.display()
+        )]
+    );
+}
+
+#[test]
+fn policies_are_read_in_order() {
+    let config = ok(r#"
+[[policy]]
+roles = ["dev"]
+allow = ["alpha__*", "vmcp/*"]
+
+[[policy]]
+principals = ["ci", "local"]
+roles = []
+deny = ["*__delete*", "alpha+file:///secret/**"]
+"#);
+    let policy = |roles: &[&str], principals: &[&str], allow: &[&str], deny: &[&str]| {
+        let own = |list: &[&str]| list.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        Policy { roles: own(roles), principals: own(principals), allow: own(allow), deny: own(deny) }
+    };
+    assert_eq!(
+        config.policies,
+        [
+            policy(&["dev"], &[], &["alpha__*", "vmcp/*"], &[]),
+            policy(&[], &["ci", "local"], &[], &["*__delete*", "alpha+file:///secret/**"]),
+        ]
+    );
+    // Without [auth]: allowed.
+    assert_eq!(config.auth, None);
+    assert_eq!(POLICY_KEYS.len(), 4);
+    let config = ok("policy = [{ principals = [\"anonymous\"], deny = [\"*\"] }]\n");
+    assert_eq!(config.policies, [policy(&[], &["anonymous"], &[], &["*"])]);
+}
+
+#[test]
+fn policies_are_checked() {
+    let e = error("[[policy]]\nallow = [\"*\"]\n");
+    assert_eq!(e, "t.toml:1:1: policy[0]: names nobody: add roles or principals");
+    let e = error("[[policy]]\nroles = []\nprincipals = []\nallow = [\"*\"]\n");
+    assert_eq!(e, "t.toml:1:1: policy[0]: names nobody: add roles or principals");
+    let all = errors("[[policy]]\nroles = [\"dev\"]\n\n[[policy]]\nroles = [\"dev\"]\ndeny = []\n");
+    assert_eq!(all.len(), 2, "{all:#?}");
+    assert_eq!(all[0], "t.toml:1:1: policy[0]: allows and denies nothing: add allow or deny");
+    assert_eq!(all[1], "t.toml:4:1: policy[1]: allows and denies nothing: add allow or deny");
+    let e = error("[[policy]]\nroles = [\"dev\"]\nallow = [\"ok\", \"a[\"]\n");
+    assert_eq!(e, "t.toml:3:16: policy[0].allow[1]: invalid glob \"a[\": unclosed character class; missing ']'");
+    let e = error("[[policy]]\nroles = [\"dev\"]\ndeny = [\"{a\"]\n");
+    assert!(e.starts_with("t.toml:3:9: policy[0].deny[0]: invalid glob \"{a\": "), "{e}");
+    let e = error("[[policy]]\nroles = [\"dev\"]\nalow = [\"*\"]\n");
+    assert_eq!(e, "t.toml:3:1: unknown key `alow` in [[policy]]; did you mean `allow`?");
+    let e = error("[[policy]]\nroles = \"dev\"\nallow = [\"*\"]\n");
+    assert!(e.starts_with("t.toml:2:9: policy[0].roles: invalid type: string"), "{e}");
+    let e = error("policy = 5\n");
+    assert_eq!(e, "t.toml:1:10: `policy` must be an array of tables (write [[policy]]), found an integer");
+    let e = error("api_keys = []\n");
+    assert_eq!(e, "t.toml:1:1: unknown top-level key `api_keys`; `api_keys` belongs in [auth]");
+    let e = error("jwks_url = \"https://idp/jwks\"\n");
+    assert_eq!(e, "t.toml:1:1: unknown top-level key `jwks_url`; `jwks_url` belongs in [auth.jwt]");
+    let e = error("[[policies]]\nroles = [\"dev\"]\n");
+    assert_eq!(e, "t.toml:1:3: unknown top-level key `policies`; did you mean `policy`?");
+}
+
+#[test]
+fn policies_from_later_files_are_appended() {
+    let dir = TempDir::new("policies");
+    let a = dir.file(
+        "a.toml",
+        "[[policy]]\nroles = [\"a\"]\nallow = [\"*\"]\n\n[[policy]]\nroles = [\"b\"]\ndeny = [\"*\"]\n",
+    );
+    let b = dir.file("b.toml", "[[policy]]\nprincipals = [\"c\"]\nallow = [\"x__*\"]\n");
+    let config = match load_with_env(&[a.clone(), b.clone()], &env) {
+        Ok(config) => config,
+        Err(e) => panic!("{e}"),
+    };
+    let names: Vec<_> = config.policies.iter().map(|p| [&p.roles[..], &p.principals[..]].concat()).collect();
+    assert_eq!(names, [["a"], ["b"], ["c"]]);
+    let config = match load_with_env(&[b.clone(), a], &env) {
+        Ok(config) => config,
+        Err(e) => panic!("{e}"),
+    };
+    let names: Vec<_> = config.policies.iter().map(|p| [&p.roles[..], &p.principals[..]].concat()).collect();
+    assert_eq!(names, [["c"], ["a"], ["b"]]);
+    // An error in a later file names that file and its own index.
+    let c = dir.file("c.toml", "[[policy]]\nallow = [\"*\"]\n");
+    let all = match load_with_env(&[b, c.clone()], &env) {
+        Ok(config) => panic!("expected errors, got {config:?}"),
+        Err(e) => e.0,
+    };
+    let shown: Vec<String> = all.iter().map(ToString::to_string).collect();
+    assert_eq!(shown, [format!("{}:1:1: policy[0]: names nobody: add roles or principals", c.display())]);
+}
+
+#[test]
+fn gateway_security_keys_are_checked() {
+    let e = error("[gateway]\nmax_sessions = 0\n");
+    assert_eq!(e, "t.toml:2:16: gateway.max_sessions: expected at least 1");
+    let e = error("[gateway]\nmax_sessions = -1\n");
+    assert!(e.starts_with("t.toml:2:16: gateway.max_sessions: invalid value: integer `-1`"), "{e}");
+    let e = error("[gateway]\nmax_json_depth = 1\n");
+    assert_eq!(e, "t.toml:2:18: gateway.max_json_depth: 1 is out of range: expected a depth from 2 to 1000");
+    let e = error("[gateway]\nmax_json_depth = 1001\n");
+    assert_eq!(e, "t.toml:2:18: gateway.max_json_depth: 1001 is out of range: expected a depth from 2 to 1000");
+    assert_eq!(ok("[gateway]\nmax_json_depth = 2\n").gateway.max_json_depth, 2);
+    let e = error("[gateway]\nallow_unauthenticated = \"yes\"\n");
+    assert!(e.starts_with("t.toml:2:25: gateway.allow_unauthenticated: invalid type: string"), "{e}");
+    let e = error("[gateway]\naudit_arguments = 1\n");
+    assert!(e.starts_with("t.toml:2:19: gateway.audit_arguments: invalid type: integer"), "{e}");
+    let e = error("[gateway]\naudit_log = \"\"\n");
+    assert_eq!(e, "t.toml:2:13: gateway.audit_log: must not be empty: expected a file path, or \"-\" for stderr");
+    assert_eq!(ok("[gateway]\naudit_log = \"-\"\n").gateway.audit_log.as_deref(), Some("-"));
+    assert_eq!(ok("[gateway]\naudit_log = \"/var/log/a\"\n").gateway.audit_log.as_deref(), Some("/var/log/a"));
+    let e = error("[gateway]\ntls_cert = \"c.pem\"\n");
+    assert_eq!(
+        e,
+        "t.toml:2:12: gateway.tls_cert needs gateway.tls_key: TLS needs the certificate chain and its private key"
+    );
+    let e = error("[gateway]\ntls_key = \"k.pem\"\n");
+    assert_eq!(
+        e,
+        "t.toml:2:11: gateway.tls_key needs gateway.tls_cert: TLS needs the certificate chain and its private key"
+    );
+    let e = error("[gateway]\ntls_client_ca = \"ca.pem\"\n");
+    assert_eq!(
+        e,
+        "t.toml:2:17: gateway.tls_client_ca needs gateway.tls_cert and gateway.tls_key: client certificates are \
+         only asked for over TLS"
+    );
+    let all = errors("[gateway]\ntls_cert = \"c.pem\"\ntls_client_ca = \"ca.pem\"\n");
+    assert_eq!(all.len(), 1, "{all:#?}");
+    let e = error("[gateway]\ntls_cert = \"\"\ntls_key = \"k.pem\"\n");
+    assert_eq!(e, "t.toml:2:12: gateway.tls_cert: must not be empty: expected a PEM certificate chain file");
+    let g = ok("[gateway]\ntls_cert = \"c.pem\"\ntls_key = \"~/k.pem\"\n").gateway;
+    assert_eq!((g.tls_cert, g.tls_key, g.tls_client_ca), (Some("c.pem".into()), Some("/home/u/k.pem".into()), None));
+    let no_home = |_: &str| None;
+    let text = "[gateway]\nstate_dir = \"/s\"\naudit_log = \"~/a.log\"\n";
+    let e = parse_str("t.toml", text, &no_home).err().map(|e| e.to_string()).unwrap_or_default();
+    assert!(e.starts_with("t.toml:3:13: gateway.audit_log: cannot expand `~`"), "{e}");
+    let e = error("[gateway]\naudit_logs = \"-\"\n");
+    assert_eq!(e, "t.toml:2:1: unknown key `audit_logs` in [gateway]; did you mean `audit_log`?");
+}
+
+#[test]
+fn listening_beyond_loopback_needs_auth() {
+    let e = error("[gateway]\nlisten = \"0.0.0.0:3000\"\n");
+    assert_eq!(
+        e,
+        "t.toml:2:10: gateway.listen: 0.0.0.0:3000 is reachable from other machines, and there is no [auth]: \
+         add [auth] (API keys or JWT), or set gateway.allow_unauthenticated = true to serve anyone who can connect"
+    );
+    for addr in ["[::]:3000", "192.168.1.10:80", "[2001:db8::1]:443", "128.0.0.1:3000"] {
+        let e = error(&format!("[gateway]\nlisten = \"{addr}\"\n"));
+        assert!(e.contains(&format!("gateway.listen: {addr} is reachable from other machines")), "{e}");
+    }
+    // With [auth], or allow_unauthenticated: accepted.
+    let c = ok(&format!("[gateway]\nlisten = \"0.0.0.0:3000\"\n{}", auth_with_key()));
+    assert!(c.auth.is_some() && !c.gateway.allow_unauthenticated);
+    let c = ok("[gateway]\nlisten = \"0.0.0.0:3000\"\nallow_unauthenticated = true\n");
+    assert!(c.gateway.allow_unauthenticated && c.auth.is_none());
+    let e = error("[gateway]\nlisten = \"0.0.0.0:3000\"\nallow_unauthenticated = false\n");
+    assert!(e.starts_with("t.toml:2:10: gateway.listen: 0.0.0.0:3000 is reachable"), "{e}");
+    // A broken [auth] still counts as one: only its own error is reported.
+    let e = error("[gateway]\nlisten = \"0.0.0.0:3000\"\n[auth]\nresource = 5\n");
+    assert!(e.starts_with("t.toml:4:12: auth.resource: invalid type: integer"), "{e}");
+    // Loopback addresses need nothing.
+    for addr in
+        ["127.0.0.1:3000", "127.1.2.3:0", "[::1]:3000", "localhost:3000", "LOCALHOST:1", "[::ffff:127.0.0.1]:80"]
+    {
+        let c = ok(&format!("[gateway]\nlisten = \"{addr}\"\n"));
+        assert_eq!(c.gateway.listen, addr);
+    }
+    assert!(is_loopback_listen("127.0.0.1:1") && is_loopback_listen("localhost:1"));
+    assert!(!is_loopback_listen("0.0.0.0:1") && !is_loopback_listen("example.com:1") && !is_loopback_listen("x"));
+}
+
+#[test]
+fn allow_unauthenticated_and_auth_merge_across_files() {
+    let dir = TempDir::new("listen-auth");
+    let a = dir.file("a.toml", "[gateway]\nlisten = \"0.0.0.0:3000\"\n");
+    let b = dir.file("b.toml", "[gateway]\nallow_unauthenticated = true\n");
+    assert!(load_with_env(&[a.clone(), b], &env).is_ok());
+    let c = dir.file("c.toml", &auth_with_key());
+    assert!(load_with_env(&[a.clone(), c], &env).is_ok());
+    let all = match load_with_env(std::slice::from_ref(&a), &env) {
+        Ok(config) => panic!("expected errors, got {config:?}"),
+        Err(e) => e.0,
+    };
+    assert_eq!((all.len(), all[0].line, all[0].column), (1, Some(2), Some(10)));
+}
+
+#[test]
+fn a_server_snippet_cannot_hold_auth_or_policy() {
+    let e = parse_server_snippet("x", "s.toml", "[servers.x]\ncommand = \"c\"\n[auth]\napi_keys = []\n", &env)
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    assert!(e.starts_with("s.toml:3:2: unexpected `auth`: a server snippet holds one [servers.x] table"), "{e}");
 }

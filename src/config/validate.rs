@@ -8,21 +8,25 @@
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::document::key_path;
 use super::error::{ConfigError, Pos};
-use super::layer::{At, BreakerLayer, Entries, GatewayLayer, Layer, RouteLayer, ServerLayer};
+use super::layer::{
+    ApiKeyLayer, At, AuthLayer, BreakerLayer, Entries, GatewayLayer, JwtLayer, Layer, PolicyLayer, RouteLayer,
+    ServerLayer,
+};
 use super::suggest;
-use super::unsupported::unsupported_yet;
 use super::{
-    Affinity, Balance, BreakerConfig, Config, DEFAULT_HEALTH_FAILURES, DEFAULT_HEALTH_INTERVAL, DEFAULT_HEALTH_TIMEOUT,
-    DEFAULT_INIT_TIMEOUT, DEFAULT_LISTEN, DEFAULT_MAX_MESSAGE_SIZE, DEFAULT_MAX_NAME_LENGTH, DEFAULT_MAX_PROCESSES,
-    DEFAULT_MAX_REQUEST_TIME, DEFAULT_PROCESS_IDLE_TIMEOUT, DEFAULT_REQUEST_TIMEOUT, DEFAULT_RETRIES,
+    Affinity, ApiKey, AuthConfig, BUILTIN_PRINCIPALS, Balance, BreakerConfig, Config, DEFAULT_HEALTH_FAILURES,
+    DEFAULT_HEALTH_INTERVAL, DEFAULT_HEALTH_TIMEOUT, DEFAULT_INIT_TIMEOUT, DEFAULT_LISTEN, DEFAULT_MAX_JSON_DEPTH,
+    DEFAULT_MAX_MESSAGE_SIZE, DEFAULT_MAX_NAME_LENGTH, DEFAULT_MAX_PROCESSES, DEFAULT_MAX_REQUEST_TIME,
+    DEFAULT_MAX_SESSIONS, DEFAULT_PROCESS_IDLE_TIMEOUT, DEFAULT_REQUEST_TIMEOUT, DEFAULT_RETRIES,
     DEFAULT_RETRY_BUDGET_PERCENT, DEFAULT_ROUTE_CACHE_TTL, DEFAULT_SEPARATOR, DEFAULT_SERVER_NAME,
     DEFAULT_SESSION_IDLE_TIMEOUT, DEFAULT_SHUTDOWN_GRACE, DEFAULT_STATE_DIR, GatewayConfig, HashKey, Isolation,
-    MIN_MAX_NAME_LENGTH, PrefixMode, RouteAction, RouteRule, ServerConfig, TransportKind,
+    JWT_ALGORITHMS, JwtConfig, MAX_MAX_JSON_DEPTH, MIN_JWT_SECRET_BYTES, MIN_MAX_JSON_DEPTH, MIN_MAX_NAME_LENGTH,
+    Policy, PrefixMode, RouteAction, RouteRule, ServerConfig, TransportKind,
 };
 
 /// The most `retries` a server may have.
@@ -36,7 +40,6 @@ pub(crate) fn finish(
     env: &dyn Fn(&str) -> Option<String>,
     errors: &mut Vec<ConfigError>,
 ) -> Config {
-    let not_yet = unsupported_yet(&layer);
     let mut check = Check {
         errors: Vec::new(),
         env,
@@ -44,7 +47,7 @@ pub(crate) fn finish(
         fallback_file: sources.first().map_or_else(|| "<defaults>".to_owned(), |p| p.display().to_string()),
     };
     let server_ids: Vec<String> = layer.servers.keys().cloned().collect();
-    let gateway = check.gateway(layer.gateway);
+    let gateway = check.gateway(layer.gateway, layer.auth.is_some());
     let servers = layer
         .servers
         .into_iter()
@@ -55,9 +58,10 @@ pub(crate) fn finish(
         .collect();
     let ids: Vec<&str> = server_ids.iter().map(String::as_str).collect();
     let routes = layer.routes.into_iter().filter_map(|route| check.route(route, &ids)).collect();
+    let auth = layer.auth.map(|auth| check.auth(auth));
+    let policies = layer.policies.into_iter().filter_map(|policy| check.policy(policy)).collect();
     errors.extend(check.errors);
-    errors.extend(not_yet);
-    Config { gateway, servers, routes, sources }
+    Config { gateway, servers, routes, auth, policies, sources }
 }
 
 struct Check<'a> {
@@ -97,15 +101,25 @@ impl Check<'_> {
         if self.merged { " (in the merged configuration)" } else { "" }
     }
 
-    fn gateway(&mut self, g: GatewayLayer) -> GatewayConfig {
-        self.expect(&g.listen, "gateway.listen", |v| {
-            v.parse::<SocketAddr>().map(drop).map_err(|_| {
+    /// `[gateway]`; `has_auth`: the configuration has an `[auth]`.
+    fn gateway(&mut self, g: GatewayLayer, has_auth: bool) -> GatewayConfig {
+        self.expect(&g.listen, "gateway.listen", |v| listen_problem(v));
+        let allow_unauthenticated = or(g.allow_unauthenticated.clone(), false);
+        if let Some(listen) = &g.listen
+            && listen_problem(&listen.value).is_ok()
+            && !is_loopback_listen(&listen.value)
+            && !has_auth
+            && !allow_unauthenticated
+        {
+            self.fail(
+                &listen.pos,
                 format!(
-                    "\"{v}\" is not a socket address: expected an IP address and port such as \
-                     \"127.0.0.1:3000\" or \"[::1]:3000\" (host names are not accepted)"
-                )
-            })
-        });
+                    "gateway.listen: {} is reachable from other machines, and there is no [auth]: add [auth] \
+                     (API keys or JWT), or set gateway.allow_unauthenticated = true to serve anyone who can connect",
+                    listen.value
+                ),
+            );
+        }
         self.expect(&g.separator, "gateway.separator", |v| separator_problem(v));
         self.expect(&g.max_message_size, "gateway.max_message_size", |&v| {
             positive(v == 0, "a size of at least 1 byte, such as \"16MiB\"")
@@ -155,6 +169,48 @@ impl Check<'_> {
             if v == 0 { Err("must be at least 1".to_owned()) } else { Ok(()) }
         });
         self.expect(&g.max_request_time, "gateway.max_request_time", |v| non_zero(*v));
+        self.expect(&g.max_sessions, "gateway.max_sessions", |&v| positive(v == 0, "at least 1"));
+        self.expect(&g.max_json_depth, "gateway.max_json_depth", |&v| {
+            if (MIN_MAX_JSON_DEPTH..=MAX_MAX_JSON_DEPTH).contains(&v) {
+                Ok(())
+            } else {
+                Err(format!("{v} is out of range: expected a depth from {MIN_MAX_JSON_DEPTH} to {MAX_MAX_JSON_DEPTH}"))
+            }
+        });
+        let audit_log = g.audit_log.map(|at| match at.value.as_str() {
+            "" => {
+                self.fail(
+                    &at.pos,
+                    "gateway.audit_log: must not be empty: expected a file path, or \"-\" for stderr".into(),
+                );
+                String::new()
+            }
+            "-" => at.value,
+            path => path_string(self.expand_home(path, Some(&at.pos), "gateway.audit_log")),
+        });
+        let tls_cert = self.path(g.tls_cert.as_ref(), "gateway.tls_cert", "a PEM certificate chain file");
+        let tls_key = self.path(g.tls_key.as_ref(), "gateway.tls_key", "a PEM private key file");
+        let tls_client_ca =
+            self.path(g.tls_client_ca.as_ref(), "gateway.tls_client_ca", "a PEM file of CA certificates");
+        match (&g.tls_cert, &g.tls_key) {
+            (Some(cert), None) => self.fail(
+                &cert.pos,
+                "gateway.tls_cert needs gateway.tls_key: TLS needs the certificate chain and its private key".into(),
+            ),
+            (None, Some(key)) => self.fail(
+                &key.pos,
+                "gateway.tls_key needs gateway.tls_cert: TLS needs the certificate chain and its private key".into(),
+            ),
+            _ => {}
+        }
+        if let (Some(ca), None, None) = (&g.tls_client_ca, &g.tls_cert, &g.tls_key) {
+            self.fail(
+                &ca.pos,
+                "gateway.tls_client_ca needs gateway.tls_cert and gateway.tls_key: client certificates are only \
+                 asked for over TLS"
+                    .into(),
+            );
+        }
         let state_dir = match g.state_dir {
             Some(at) if at.value.is_empty() => {
                 self.fail(&at.pos, "gateway.state_dir: must not be empty: expected a directory".to_owned());
@@ -186,7 +242,245 @@ impl Check<'_> {
             max_request_time: or(g.max_request_time, DEFAULT_MAX_REQUEST_TIME),
             retry_budget_percent: or(g.retry_budget, DEFAULT_RETRY_BUDGET_PERCENT),
             route_cache_ttl: or(g.route_cache_ttl, DEFAULT_ROUTE_CACHE_TTL),
+            allow_unauthenticated,
+            audit_log,
+            audit_arguments: or(g.audit_arguments, false),
+            max_sessions: or(g.max_sessions, DEFAULT_MAX_SESSIONS),
+            max_json_depth: or(g.max_json_depth, DEFAULT_MAX_JSON_DEPTH),
+            tls_cert,
+            tls_key,
+            tls_client_ca,
         }
+    }
+
+    /// A path to a file read elsewhere: non-empty, `~` expanded.
+    fn path(&mut self, at: Option<&At<String>>, what: &str, expected: &str) -> Option<PathBuf> {
+        let at = at?;
+        if at.value.is_empty() {
+            self.fail(&at.pos, format!("{what}: must not be empty: expected {expected}"));
+            return Some(PathBuf::new());
+        }
+        Some(self.expand_home(&at.value, Some(&at.pos), what))
+    }
+
+    /// `[auth]`, checked and built. The checks that combine keys are skipped
+    /// when some key could not be read.
+    fn auth(&mut self, a: AuthLayer) -> AuthConfig {
+        let merged = self.in_merged();
+        let api_keys_pos = a.api_keys.as_ref().map(|keys| keys.pos.clone());
+        let api_keys = a.api_keys.map(|keys| self.api_keys(keys.value)).unwrap_or_default();
+        self.expect(&a.resource, "auth.resource", |v| check_http_url(v).and_then(|()| no_fragment(v)));
+        for (i, server) in a.authorization_servers.iter().flat_map(|servers| servers.value.iter().enumerate()) {
+            if let Err(why) = check_http_url(&server.value) {
+                self.fail(&server.pos, format!("auth.authorization_servers[{i}]: {why}"));
+            }
+        }
+        let jwt = a.jwt.map(|jwt| self.jwt(jwt, a.broken));
+        if !a.broken && api_keys.is_empty() && jwt.is_none() {
+            // At `api_keys = []` when that is what left it empty.
+            let pos = api_keys_pos.unwrap_or(a.at);
+            self.fail(&pos, format!("[auth] accepts nobody: add api_keys or [auth.jwt]{merged}"));
+        }
+        AuthConfig {
+            api_keys,
+            jwt,
+            resource: a.resource.map(|at| at.value),
+            authorization_servers: a
+                .authorization_servers
+                .map(|servers| servers.value.into_iter().map(|at| at.value).collect())
+                .unwrap_or_default(),
+            scopes_supported: or(a.scopes_supported, Vec::new()),
+        }
+    }
+
+    /// `api_keys`: names non-empty, not built in, and distinct; hashes well
+    /// formed and distinct.
+    fn api_keys(&mut self, keys: Vec<ApiKeyLayer>) -> Vec<ApiKey> {
+        let mut names: BTreeMap<String, usize> = BTreeMap::new();
+        let mut hashes: BTreeMap<String, usize> = BTreeMap::new();
+        let mut out = Vec::new();
+        for (i, key) in keys.into_iter().enumerate() {
+            let path = format!("auth.api_keys[{i}]");
+            let name = key.name.value;
+            if name.trim().is_empty() {
+                self.fail(&key.name.pos, format!("{path}.name: expected a non-empty name, such as \"ci\""));
+            } else if BUILTIN_PRINCIPALS.contains(&name.as_str()) {
+                self.fail(
+                    &key.name.pos,
+                    format!(
+                        "{path}.name: \"{name}\" is the name of a built-in principal (\"local\": stdio clients; \
+                         \"anonymous\": HTTP clients when there is no [auth]): choose another name"
+                    ),
+                );
+            } else if let Some(first) = names.get(&name) {
+                self.fail(
+                    &key.name.pos,
+                    format!(
+                        "{path}.name: \"{name}\" is already the name of api_keys[{first}]: each key names one principal"
+                    ),
+                );
+            } else {
+                names.insert(name.clone(), i);
+            }
+            let sha256 = key.sha256.value.to_ascii_lowercase();
+            if let Err(why) = sha256_problem(&sha256) {
+                self.fail(&key.sha256.pos, format!("{path}.sha256: {why}"));
+            } else if let Some(first) = hashes.get(&sha256) {
+                self.fail(
+                    &key.sha256.pos,
+                    format!("{path}.sha256: the same key as api_keys[{first}]: each key must be different"),
+                );
+            } else {
+                hashes.insert(sha256.clone(), i);
+            }
+            out.push(ApiKey { name, sha256, roles: key.roles });
+        }
+        out
+    }
+
+    /// `[auth.jwt]`, checked and built; `broken`: some key of `[auth]` could
+    /// not be read, so the checks that combine keys are skipped.
+    fn jwt(&mut self, j: JwtLayer, broken: bool) -> JwtConfig {
+        let d = JwtConfig::default();
+        let p = |key: &str| format!("auth.jwt.{key}");
+        let errors_before = self.errors.len();
+        if let Some(algorithms) = &j.algorithms {
+            if algorithms.value.is_empty() {
+                self.fail(
+                    &algorithms.pos,
+                    format!("{}: expected at least one of {}", p("algorithms"), JWT_ALGORITHMS.join(", ")),
+                );
+            }
+            for (i, alg) in algorithms.value.iter().enumerate() {
+                if !JWT_ALGORITHMS.contains(&alg.value.as_str()) {
+                    let hint = match JWT_ALGORITHMS.iter().find(|known| known.eq_ignore_ascii_case(&alg.value)) {
+                        Some(known) => format!("; did you mean `{known}`? (algorithm names are case-sensitive)"),
+                        None => suggest::hint(&alg.value, JWT_ALGORITHMS),
+                    };
+                    self.fail(&alg.pos, format!("{}[{i}]: unknown algorithm \"{}\"{hint}", p("algorithms"), alg.value));
+                }
+            }
+        }
+        // Which keys the algorithms need is only worth saying of a valid list.
+        let algorithms_ok = self.errors.len() == errors_before;
+        let algorithms: Vec<String> = match &j.algorithms {
+            Some(algorithms) => algorithms.value.iter().map(|at| at.value.clone()).collect(),
+            None => d.algorithms.clone(),
+        };
+        self.expect(&j.secret, &p("secret"), |v| {
+            if v.len() < MIN_JWT_SECRET_BYTES {
+                Err(format!(
+                    "an HS256 secret needs at least {MIN_JWT_SECRET_BYTES} bytes (this one has {}); \
+                     use ${{VAR}} to keep it out of the file",
+                    v.len()
+                ))
+            } else {
+                Ok(())
+            }
+        });
+        let public_key_file = self.path(j.public_key_file.as_ref(), &p("public_key_file"), "a PEM public key file");
+        self.expect(&j.jwks_url, &p("jwks_url"), |v| check_http_url(v));
+        self.expect(&j.jwks_refresh, &p("jwks_refresh"), |v| non_zero(*v));
+        self.expect(&j.issuer, &p("issuer"), |v| positive(v.is_empty(), "a non-empty issuer"));
+        self.expect(&j.subject_claim, &p("subject_claim"), |v| positive(v.is_empty(), "a non-empty claim name"));
+        self.expect(&j.roles_claim, &p("roles_claim"), |v| positive(v.is_empty(), "a non-empty claim name"));
+        if !broken && algorithms_ok {
+            self.jwt_keys(&j, &algorithms);
+        }
+        JwtConfig {
+            algorithms,
+            secret: j.secret.map(|at| at.value),
+            public_key_file,
+            jwks_url: j.jwks_url.map(|at| at.value),
+            jwks_refresh: or(j.jwks_refresh, d.jwks_refresh),
+            issuer: j.issuer.map(|at| at.value),
+            audience: or(j.audience, d.audience),
+            subject_claim: or(j.subject_claim, d.subject_claim),
+            roles_claim: or(j.roles_claim, d.roles_claim),
+            leeway: or(j.leeway, d.leeway),
+        }
+    }
+
+    /// Each algorithm has its key, and each key its algorithm.
+    fn jwt_keys(&mut self, j: &JwtLayer, algorithms: &[String]) {
+        let merged = self.in_merged();
+        let uses = |alg: &str| algorithms.iter().any(|a| a == alg);
+        // Where a complaint about the algorithms goes: the list, or [auth.jwt] for the default one.
+        let at_algorithms = j.algorithms.as_ref().map_or(&j.at, |at| &at.pos).clone();
+        match (&j.secret, uses("HS256")) {
+            (None, true) => self.fail(
+                &at_algorithms,
+                format!(
+                    "auth.jwt.algorithms: HS256 needs auth.jwt.secret, the shared secret (at least \
+                     {MIN_JWT_SECRET_BYTES} bytes; use ${{VAR}} to keep it out of the file){merged}"
+                ),
+            ),
+            (Some(secret), false) => self.fail(
+                &secret.pos,
+                format!("auth.jwt.secret: secret is only used by HS256; add it to algorithms{merged}"),
+            ),
+            _ => {}
+        }
+        let public: Vec<&str> = ["RS256", "ES256"].into_iter().filter(|alg| uses(alg)).collect();
+        match (&j.public_key_file, &j.jwks_url) {
+            (None, None) if !public.is_empty() => {
+                let (names, verb) = match public.as_slice() {
+                    [one] => ((*one).to_owned(), "needs"),
+                    many => (many.join(" and "), "need"),
+                };
+                self.fail(
+                    &at_algorithms,
+                    format!(
+                        "auth.jwt.algorithms: {names} {verb} a public key: set auth.jwt.jwks_url (a JSON Web Key \
+                         Set) or auth.jwt.public_key_file (a PEM file){merged}"
+                    ),
+                );
+            }
+            (Some(_), Some(url)) if !public.is_empty() => self.fail(
+                &url.pos,
+                format!(
+                    "auth.jwt.jwks_url: give either jwks_url or public_key_file for {}, not both{merged}",
+                    public.join(" and ")
+                ),
+            ),
+            (file, url) if public.is_empty() => {
+                for (key, at) in [("public_key_file", pos_of(file)), ("jwks_url", pos_of(url))] {
+                    if let Some(pos) = at {
+                        self.fail(
+                            &pos,
+                            format!(
+                                "auth.jwt.{key}: {key} is only used by RS256 and ES256; add one to algorithms{merged}"
+                            ),
+                        );
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// One `[[policy]]`, checked and built; `None` when it has a problem.
+    fn policy(&mut self, p: PolicyLayer) -> Option<Policy> {
+        if p.broken {
+            return None;
+        }
+        let name = format!("policy[{}]", p.index);
+        let empty = |list: &Option<At<Vec<String>>>| list.as_ref().is_none_or(|at| at.value.is_empty());
+        let mut ok = true;
+        if empty(&p.roles) && empty(&p.principals) {
+            self.fail(&p.at, format!("{name}: names nobody: add roles or principals"));
+            ok = false;
+        }
+        if empty(&p.allow) && empty(&p.deny) {
+            self.fail(&p.at, format!("{name}: allows and denies nothing: add allow or deny"));
+            ok = false;
+        }
+        ok.then(|| Policy {
+            roles: or(p.roles, Vec::new()),
+            principals: or(p.principals, Vec::new()),
+            allow: or(p.allow, Vec::new()),
+            deny: or(p.deny, Vec::new()),
+        })
     }
 
     /// Expands a leading `~` or `~/` with `$HOME`.
@@ -525,6 +819,66 @@ fn breaker_config(b: BreakerLayer) -> BreakerConfig {
         min_requests: or(b.min_requests, d.min_requests),
         window: or(b.window, d.window),
         open_for: or(b.open_for, d.open_for),
+    }
+}
+
+/// `gateway.listen`: an IP socket address, or `localhost:PORT`.
+fn listen_problem(v: &str) -> Result<(), String> {
+    if v.parse::<SocketAddr>().is_ok() || localhost_port(v).is_some() {
+        Ok(())
+    } else {
+        Err(format!(
+            "\"{v}\" is not a socket address: expected an IP address and port such as \"127.0.0.1:3000\" or \
+             \"[::1]:3000\", or localhost:PORT (other host names are not accepted)"
+        ))
+    }
+}
+
+/// The port of `localhost:PORT`.
+fn localhost_port(v: &str) -> Option<u16> {
+    let (host, port) = v.rsplit_once(':')?;
+    if host.eq_ignore_ascii_case("localhost") { port.parse().ok() } else { None }
+}
+
+/// Whether a listen address only accepts connections from this machine: an IP
+/// address in 127.0.0.0/8, `::1` (or `::ffff:127.x.y.z`), or `localhost:PORT`.
+/// Anything else, including what cannot be parsed, counts as reachable.
+pub fn is_loopback_listen(listen: &str) -> bool {
+    match listen.parse::<SocketAddr>() {
+        Ok(addr) => addr.ip().to_canonical().is_loopback(),
+        Err(_) => localhost_port(listen).is_some(),
+    }
+}
+
+/// A path made of strings from the file (so valid UTF-8) back into a string.
+fn path_string(path: PathBuf) -> String {
+    path.into_os_string().into_string().unwrap_or_else(|os| Path::new(&os).display().to_string())
+}
+
+/// 64 hex digits.
+fn sha256_problem(v: &str) -> Result<(), String> {
+    const HOW: &str = "the key's SHA-256 as 64 hex characters; make one with: printf %s \"$KEY\" | sha256sum";
+    if v.len() != 64 {
+        Err(format!("expected {HOW} (this one has {} characters)", v.chars().count()))
+    } else if !v.bytes().all(|b| b.is_ascii_hexdigit()) {
+        Err(format!("expected {HOW} (this one has characters other than 0-9 and a-f)"))
+    } else {
+        Ok(())
+    }
+}
+
+/// An absolute `http://` or `https://` URL with a host.
+fn check_http_url(url: &str) -> Result<(), String> {
+    check_url(TransportKind::Http, url)
+        .map_err(|_| format!("\"{url}\" is not an absolute http(s) URL: expected one such as \"https://host/path\""))
+}
+
+/// RFC 8707: a resource indicator has no fragment.
+fn no_fragment(url: &str) -> Result<(), String> {
+    if url.contains('#') {
+        Err(format!("\"{url}\" has a fragment (#...): a resource URI cannot have one"))
+    } else {
+        Ok(())
     }
 }
 

@@ -7,12 +7,13 @@
 //! serialized once per rebuild, not once per request.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use serde_json::value::RawValue;
 
 use super::filter::ToolFilter;
 use super::names::Naming;
+use crate::auth::PolicyView;
 use crate::protocol::{RawObject, jsonrpc};
 
 /// Where an exposed name leads.
@@ -24,12 +25,23 @@ pub struct Entry {
     pub safe: bool,
 }
 
+/// A list as one set of policies lets it be seen, with the view that keeps
+/// those policies (and so the cache key) alive.
+type FilteredList = (PolicyView, Box<RawValue>);
+
 /// One kind of item (tools or prompts), merged across servers.
 #[derive(Debug)]
 pub struct Listing {
     by_name: HashMap<String, Entry>,
     /// `{"tools":[...]}` (or `prompts`), ready to send.
     result: Box<RawValue>,
+    key: String,
+    /// Each item as sent, with its exposed name, in list order: what a
+    /// principal's filtered list is assembled from.
+    items: Vec<(String, Box<RawValue>)>,
+    /// Filtered lists by the set of policies that applied (see
+    /// [`PolicyView::cache_key`]); emptied with the catalog on each rebuild.
+    views: Mutex<HashMap<Vec<usize>, FilteredList>>,
     /// Human-readable reports of names two servers both wanted.
     pub clashes: Vec<String>,
     pub len: usize,
@@ -52,6 +64,7 @@ impl Listing {
         let mut by_name: HashMap<String, Entry> = HashMap::new();
         let mut items: Vec<RawObject> = Vec::new();
         let mut clashes = Vec::new();
+        let mut serialized = Vec::new();
         for (server, list, filter) in servers {
             for item in list.iter() {
                 let Some(original) = item.get_str("name") else {
@@ -78,6 +91,7 @@ impl Listing {
                 let safe = is_safe(item);
                 let mut item = item.clone();
                 item.set("name", &exposed);
+                serialized.push((exposed.clone(), item.to_raw()));
                 items.push(item);
                 by_name.insert(exposed, Entry { server: server.clone(), original, safe });
             }
@@ -85,7 +99,15 @@ impl Listing {
         let len = items.len();
         let mut result = RawObject::new();
         result.set(key, &items);
-        Listing { by_name, result: jsonrpc::to_raw(&result), clashes, len }
+        Listing {
+            by_name,
+            result: jsonrpc::to_raw(&result),
+            key: key.to_owned(),
+            items: serialized,
+            views: Mutex::new(HashMap::new()),
+            clashes,
+            len,
+        }
     }
 
     /// Every exposed name and where it leads.
@@ -99,6 +121,41 @@ impl Listing {
 
     pub fn result(&self) -> Box<RawValue> {
         self.result.clone()
+    }
+
+    /// The list as `view` lets its principal see it: only allowed names.
+    /// Assembled from the serialized items once per set of policies, then cached.
+    pub fn result_for(&self, view: &PolicyView) -> Box<RawValue> {
+        if view.is_unrestricted() {
+            return self.result();
+        }
+        let key = view.cache_key();
+        if let Ok(views) = self.views.lock()
+            && let Some((_, hit)) = views.get(&key)
+        {
+            return hit.clone();
+        }
+        let mut text = format!("{{\"{}\":[", self.key);
+        let mut first = true;
+        for (name, item) in &self.items {
+            if view.allows(name) {
+                if !first {
+                    text.push(',');
+                }
+                text.push_str(item.get());
+                first = false;
+            }
+        }
+        text.push_str("]}");
+        let raw = RawValue::from_string(text).unwrap_or_else(|_| jsonrpc::empty_object());
+        if let Ok(mut views) = self.views.lock() {
+            // Sets of policies are few; a bound all the same.
+            if views.len() >= 256 {
+                views.clear();
+            }
+            views.insert(key, (view.clone(), raw.clone()));
+        }
+        raw
     }
 }
 

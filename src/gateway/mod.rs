@@ -48,9 +48,11 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::auth::{Policies, Principal};
 use crate::config::Config;
+use crate::observe::audit::Audit;
 use crate::protocol::{Message, Notification};
-use crate::transport::{Outbound, Service};
+use crate::transport::{Outbound, Refused, Service};
 use catalog::{Catalog, Listing};
 pub use error::GatewayError;
 use names::Naming;
@@ -95,6 +97,8 @@ pub struct Settings {
     pub health: Health,
     /// Absolute cap on one backend request.
     pub max_request_time: Duration,
+    /// Sessions open at once, all front ends together.
+    pub max_sessions: usize,
 }
 
 /// Gateway-wide limits on client requests.
@@ -129,6 +133,10 @@ pub struct Gateway {
     pub(crate) limits: Limits,
     /// `[[route]]`, swapped whole on reload.
     routes: RwLock<Arc<routes::RouteTable>>,
+    /// `[[policy]]`, swapped whole on reload (sessions opened before keep theirs).
+    policies: RwLock<Arc<Policies>>,
+    /// The audit log (disabled unless `gateway.audit_log` is set).
+    pub(crate) audit: Audit,
     /// Client requests being handled, for a draining shutdown.
     pub(crate) busy: Busy,
     shutdown: CancellationToken,
@@ -138,7 +146,7 @@ pub struct Gateway {
 impl Gateway {
     /// Builds the gateway and starts every enabled server in parallel. Returns at
     /// once; [`Gateway::wait_started`] waits for the first start attempts.
-    pub fn start(config: &Config) -> Arc<Gateway> {
+    pub fn start(config: &Config, audit: Audit) -> Arc<Gateway> {
         let g = &config.gateway;
         let enabled = config.servers.values().filter(|s| s.enabled).count();
         let naming = Naming::new(&g.separator, g.max_name_length, g.prefix, enabled);
@@ -151,6 +159,7 @@ impl Gateway {
             max_message_size: g.max_message_size,
             health: Health { interval: g.health_interval, timeout: g.health_timeout, failures: g.health_failures },
             max_request_time: g.max_request_time,
+            max_sessions: g.max_sessions as usize,
         };
         let limits = Limits {
             concurrency: limit::Concurrency::new(g.max_concurrency),
@@ -174,6 +183,8 @@ impl Gateway {
             listeners: listen::Listeners::default(),
             limits,
             routes: RwLock::new(Arc::new(routes::RouteTable::new(&config.routes, g.route_cache_ttl))),
+            policies: RwLock::new(Arc::new(Policies::new(&config.policies))),
+            audit,
             busy: Busy::default(),
             shutdown: CancellationToken::new(),
             supervisors: TaskTracker::new(),
@@ -273,6 +284,21 @@ impl Gateway {
         }
     }
 
+    /// The policies now in force.
+    pub fn policies(&self) -> Arc<Policies> {
+        match self.policies.read() {
+            Ok(p) => p.clone(),
+            Err(p) => p.into_inner().clone(),
+        }
+    }
+
+    /// Puts new policies in force for sessions opened from now on (a reload).
+    pub(crate) fn set_policies(&self, policies: Policies) {
+        if let Ok(mut p) = self.policies.write() {
+            *p = Arc::new(policies);
+        }
+    }
+
     /// The routing rules now in force.
     pub fn routes(&self) -> Arc<routes::RouteTable> {
         match self.routes.read() {
@@ -351,14 +377,26 @@ fn transport_close(s: &Arc<ClientSession>) {
 impl Service for Arc<Gateway> {
     type Session = ClientSession;
 
-    fn open(&self, front: &'static str, outbound: Outbound) -> Arc<ClientSession> {
+    fn open(
+        &self,
+        front: &'static str,
+        outbound: Outbound,
+        principal: Principal,
+    ) -> Result<Arc<ClientSession>, Refused> {
+        if self.session_count() >= self.settings.max_sessions {
+            return Err(Refused(format!(
+                "{} sessions are open, the most gateway.max_sessions allows; close one or try again later",
+                self.settings.max_sessions
+            )));
+        }
         let id = self.next_session.fetch_add(1, Ordering::Relaxed);
-        let session = ClientSession::new(id, self.clone(), front, outbound);
+        let policy = self.policies().view(&principal);
+        let session = ClientSession::new(id, self.clone(), front, outbound, principal, policy);
         crate::observe::metrics::Metrics::global().session_opened(front);
         if let Ok(mut s) = self.sessions.lock() {
             s.insert(id, Arc::downgrade(&session));
         }
-        tracing::debug!(session = id, front, "session opened");
-        session
+        tracing::debug!(session = id, front, principal = %session.principal.name, "session opened");
+        Ok(session)
     }
 }

@@ -5,7 +5,8 @@
 //! restarted with their new settings; every other server, and every client
 //! session, is left alone. A configuration that does not load is rejected whole:
 //! the running one stays, and the reason is logged (and returned to the admin
-//! API). Routing rules are replaced at once. Gateway-wide settings (listen
+//! API). Routing rules are replaced at once; policies apply to sessions opened
+//! after the reload. Gateway-wide settings (listen
 //! address, naming, limits) apply at the next start; a reload that changes
 //! them says so.
 
@@ -30,6 +31,8 @@ pub struct ReloadReport {
     pub needs_restart: Vec<String>,
     /// `[[route]]` changed (the new rules are in force).
     pub routes_changed: bool,
+    /// `[[policy]]` changed (in force for sessions opened from now on).
+    pub policies_changed: bool,
 }
 
 pub struct Reloader {
@@ -89,6 +92,24 @@ impl Reloader {
             max_request_time,
             retry_budget_percent
         );
+        if current.auth != fresh.auth {
+            needs_restart.push("[auth]".to_owned());
+        }
+        differs!(
+            allow_unauthenticated,
+            audit_log,
+            audit_arguments,
+            max_sessions,
+            max_json_depth,
+            tls_cert,
+            tls_key,
+            tls_client_ca
+        );
+        let policies_changed = current.policies != fresh.policies;
+        if policies_changed {
+            self.gateway.set_policies(crate::auth::Policies::new(&fresh.policies));
+            tracing::info!(policies = fresh.policies.len(), "policies replaced (for sessions opened from now on)");
+        }
         let routes_changed = current.routes != fresh.routes || old.route_cache_ttl != new.route_cache_ttl;
         if routes_changed {
             self.gateway.set_routes(super::routes::RouteTable::new(&fresh.routes, new.route_cache_ttl));
@@ -98,7 +119,7 @@ impl Reloader {
             tracing::warn!(settings = %needs_restart.join(", "), "changed; they apply at the next start");
         }
         *current = fresh;
-        let report = ReloadReport { needs_restart, routes_changed, ..report };
+        let report = ReloadReport { needs_restart, routes_changed, policies_changed, ..report };
         tracing::info!(added = ?report.added, removed = ?report.removed, changed = ?report.changed, "configuration reloaded");
         Ok(report)
     }

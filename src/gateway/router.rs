@@ -7,6 +7,7 @@
 //! gateway can map back; the result comes back as the server sent it.
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use futures_util::future::join_all;
 use serde_json::value::RawValue;
@@ -33,7 +34,8 @@ impl Gateway {
                 self.ruled(&rules, m, Subject::default())?;
                 self.no_cursor(req)?;
                 let catalog = self.catalog();
-                Ok(if m == method::TOOLS_LIST { catalog.tools.result() } else { catalog.prompts.result() })
+                let listing = if m == method::TOOLS_LIST { &catalog.tools } else { &catalog.prompts };
+                Ok(listing.result_for(&session.policy))
             }
             method::RESOURCES_LIST | method::RESOURCES_TEMPLATES_LIST => {
                 let only = self.ruled(&rules, m, Subject::default())?;
@@ -42,38 +44,81 @@ impl Gateway {
                 } else {
                     ("resourceTemplates", "uriTemplate")
                 };
-                self.fan_out_list(req, key, uri_key, only.as_deref()).await
+                self.fan_out_list(session, req, key, uri_key, only.as_deref()).await
             }
             method::TOOLS_CALL | method::PROMPTS_GET => {
+                let started = Instant::now();
                 let mut params = object(req)?;
                 let name = params
                     .get_str("name")
                     .ok_or_else(|| GatewayError::InvalidParams(format!("{m}: missing \"name\"")))?;
+                let unknown = || {
+                    if m == method::TOOLS_CALL {
+                        GatewayError::UnknownTool(name.clone())
+                    } else {
+                        GatewayError::UnknownPrompt(name.clone())
+                    }
+                };
+                // What a principal may not use answers exactly like what does not exist.
+                if !session.policy.allows(&name) {
+                    let e = unknown();
+                    self.audit(session, m, &name, None, &params, started, Err(&e), true);
+                    return Err(e);
+                }
                 let subject = if m == method::TOOLS_CALL {
                     Subject { tool: Some(&name), ..Subject::default() }
                 } else {
                     Subject { prompt: Some(&name), ..Subject::default() }
                 };
-                let (server, original, safe) = match self.ruled(&rules, m, subject)? {
-                    Some(to) => self.redirect(m, &name, &to),
-                    None => self.resolve_name(m, &name)?,
+                let target = match self.ruled(&rules, m, subject) {
+                    Ok(Some(to)) => Ok(self.redirect(m, &name, &to)),
+                    Ok(None) => self.resolve_name(m, &name),
+                    Err(e) => Err(e),
                 };
+                let (server, original, safe) = match target {
+                    Ok(t) => t,
+                    Err(e) => {
+                        let denied = matches!(e, GatewayError::Denied { .. });
+                        self.audit(session, m, &name, None, &params, started, Err(&e), denied);
+                        return Err(e);
+                    }
+                };
+                let arguments = params.clone();
                 params.set("name", &original);
                 // Prompts are read, not acted on: safe to repeat.
                 let safe = safe || m == method::PROMPTS_GET;
-                self.forward(session, &server, m, params, related, safe).await
+                let result = self.forward(session, &server, m, params, related, safe).await;
+                self.audit(session, m, &name, Some(&server), &arguments, started, result.as_deref(), false);
+                result
             }
             method::RESOURCES_READ => {
+                let started = Instant::now();
                 let mut params = object(req)?;
                 let uri = params
                     .get_str("uri")
                     .ok_or_else(|| GatewayError::InvalidParams(format!("{m}: missing \"uri\"")))?;
-                let (server, original) = self.resolve_uri_ruled(&rules, m, &uri)?;
+                if let Err(e) = self.may_use_resource(session, &uri) {
+                    self.audit(session, m, &uri, None, &params, started, Err(&e), true);
+                    return Err(e);
+                }
+                let (server, original) = match self.resolve_uri_ruled(&rules, m, &uri) {
+                    Ok(t) => t,
+                    Err(e) => {
+                        let denied = matches!(e, GatewayError::Denied { .. });
+                        self.audit(session, m, &uri, None, &params, started, Err(&e), denied);
+                        return Err(e);
+                    }
+                };
                 params.set("uri", &original);
-                self.forward(session, &server, m, params, related, true).await
+                let result = self.forward(session, &server, m, params, related, true).await;
+                self.audit(session, m, &uri, Some(&server), &RawObject::new(), started, result.as_deref(), false);
+                result
             }
             method::RESOURCES_SUBSCRIBE | method::RESOURCES_UNSUBSCRIBE => {
                 let uri = object(req)?.get_str("uri");
+                if let Some(u) = &uri {
+                    self.may_use_resource(session, u)?;
+                }
                 let subject = Subject { resource: uri.as_deref(), ..Subject::default() };
                 self.ruled(&rules, m, subject)?;
                 self.subscription(session, req).await
@@ -93,6 +138,9 @@ impl Gateway {
                         let name = reference
                             .get_str("name")
                             .ok_or_else(|| GatewayError::InvalidParams("ref/prompt without \"name\"".into()))?;
+                        if !session.policy.allows(&name) {
+                            return Err(GatewayError::UnknownPrompt(name));
+                        }
                         let subject = Subject { prompt: Some(&name), ..Subject::default() };
                         let (server, original, _) = match self.ruled(&rules, m, subject)? {
                             Some(to) => self.redirect(method::PROMPTS_GET, &name, &to),
@@ -105,6 +153,7 @@ impl Gateway {
                         let uri = reference
                             .get_str("uri")
                             .ok_or_else(|| GatewayError::InvalidParams("ref/resource without \"uri\"".into()))?;
+                        self.may_use_resource(session, &uri)?;
                         let (server, original) = self.resolve_uri_ruled(&rules, m, &uri)?;
                         reference.set("uri", &original);
                         server
@@ -139,6 +188,9 @@ impl Gateway {
                 join_all(calls).await;
                 Ok(jsonrpc::empty_object())
             }
+            // The vmcp/* methods describe the whole gateway: they are names under
+            // the policies like any other.
+            _ if m.starts_with("vmcp/") && !session.policy.allows(m) => Err(GatewayError::MethodNotFound(m.to_owned())),
             _ => match self.extension(m, req.params.as_deref()) {
                 Some(answer) => {
                     self.ruled(&rules, m, Subject::default())?;
@@ -147,6 +199,51 @@ impl Gateway {
                 None => Err(GatewayError::MethodNotFound(m.to_owned())),
             },
         }
+    }
+
+    /// A resource the principal may not use is, to it, a resource that does not exist.
+    fn may_use_resource(&self, session: &ClientSession, uri: &str) -> Result<(), GatewayError> {
+        if session.policy.allows(uri) {
+            Ok(())
+        } else {
+            Err(GatewayError::UnknownResource { uri: uri.to_owned(), reason: "no such resource".into() })
+        }
+    }
+
+    /// Writes the audit line of a tool call, prompt get or resource read.
+    #[allow(clippy::too_many_arguments)]
+    fn audit(
+        &self,
+        session: &ClientSession,
+        m: &str,
+        name: &str,
+        server: Option<&str>,
+        params: &RawObject,
+        started: Instant,
+        result: Result<&RawValue, &GatewayError>,
+        denied: bool,
+    ) {
+        if !self.audit.is_enabled() {
+            return;
+        }
+        let (outcome, code) = match result {
+            Ok(r) if r.get().contains("\"isError\":true") => ("tool_error", None),
+            Ok(_) => ("ok", None),
+            Err(_) if denied => ("denied", None),
+            Err(e) => ("error", Some(e.to_error_object().code)),
+        };
+        let arguments = if self.audit.wants_arguments() { params.get("arguments") } else { None };
+        self.audit.record(&crate::observe::audit::Entry {
+            principal: &session.principal.name,
+            session: session.id,
+            server,
+            method: m,
+            name,
+            outcome,
+            code,
+            duration: started.elapsed(),
+            arguments,
+        });
     }
 
     /// The gateway-wide limits: concurrency, and the client's rate. A
@@ -311,6 +408,7 @@ impl Gateway {
     /// that has more, merged, with a composite cursor for the rest.
     async fn fan_out_list(
         &self,
+        session: &ClientSession,
         req: &Request,
         key: &'static str,
         uri_key: &'static str,
@@ -379,7 +477,11 @@ impl Gateway {
                     if !self.settings.naming.prefixed {
                         self.upstream.remember_resource_owner(&uri, &server);
                     }
-                    item.set(uri_key, &self.settings.naming.expose_uri(&server, &uri));
+                    let exposed = self.settings.naming.expose_uri(&server, &uri);
+                    if !session.policy.allows(&exposed) {
+                        continue;
+                    }
+                    item.set(uri_key, &exposed);
                 }
                 items.push(item);
             }

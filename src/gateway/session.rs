@@ -16,6 +16,7 @@ use tracing::Instrument;
 
 use super::Gateway;
 use super::error::GatewayError;
+use crate::auth::{PolicyView, Principal};
 use crate::protocol::modern::{self, ModernMeta};
 use crate::protocol::{ErrorObject, Message, Notification, RawObject, Request, Response, Revision, method};
 use crate::transport::peer::{InFlight, Outstanding};
@@ -43,10 +44,22 @@ pub struct ClientSession {
     pub(crate) subscriptions: Mutex<HashSet<String>>,
     /// Server group -> the replica this session keeps to (`affinity = "session"`).
     pins: Mutex<HashMap<Arc<str>, usize>>,
+    /// Who the client is (authenticated by the front end, or the built-in
+    /// `local` for stdio and `anonymous` without `[auth]`).
+    pub principal: Principal,
+    /// What the policies let this principal use.
+    pub(crate) policy: PolicyView,
 }
 
 impl ClientSession {
-    pub(crate) fn new(id: u64, gateway: Arc<Gateway>, front: &'static str, outbound: Outbound) -> Arc<Self> {
+    pub(crate) fn new(
+        id: u64,
+        gateway: Arc<Gateway>,
+        front: &'static str,
+        outbound: Outbound,
+        principal: Principal,
+        policy: PolicyView,
+    ) -> Arc<Self> {
         Arc::new(ClientSession {
             id,
             front,
@@ -58,6 +71,8 @@ impl ClientSession {
             outstanding: Outstanding::default(),
             subscriptions: Mutex::new(HashSet::new()),
             pins: Mutex::new(HashMap::new()),
+            principal,
+            policy,
         })
     }
 
@@ -269,5 +284,9 @@ impl transport::Session for ClientSession {
         }
         self.gateway.forget_session(self.id);
         tracing::debug!(session = self.id, "session closed");
+    }
+
+    fn owner(&self) -> &str {
+        &self.principal.name
     }
 }

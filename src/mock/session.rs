@@ -10,9 +10,10 @@ use serde_json::{Value, json};
 
 use super::MockArgs;
 use super::{catalog, conformance};
+use crate::auth::Principal;
 use crate::protocol::{ErrorObject, Message, Notification, Request, Response, Revision, code, jsonrpc, method};
 use crate::transport::peer::{InFlight, Outstanding, Registration};
-use crate::transport::{self, Outbound, Service, Session, Tx};
+use crate::transport::{self, Outbound, Refused, Service, Session, Tx};
 
 /// State shared by every session of one mock process.
 #[derive(Default)]
@@ -39,8 +40,14 @@ impl MockService {
 impl Service for MockService {
     type Session = MockSession;
 
-    fn open(&self, _front: &'static str, outbound: Outbound) -> Arc<MockSession> {
+    fn open(
+        &self,
+        _front: &'static str,
+        outbound: Outbound,
+        principal: Principal,
+    ) -> Result<Arc<MockSession>, Refused> {
         let s = Arc::new(MockSession {
+            owner: principal.name,
             args: self.args.clone(),
             shared: self.shared.clone(),
             outbound,
@@ -52,11 +59,12 @@ impl Service for MockService {
             all.retain(|w| w.strong_count() > 0);
             all.push(Arc::downgrade(&s));
         }
-        s
+        Ok(s)
     }
 }
 
 pub struct MockSession {
+    owner: String,
     args: Arc<MockArgs>,
     shared: Arc<Shared>,
     outbound: Outbound,
@@ -417,6 +425,10 @@ impl Session for MockSession {
 
     fn response(&self, r: Response) {
         self.outstanding.answer(r);
+    }
+
+    fn owner(&self) -> &str {
+        &self.owner
     }
 
     fn close(&self) {

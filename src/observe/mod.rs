@@ -1,6 +1,8 @@
 //! Observability: structured logs through `tracing`, always on stderr so that
-//! stdout stays MCP-only in `--stdio` mode.
+//! stdout stays MCP-only in `--stdio` mode; Prometheus metrics ([`metrics`]);
+//! and the audit log of tool calls, prompt gets and resource reads ([`audit`]).
 
+pub mod audit;
 pub mod metrics;
 
 use tracing_subscriber::EnvFilter;

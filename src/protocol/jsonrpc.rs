@@ -295,6 +295,12 @@ pub enum Frame {
 
 /// Parses one frame of bytes.
 pub fn parse_frame(bytes: &[u8]) -> Frame {
+    let max = MAX_DEPTH.load(std::sync::atomic::Ordering::Relaxed);
+    if let Err(depth) = check_depth(bytes, max) {
+        return Frame::Single(Err(ParseError::Json(format!(
+            "nesting deeper than {max} levels (at least {depth}; gateway.max_json_depth)"
+        ))));
+    }
     let first = bytes.iter().find(|b| !b.is_ascii_whitespace());
     if first == Some(&b'[') {
         let items: Vec<Box<RawValue>> = match serde_json::from_slice(bytes) {
@@ -307,6 +313,47 @@ pub fn parse_frame(bytes: &[u8]) -> Frame {
         return Frame::Batch(items.iter().map(|raw| parse_message(raw.get().as_bytes())).collect());
     }
     Frame::Single(parse_message(bytes))
+}
+
+/// The deepest nesting [`parse_frame`] accepts (`gateway.max_json_depth`).
+/// Process-wide, like the limit it mirrors: set once at start.
+static MAX_DEPTH: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(64);
+
+/// Sets the deepest nesting of arrays and objects a client's message may have.
+pub fn set_max_depth(depth: u32) {
+    MAX_DEPTH.store(depth.max(2), std::sync::atomic::Ordering::Relaxed);
+}
+
+/// Scans for nesting deeper than `max` without parsing: one pass over the
+/// bytes, strings skipped. A deep message is refused before any parser
+/// recurses into it (and before serde_json's own fixed limit of 128).
+fn check_depth(bytes: &[u8], max: u32) -> Result<(), u32> {
+    let mut depth = 0u32;
+    let mut in_string = false;
+    let mut escaped = false;
+    for &b in bytes {
+        if in_string {
+            match (escaped, b) {
+                (true, _) => escaped = false,
+                (false, b'\\') => escaped = true,
+                (false, b'"') => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'{' | b'[' => {
+                depth += 1;
+                if depth > max {
+                    return Err(depth);
+                }
+            }
+            b'}' | b']' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    Ok(())
 }
 
 /// Parses exactly one message (no batch).
@@ -394,6 +441,19 @@ mod tests {
         match parse_frame(text.as_bytes()) {
             Frame::Single(m) => m,
             Frame::Batch(_) => panic!("unexpected batch"),
+        }
+    }
+
+    #[test]
+    fn nesting_is_limited_before_parsing_and_strings_do_not_count() {
+        assert_eq!(check_depth(br#"{"a":[[1]]}"#, 3), Ok(()));
+        assert_eq!(check_depth(br#"{"a":[[[1]]]}"#, 3), Err(4));
+        assert_eq!(check_depth(br#"{"a":"[[[[[[\"[[[["}"#, 1), Ok(()));
+        let deep =
+            format!(r#"{{"jsonrpc":"2.0","id":1,"method":"m","params":{}{}}}"#, "[".repeat(100), "]".repeat(100));
+        match single(&deep) {
+            Err(ParseError::Json(m)) => assert!(m.contains("max_json_depth"), "{m}"),
+            other => panic!("{other:?}"),
         }
     }
 

@@ -18,17 +18,18 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
-use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response as HttpResponse};
 use axum::routing::post;
+use axum::{Extension, Router};
 use futures_util::future::join_all;
 use futures_util::stream::{self, Stream};
 use tokio::sync::mpsc;
 
-use super::{Outbound, Service, Session, sse};
+use super::{Outbound, Refused, Service, Session, principal_of, sse};
+use crate::auth::Principal;
 use crate::protocol::modern::{self, ModernMeta};
 use crate::protocol::{ErrorObject, Frame, Id, Message, Response, Revision, code, jsonrpc, method};
 
@@ -118,7 +119,7 @@ impl<S: Service> McpHttp<S> {
     }
 
     #[allow(clippy::result_large_err, reason = "the error is the HTTP response itself, built once per failed request")]
-    fn lookup(&self, headers: &HeaderMap) -> Result<Arc<Entry<S::Session>>, HttpResponse> {
+    fn lookup(&self, headers: &HeaderMap, principal: &Principal) -> Result<Arc<Entry<S::Session>>, HttpResponse> {
         let Some(id) = headers.get(SESSION_HEADER).and_then(|v| v.to_str().ok()) else {
             return Err(error(
                 StatusCode::BAD_REQUEST,
@@ -128,6 +129,13 @@ impl<S: Service> McpHttp<S> {
         };
         let found = self.sessions.lock().ok().and_then(|s| s.get(id).cloned());
         if let Some(e) = &found {
+            if e.session.owner() != principal.name {
+                return Err(error(
+                    StatusCode::FORBIDDEN,
+                    code::INVALID_REQUEST,
+                    "Forbidden: this session belongs to another client; initialize one of your own",
+                ));
+            }
             e.last_seen.store(self.now_ms(), Ordering::Relaxed);
         }
         found.ok_or_else(|| {
@@ -160,6 +168,11 @@ pub async fn json_body(headers: &HeaderMap, body: Body, limit: usize) -> Result<
             format!("Invalid request: body exceeds gateway.max_message_size ({limit} bytes)"),
         )
     })
+}
+
+/// The service takes no more sessions (`gateway.max_sessions`).
+pub(crate) fn refused(e: Refused) -> HttpResponse {
+    error(StatusCode::SERVICE_UNAVAILABLE, code::OVERLOADED, format!("Service Unavailable: {e}"))
 }
 
 /// An HTTP error whose body is a JSON-RPC error response with a null id.
@@ -229,7 +242,13 @@ fn may_stream(method: &str) -> bool {
     )
 }
 
-async fn post_mcp<S: Service>(State(front): State<Arc<McpHttp<S>>>, headers: HeaderMap, body: Body) -> HttpResponse {
+async fn post_mcp<S: Service>(
+    State(front): State<Arc<McpHttp<S>>>,
+    principal: Option<Extension<Principal>>,
+    headers: HeaderMap,
+    body: Body,
+) -> HttpResponse {
+    let principal = principal_of(principal);
     if let Err(resp) = preflight(&headers, &front.options) {
         return resp;
     }
@@ -255,7 +274,10 @@ async fn post_mcp<S: Service>(State(front): State<Arc<McpHttp<S>>>, headers: Hea
     let is_init = messages.iter().any(|m| matches!(m, Ok(Message::Request(r)) if r.method == method::INITIALIZE));
     let (entry, new_session) = if modern {
         let outbound = Outbound::new();
-        let session = front.service.open("http", outbound.clone());
+        let session = match front.service.open("http", outbound.clone(), principal) {
+            Ok(s) => s,
+            Err(e) => return refused(e),
+        };
         (Arc::new(Entry { session, outbound, last_seen: AtomicU64::new(front.now_ms()) }), None)
     } else if is_init {
         if batch {
@@ -266,11 +288,14 @@ async fn post_mcp<S: Service>(State(front): State<Arc<McpHttp<S>>>, headers: Hea
             );
         }
         let outbound = Outbound::new();
-        let session = front.service.open("http", outbound.clone());
+        let session = match front.service.open("http", outbound.clone(), principal) {
+            Ok(s) => s,
+            Err(e) => return refused(e),
+        };
         let entry = Entry { session, outbound, last_seen: AtomicU64::new(front.now_ms()) };
         (Arc::new(entry), Some(new_session_id()))
     } else {
-        match front.lookup(&headers) {
+        match front.lookup(&headers, &principal) {
             Ok(e) => (e, None),
             Err(resp) => return resp,
         }
@@ -432,7 +457,12 @@ fn modern_refusal(headers: &HeaderMap) -> Option<HttpResponse> {
     })
 }
 
-async fn get_mcp<S: Service>(State(front): State<Arc<McpHttp<S>>>, headers: HeaderMap) -> HttpResponse {
+async fn get_mcp<S: Service>(
+    State(front): State<Arc<McpHttp<S>>>,
+    principal: Option<Extension<Principal>>,
+    headers: HeaderMap,
+) -> HttpResponse {
+    let principal = principal_of(principal);
     if let Err(resp) = preflight(&headers, &front.options) {
         return resp;
     }
@@ -446,7 +476,7 @@ async fn get_mcp<S: Service>(State(front): State<Arc<McpHttp<S>>>, headers: Head
             "Not Acceptable: GET /mcp needs Accept: text/event-stream",
         );
     }
-    let entry = match front.lookup(&headers) {
+    let entry = match front.lookup(&headers, &principal) {
         Ok(e) => e,
         Err(resp) => return resp,
     };
@@ -462,14 +492,19 @@ async fn get_mcp<S: Service>(State(front): State<Arc<McpHttp<S>>>, headers: Head
     sse_response(rx, None, Some(DetachOnDrop(entry.outbound.clone())), front.options.keepalive)
 }
 
-async fn delete_mcp<S: Service>(State(front): State<Arc<McpHttp<S>>>, headers: HeaderMap) -> HttpResponse {
+async fn delete_mcp<S: Service>(
+    State(front): State<Arc<McpHttp<S>>>,
+    principal: Option<Extension<Principal>>,
+    headers: HeaderMap,
+) -> HttpResponse {
+    let principal = principal_of(principal);
     if let Err(resp) = preflight(&headers, &front.options) {
         return resp;
     }
     if let Some(resp) = modern_refusal(&headers) {
         return resp;
     }
-    let entry = match front.lookup(&headers) {
+    let entry = match front.lookup(&headers, &principal) {
         Ok(e) => e,
         Err(resp) => return resp,
     };

@@ -17,20 +17,21 @@ use std::convert::Infallible;
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
-use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response as HttpResponse};
 use axum::routing::{get, post};
+use axum::{Extension, Router};
 use futures_util::future::{Either, join_all};
 use futures_util::stream::{self, Stream};
 use tokio::sync::mpsc;
 use tokio_util::task::TaskTracker;
 
 use super::http::{HttpOptions, error, origin_allowed};
-use super::{Outbound, Service, Session, Tx, sse};
+use super::{Outbound, Service, Session, Tx, principal_of, sse};
+use crate::auth::Principal;
 use crate::protocol::{Frame, Message, code, jsonrpc};
 
 struct Entry<S> {
@@ -169,7 +170,11 @@ fn new_session_id() -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-async fn get_sse<S: Service>(State(front): State<Arc<LegacySse<S>>>, headers: HeaderMap) -> HttpResponse {
+async fn get_sse<S: Service>(
+    State(front): State<Arc<LegacySse<S>>>,
+    principal: Option<Extension<Principal>>,
+    headers: HeaderMap,
+) -> HttpResponse {
     if let Some(resp) = forbidden_origin(&headers, &front.options) {
         return resp;
     }
@@ -182,7 +187,10 @@ async fn get_sse<S: Service>(State(front): State<Arc<LegacySse<S>>>, headers: He
     }
     let (tx, rx) = mpsc::channel::<String>(1024);
     let outbound = Outbound::attached(tx.clone());
-    let session = front.service.open("sse", outbound.clone());
+    let session = match front.service.open("sse", outbound.clone(), principal_of(principal)) {
+        Ok(s) => s,
+        Err(e) => return super::http::refused(e),
+    };
     let id = new_session_id();
     let entry = Entry { session, outbound, tx: Mutex::new(Some(tx)), tasks: TaskTracker::new() };
     if let Ok(mut s) = front.sessions.lock() {
@@ -209,6 +217,7 @@ async fn get_sse<S: Service>(State(front): State<Arc<LegacySse<S>>>, headers: He
 
 async fn post_message<S: Service>(
     State(front): State<Arc<LegacySse<S>>>,
+    principal: Option<Extension<Principal>>,
     query: Result<Query<HashMap<String, String>>, QueryRejection>,
     headers: HeaderMap,
     body: Body,
@@ -231,6 +240,13 @@ async fn post_message<S: Service>(
         )
     };
     let Some(entry) = front.find(&id) else { return not_found() };
+    if entry.session.owner() != principal_of(principal).name {
+        return error(
+            StatusCode::FORBIDDEN,
+            code::INVALID_REQUEST,
+            "Forbidden: this session belongs to another client; open a GET /sse stream of your own",
+        );
+    }
     let bytes = match super::http::json_body(&headers, body, front.options.max_message_size).await {
         Ok(b) => b,
         Err(resp) => return resp,

@@ -35,6 +35,7 @@ use std::sync::{Arc, Mutex};
 
 use tokio::sync::mpsc;
 
+use crate::auth::Principal;
 use crate::protocol::{Notification, Request, Response};
 
 /// Serialized JSON-RPC messages on their way to a client. Messages are serialized
@@ -44,9 +45,27 @@ pub type Tx = mpsc::Sender<String>;
 /// Something that serves MCP sessions: the gateway, or the mock server.
 pub trait Service: Send + Sync + 'static {
     type Session: Session;
-    /// Opens a session for a new client. `outbound` is where the session sends
-    /// messages that belong to no particular request.
-    fn open(&self, front: &'static str, outbound: Outbound) -> Arc<Self::Session>;
+    /// Opens a session for a new client, who is `principal` (the front end
+    /// authenticated it, or it is the built-in local or anonymous one). `outbound`
+    /// is where the session sends messages that belong to no particular request.
+    /// Refused (with the reason) when the service takes no more sessions.
+    fn open(
+        &self,
+        front: &'static str,
+        outbound: Outbound,
+        principal: Principal,
+    ) -> Result<Arc<Self::Session>, Refused>;
+}
+
+/// Why a service would not open a session.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{0}")]
+pub struct Refused(pub String);
+
+/// The principal an HTTP request was authenticated as (put in the request's
+/// extensions by the authentication layer); anonymous when there is none.
+pub fn principal_of(ext: Option<axum::Extension<Principal>>) -> Principal {
+    ext.map(|axum::Extension(p)| p).unwrap_or_else(Principal::anonymous)
 }
 
 /// One client's session, as a transport sees it.
@@ -60,6 +79,9 @@ pub trait Session: Send + Sync + 'static {
     fn response(&self, r: Response);
     /// The client is gone: cancel what is in flight, release what is held.
     fn close(&self);
+    /// The name of the principal the session belongs to: a request for it from
+    /// anyone else is refused, so a session id alone is not a credential.
+    fn owner(&self) -> &str;
 }
 
 /// The stream a session uses for messages that belong to no request: the

@@ -14,6 +14,7 @@ use tokio_util::task::TaskTracker;
 
 use super::lines::{Line, LineReader};
 use super::{Outbound, Service, Session};
+use crate::auth::Principal;
 use crate::protocol::{ErrorObject, Frame, Id, Message, Response, code, jsonrpc};
 
 /// Serves one session over `input`/`output` until end of input or `shutdown`.
@@ -26,7 +27,15 @@ where
 {
     let (tx, rx) = mpsc::channel::<String>(1024);
     let writer = tokio::spawn(super::lines::write_lines(output, rx));
-    let session = service.open("stdio", Outbound::attached(tx.clone()));
+    let session = match service.open("stdio", Outbound::attached(tx.clone()), Principal::local()) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::error!("cannot open the stdio session: {e}");
+            drop(tx);
+            let _ = writer.await;
+            return;
+        }
+    };
     let tasks = TaskTracker::new();
     let mut reader = LineReader::new(input, max_message_size);
     loop {

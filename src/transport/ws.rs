@@ -15,7 +15,6 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::Router;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
@@ -23,6 +22,7 @@ use axum::extract::ws::{CloseFrame, Message as WsMessage, WebSocket, WebSocketUp
 use axum::http::HeaderMap;
 use axum::response::Response as HttpResponse;
 use axum::routing::get;
+use axum::{Extension, Router};
 use futures_util::sink::SinkExt;
 use futures_util::stream::{SplitSink, StreamExt};
 use tokio::sync::{mpsc, oneshot};
@@ -32,7 +32,8 @@ use tokio_util::task::TaskTracker;
 
 use super::http::{HttpOptions, error};
 use super::legacy_sse::{dispatch, forbidden_origin};
-use super::{Outbound, Service, Session};
+use super::{Outbound, Service, Session, principal_of};
+use crate::auth::Principal;
 use crate::protocol::{ErrorObject, Id, Message, Response, code, jsonrpc};
 
 /// How long a closing connection waits for its cancelled requests to answer and
@@ -77,6 +78,7 @@ impl<S: Service> McpWs<S> {
 
 async fn get_ws<S: Service>(
     State(front): State<Arc<McpWs<S>>>,
+    principal: Option<Extension<Principal>>,
     headers: HeaderMap,
     ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> HttpResponse {
@@ -94,10 +96,11 @@ async fn get_ws<S: Service>(
             );
         }
     };
+    let principal = principal_of(principal);
     let limit = front.options.max_message_size;
     let token = front.connections.token();
     ws.max_message_size(limit).max_frame_size(limit).on_upgrade(move |socket| async move {
-        serve(&front, socket).await;
+        serve(&front, socket, principal).await;
         drop(token);
     })
 }
@@ -128,12 +131,21 @@ fn close_after(e: axum::Error) -> Option<CloseFrame> {
     }
 }
 
-async fn serve<S: Service>(front: &McpWs<S>, socket: WebSocket) {
+async fn serve<S: Service>(front: &McpWs<S>, socket: WebSocket, principal: Principal) {
     let (sink, mut stream) = socket.split();
     let (tx, rx) = mpsc::channel::<String>(1024);
     let (done, done_rx) = oneshot::channel();
     let mut writer = tokio::spawn(write_loop(sink, rx, done_rx, front.options.keepalive));
-    let session = front.service.open("websocket", Outbound::attached(tx.clone()));
+    let session = match front.service.open("websocket", Outbound::attached(tx.clone()), principal) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::warn!("websocket session refused: {e}");
+            drop(tx);
+            let _ = done.send(Some(close_frame(close_code::AGAIN, "the gateway takes no more sessions")));
+            let _ = writer.await;
+            return;
+        }
+    };
     let tasks = TaskTracker::new();
     let close = loop {
         let next = tokio::select! {

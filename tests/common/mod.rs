@@ -319,6 +319,8 @@ pub struct HttpClient {
     pub url: String,
     pub session: Option<String>,
     pub version: String,
+    /// Sent as `Authorization: Bearer <auth>` when set.
+    pub auth: Option<String>,
     next_id: i64,
 }
 
@@ -356,7 +358,14 @@ pub fn parse_sse(body: &str) -> Vec<Value> {
 
 impl HttpClient {
     pub fn new(url: String) -> HttpClient {
-        HttpClient { http: reqwest::Client::new(), url, session: None, version: "2025-11-25".into(), next_id: 1 }
+        HttpClient {
+            http: reqwest::Client::new(),
+            url,
+            session: None,
+            version: "2025-11-25".into(),
+            auth: None,
+            next_id: 1,
+        }
     }
 
     pub fn builder(&self) -> reqwest::RequestBuilder {
@@ -368,6 +377,9 @@ impl HttpClient {
             .header("mcp-protocol-version", &self.version);
         if let Some(s) = &self.session {
             b = b.header("mcp-session-id", s);
+        }
+        if let Some(a) = &self.auth {
+            b = b.header("authorization", format!("Bearer {a}"));
         }
         b
     }
