@@ -116,7 +116,15 @@ async fn mount_survives_kill_9_and_clients_see_every_change() {
     let list = cli_json(&setup, &["list", "--json"]);
     let ids: Vec<&str> = list.as_array().expect("list").iter().filter_map(|s| s["id"].as_str()).collect();
     assert_eq!(ids, ["alpha", "beta"]);
-    let info = cli_json(&setup, &["info", "beta", "--json"]);
+    // The restored mount starts in the background: wait for it to be ready.
+    let deadline = std::time::Instant::now() + WAIT;
+    let info = loop {
+        let info = cli_json(&setup, &["info", "beta", "--json"]);
+        if info["state"] == "ready" || std::time::Instant::now() > deadline {
+            break info;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
     assert_eq!(info["source"], "mounted");
     assert!(info["capabilities"].as_array().is_some_and(|c| c.iter().any(|x| x == "tools")), "{info}");
     assert!(info["latency_avg_ms"].as_f64().is_some(), "latency after its lists were fetched: {info}");

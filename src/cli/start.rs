@@ -26,6 +26,7 @@ use crate::observe::audit::Audit;
 use crate::registry::{InstanceLock, Store};
 use crate::transport::http::{HttpOptions, McpHttp};
 use crate::transport::legacy_sse::LegacySse;
+use crate::transport::tls::{Tls, TlsFiles};
 use crate::transport::ws::McpWs;
 
 #[derive(Args, Debug)]
@@ -161,12 +162,13 @@ pub fn run(args: StartArgs) -> anyhow::Result<ExitCode> {
             cfg.gateway.listen
         );
     }
-    if cfg.gateway.tls_cert.is_some() {
-        bail!(
-            "gateway.tls_cert: TLS on the front end is not supported by this version yet; refusing to start rather \
-             than serve plain HTTP where you asked for HTTPS (terminate TLS in front of vmcp meanwhile)"
-        );
-    }
+    let tls = match (&cfg.gateway.tls_cert, &cfg.gateway.tls_key) {
+        (Some(cert), Some(key)) if !args.stdio => {
+            let files = TlsFiles { cert: cert.clone(), key: key.clone(), client_ca: cfg.gateway.tls_client_ca.clone() };
+            Some(Tls::new(files).map_err(|e| anyhow::anyhow!("gateway.tls_cert: {e}"))?)
+        }
+        _ => None,
+    };
     crate::protocol::jsonrpc::set_max_depth(cfg.gateway.max_json_depth);
     if args.daemon {
         return daemonize(&args, &cfg);
@@ -192,7 +194,7 @@ pub fn run(args: StartArgs) -> anyhow::Result<ExitCode> {
         restore_mounts(&gateway, &store);
         let reloader = Reloader::new(paths.clone(), gateway.clone(), cfg.clone());
         tokio::spawn(reloader.clone().watch(Duration::from_secs(2), stop.clone()));
-        tokio::spawn(reload_on_sighup(reloader.clone(), stop.clone()));
+        tokio::spawn(reload_on_sighup(reloader.clone(), tls.clone(), stop.clone()));
         let admin_task = if args.stdio {
             None
         } else {
@@ -220,7 +222,7 @@ pub fn run(args: StartArgs) -> anyhow::Result<ExitCode> {
         let result = if args.stdio {
             serve_stdio(&gateway, &cfg, stop.clone()).await
         } else {
-            serve_http(&gateway, &cfg, stop.clone()).await
+            serve_http(&gateway, &cfg, tls, stop.clone()).await
         };
         stop.cancel();
         tracing::info!("stopping backends");
@@ -269,7 +271,7 @@ fn restore_mounts(gateway: &Arc<Gateway>, store: &Store) {
 }
 
 /// SIGHUP: reload the configuration.
-async fn reload_on_sighup(reloader: Arc<Reloader>, stop: CancellationToken) {
+async fn reload_on_sighup(reloader: Arc<Reloader>, tls: Option<Arc<Tls>>, stop: CancellationToken) {
     use tokio::signal::unix::{SignalKind, signal};
     let Ok(mut hup) = signal(SignalKind::hangup()) else { return };
     loop {
@@ -279,6 +281,11 @@ async fn reload_on_sighup(reloader: Arc<Reloader>, stop: CancellationToken) {
         }
         tracing::info!("SIGHUP: reloading the configuration");
         let _ = reloader.reload().await;
+        if let Some(t) = &tls
+            && let Err(e) = t.reload()
+        {
+            tracing::error!("TLS certificate not reloaded; the running one stays: {e}");
+        }
     }
 }
 
@@ -311,7 +318,12 @@ async fn serve_stdio(gateway: &Arc<Gateway>, cfg: &Config, stop: CancellationTok
     Ok(())
 }
 
-async fn serve_http(gateway: &Arc<Gateway>, cfg: &Config, stop: CancellationToken) -> anyhow::Result<()> {
+async fn serve_http(
+    gateway: &Arc<Gateway>,
+    cfg: &Config,
+    tls: Option<Arc<Tls>>,
+    stop: CancellationToken,
+) -> anyhow::Result<()> {
     let addr = &cfg.gateway.listen;
     let listener = tokio::net::TcpListener::bind(addr)
         .await
@@ -327,7 +339,8 @@ async fn serve_http(gateway: &Arc<Gateway>, cfg: &Config, stop: CancellationToke
         Some(a) => Some(Authenticator::new(a).map_err(|e| anyhow::anyhow!("[auth]: {e}"))?),
         None => None,
     };
-    let guard = Arc::new(Guard { authenticator, scheme: "http" });
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    let guard = Arc::new(Guard { authenticator, scheme });
     let service = Arc::new(gateway.clone());
     let mcp = McpHttp::new(service.clone(), options.clone());
     let legacy = LegacySse::new(service.clone(), options.clone());
@@ -343,17 +356,13 @@ async fn serve_http(gateway: &Arc<Gateway>, cfg: &Config, stop: CancellationToke
     let app = Router::new().merge(guarded).merge(health_routes(gateway.clone())).merge(layer::metadata_routes(guard));
     // Announce the address on stderr in a fixed form, so scripts (and tests) that
     // pass port 0 can find it.
-    eprintln!("vmcp: listening on http://{local}/mcp");
+    eprintln!("vmcp: listening on {scheme}://{local}/mcp");
     tracing::info!(%local, servers = cfg.servers.len(), "serving MCP over streamable HTTP at /mcp");
     let grace = cfg.gateway.shutdown_grace;
-    // Small writes (SSE events) must not wait for delayed ACKs: TCP_NODELAY.
-    let listener = listener.tap_io(|tcp| {
-        let _ = tcp.set_nodelay(true);
-    });
     let drain = mcp.clone();
     let signal = stop.clone();
     let draining = gateway.clone();
-    let server = axum::serve(listener, app).with_graceful_shutdown(async move {
+    let graceful = async move {
         signal.cancelled().await;
         // Requests in flight get shutdown_grace to finish; new ones are refused.
         draining.drain(grace).await;
@@ -363,8 +372,21 @@ async fn serve_http(gateway: &Arc<Gateway>, cfg: &Config, stop: CancellationToke
         ws.close_all();
         // WebSocket connections left the HTTP server at the upgrade: wait for them here.
         ws.closed().await;
-    });
-    let serving = tokio::spawn(async move { server.await });
+    };
+    let server: futures_util::future::BoxFuture<'static, std::io::Result<()>> = match tls {
+        Some(tls) => {
+            let listener = tls.listen(listener).context("TLS listener")?;
+            Box::pin(axum::serve(listener, app).with_graceful_shutdown(graceful).into_future())
+        }
+        None => {
+            // Small writes (SSE events) must not wait for delayed ACKs: TCP_NODELAY.
+            let listener = listener.tap_io(|tcp| {
+                let _ = tcp.set_nodelay(true);
+            });
+            Box::pin(axum::serve(listener, app).with_graceful_shutdown(graceful).into_future())
+        }
+    };
+    let serving = tokio::spawn(server);
     stop.cancelled().await;
     // The drain's grace, then a little for streams to end.
     match tokio::time::timeout(grace + Duration::from_secs(5), serving).await {

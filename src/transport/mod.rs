@@ -10,6 +10,7 @@
 //! - [`http`]: the server side of streamable HTTP (`/mcp`).
 //! - [`legacy_sse`]: the server side of the legacy HTTP+SSE transport (`/sse` + `/message`).
 //! - [`ws`]: the server side of MCP over WebSocket (`/ws`).
+//! - [`tls`]: TLS for those HTTP front ends, reloadable.
 //! - [`lines`], [`sse`]: the two framings these use.
 //! - [`peer`]: request bookkeeping every server-side session needs.
 //!
@@ -27,6 +28,7 @@ pub mod peer;
 pub mod sse;
 pub mod sse_client;
 pub mod stdio;
+pub mod tls;
 pub mod ws;
 pub mod ws_client;
 

@@ -270,12 +270,14 @@ impl HttpGateway {
         Self::from_child(child, "vmcp-http").await
     }
 
-    /// Waits for the "listening on http://ADDR/mcp" line.
+    /// Waits for the "listening on http(s)://ADDR/mcp" line.
     pub async fn from_child(mut child: Child, tag: &'static str) -> HttpGateway {
         let mut stderr = tee_stderr(&mut child, tag);
         let base = tokio::time::timeout(WAIT, async {
             while let Some(line) = stderr.recv().await {
-                if let Some(rest) = line.split("listening on http://").nth(1) {
+                if let Some(rest) = line.split("listening on ").nth(1)
+                    && rest.starts_with("http")
+                {
                     return rest.trim_end_matches("/mcp").to_owned();
                 }
             }
@@ -283,7 +285,7 @@ impl HttpGateway {
         })
         .await
         .expect("listening line");
-        HttpGateway { child, base: format!("http://{base}"), stderr }
+        HttpGateway { child, base, stderr }
     }
 
     pub fn url(&self, path: &str) -> String {
