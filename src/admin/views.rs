@@ -158,10 +158,27 @@ pub fn server_detail(gateway: &Gateway, s: &Arc<Server>) -> ServerView {
         (Some(cmd), _) => {
             std::iter::once(cmd.clone()).chain(s.config.args.iter().cloned()).collect::<Vec<_>>().join(" ")
         }
-        (None, Some(url)) => url.clone(),
-        (None, None) => s.config.urls.iter().map(|e| e.url.as_str()).collect::<Vec<_>>().join(" "),
+        (None, Some(url)) => redact_url(url),
+        (None, None) => s.config.urls.iter().map(|e| redact_url(&e.url)).collect::<Vec<_>>().join(" "),
     });
     v
+}
+
+/// A URL as it may be shown: a password and the query (where tokens tend to
+/// hide) are replaced by `***`. Header and environment values are never shown.
+pub fn redact_url(url: &str) -> String {
+    match reqwest::Url::parse(url) {
+        Ok(mut u) => {
+            if u.password().is_some() {
+                let _ = u.set_password(Some("***"));
+            }
+            if u.query().is_some() {
+                u.set_query(Some("***"));
+            }
+            u.to_string()
+        }
+        Err(_) => "<unparsable URL>".to_owned(),
+    }
 }
 
 pub fn status(a: &Admin) -> StatusView {
@@ -179,5 +196,14 @@ pub fn status(a: &Admin) -> StatusView {
         sessions: a.gateway.session_count(),
         ready_for_traffic: not_ready.is_empty(),
         not_ready,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn urls_are_shown_without_secrets() {
+        assert_eq!(super::redact_url("https://u:pw@h.test/mcp?token=abc"), "https://u:***@h.test/mcp?***");
+        assert_eq!(super::redact_url("http://h.test/mcp"), "http://h.test/mcp");
     }
 }

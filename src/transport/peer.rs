@@ -82,6 +82,9 @@ impl InFlight {
 }
 
 /// Requests sent to the client, waiting for answers.
+/// Server→client requests one client may leave unanswered at once.
+pub const MAX_OUTSTANDING: usize = 64;
+
 pub struct Outstanding {
     next: AtomicI64,
     waiting: Mutex<HashMap<i64, oneshot::Sender<Response>>>,
@@ -111,6 +114,15 @@ impl Outstanding {
     ) -> Result<Box<RawValue>, ErrorObject> {
         let (tx, rx) = oneshot::channel();
         if let Ok(mut m) = self.waiting.lock() {
+            // A client that never answers must not collect requests without end.
+            if m.len() >= MAX_OUTSTANDING {
+                return Err(ErrorObject::new(
+                    code::INTERNAL_ERROR,
+                    format!(
+                        "the client has {MAX_OUTSTANDING} requests from servers unanswered; {method} not sent until it answers some"
+                    ),
+                ));
+            }
             m.insert(id, tx);
         }
         let msg = Message::Request(Request { id: Id::Number(id), method: method.to_owned(), params }).to_json();
@@ -189,6 +201,47 @@ mod tests {
             o.answer(Response::ok(Id::Number(id), crate::protocol::jsonrpc::to_raw(&serde_json::json!({"roots": []}))))
         );
         assert_eq!(ask.await.unwrap().unwrap().get(), r#"{"roots":[]}"#);
+    }
+
+    #[tokio::test]
+    async fn a_client_that_never_answers_gets_no_more_than_the_cap() {
+        let o = std::sync::Arc::new(Outstanding::default());
+        let (sent_tx, mut sent_rx) = tokio::sync::mpsc::unbounded_channel();
+        let mut asks = Vec::new();
+        for _ in 0..MAX_OUTSTANDING {
+            let (o, tx) = (o.clone(), sent_tx.clone());
+            let id = o.next_id();
+            asks.push(tokio::spawn(async move {
+                o.ask(
+                    id,
+                    "roots/list",
+                    None,
+                    move |m| tx.send(m).is_ok(),
+                    Duration::from_secs(60),
+                    std::future::pending(),
+                )
+                .await
+            }));
+        }
+        for _ in 0..MAX_OUTSTANDING {
+            sent_rx.recv().await.unwrap();
+        }
+        let tx = sent_tx.clone();
+        let over = o
+            .ask(
+                o.next_id(),
+                "roots/list",
+                None,
+                move |m| tx.send(m).is_ok(),
+                Duration::from_secs(60),
+                std::future::pending(),
+            )
+            .await;
+        assert!(over.unwrap_err().message.contains("unanswered"));
+        assert!(sent_rx.try_recv().is_err(), "the one over the cap was not sent");
+        for a in asks {
+            a.abort();
+        }
     }
 
     #[tokio::test]
