@@ -2,6 +2,12 @@
 
 use std::process::ExitCode;
 
+/// mimalloc rather than the system allocator: every forwarded request allocates
+/// and frees small buffers on two threads, where glibc's malloc spent about a
+/// fifth of the gateway's CPU (see BENCHMARKS.md).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     vmcp::cli::main()
 }

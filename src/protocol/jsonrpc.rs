@@ -102,7 +102,8 @@ impl Id {
 pub struct ErrorObject {
     pub code: i64,
     pub message: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Kept as sent, `null` included (a present `null` is not an absent member).
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "present")]
     pub data: Option<Box<RawValue>>,
 }
 
@@ -358,6 +359,20 @@ fn check_depth(bytes: &[u8], max: u32) -> Result<(), u32> {
 
 /// Parses exactly one message (no batch).
 pub fn parse_message(bytes: &[u8]) -> Result<Message, ParseError> {
+    // serde would read the envelope from an array of its members too; JSON-RPC
+    // messages are objects. Only `{` may open one (JSON-level errors in what
+    // follows are still reported as parse errors below).
+    match bytes.iter().find(|b| !b.is_ascii_whitespace()) {
+        Some(b'{') | None => {}
+        Some(_) => {
+            if serde_json::from_slice::<serde::de::IgnoredAny>(bytes).is_ok() {
+                return Err(ParseError::Invalid {
+                    id: None,
+                    reason: "a JSON-RPC message must be a JSON object".into(),
+                });
+            }
+        }
+    }
     let env: Envelope = match serde_json::from_slice(bytes) {
         Ok(env) => env,
         Err(e) if e.is_data() => {

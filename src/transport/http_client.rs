@@ -105,6 +105,8 @@ fn safe_to_repeat(m: &str) -> bool {
 
 struct Shared {
     spec: HttpSpec,
+    /// `spec.url`, parsed once (reqwest would parse the string on every request).
+    url: reqwest::Url,
     headers: HeaderMap,
     http: reqwest::Client,
     incoming: mpsc::Sender<Line>,
@@ -139,6 +141,7 @@ pub fn connect(spec: HttpSpec) -> Result<Link, ConnectError> {
     let (in_tx, in_rx) = mpsc::channel::<Line>(256);
     let stop = CancellationToken::new();
     let shared = Arc::new(Shared {
+        url,
         spec,
         headers,
         http,
@@ -176,7 +179,7 @@ async fn run(shared: Arc<Shared>, mut out: mpsc::Receiver<String>) -> String {
     let _ = tokio::time::timeout(Duration::from_secs(1), shared.tasks.wait()).await;
     if let Some(session) = shared.session_id() {
         let req =
-            shared.http.delete(&shared.spec.url).headers(shared.headers.clone()).header("mcp-session-id", session);
+            shared.http.delete(shared.url.clone()).headers(shared.headers.clone()).header("mcp-session-id", session);
         let _ = tokio::time::timeout(Duration::from_secs(1), req.send()).await;
     }
     why
@@ -297,7 +300,7 @@ impl Shared {
     async fn post_modern(&self, msg: &str, m: &str, name: Option<&str>, id: Option<&Id>) -> Result<(), Failure> {
         let mut b = self
             .http
-            .post(&self.spec.url)
+            .post(self.url.clone())
             .headers(self.headers.clone())
             .header(CONTENT_TYPE, "application/json")
             .header(ACCEPT, "application/json, text/event-stream")
@@ -356,7 +359,7 @@ impl Shared {
         let had_session = self.session_id().is_some();
         let b = self
             .http
-            .post(&self.spec.url)
+            .post(self.url.clone())
             .header(CONTENT_TYPE, "application/json")
             .header(ACCEPT, "application/json, text/event-stream")
             .body(msg.to_owned());
@@ -518,7 +521,7 @@ fn open_get_stream_once(shared: &Arc<Shared>) {
             if s.stop.is_cancelled() {
                 return;
             }
-            let b = s.http.get(&s.spec.url).header(ACCEPT, "text/event-stream");
+            let b = s.http.get(s.url.clone()).header(ACCEPT, "text/event-stream");
             let sent = tokio::select! {
                 r = s.request(b, true).send() => r,
                 _ = s.stop.cancelled() => return,

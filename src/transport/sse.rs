@@ -6,10 +6,25 @@
 pub fn message_event(json: &str) -> String {
     let mut out = String::with_capacity(json.len() + 24);
     out.push_str("event: message\n");
-    for line in json.split('\n') {
+    // SSE ends a line at CR, LF or CRLF. In JSON those can only be whitespace
+    // between tokens (inside strings they are escaped), so each becomes a
+    // line break: the reader joins the lines with LF, which is whitespace too.
+    let mut rest = json;
+    loop {
+        let (line, next) = match rest.find(['\n', '\r']) {
+            Some(i) => {
+                let skip = if rest[i..].starts_with("\r\n") { 2 } else { 1 };
+                (&rest[..i], Some(&rest[i + skip..]))
+            }
+            None => (rest, None),
+        };
         out.push_str("data: ");
-        out.push_str(line.strip_suffix('\r').unwrap_or(line));
+        out.push_str(line);
         out.push('\n');
+        match next {
+            Some(n) => rest = n,
+            None => break,
+        }
     }
     out.push('\n');
     out
@@ -45,6 +60,9 @@ pub struct Parser {
     has_data: bool,
     limit: usize,
     oversized: bool,
+    /// A line outgrew the limit before its end arrived: the rest of it, up to
+    /// the next `\n`, is discarded (it is not a line of its own).
+    skipping: bool,
 }
 
 /// What the parser produced from a chunk.
@@ -57,12 +75,22 @@ pub enum Parsed {
 
 impl Parser {
     pub fn new(limit: usize) -> Self {
-        Parser { buf: Vec::new(), current: Event::default(), has_data: false, limit, oversized: false }
+        Parser { buf: Vec::new(), current: Event::default(), has_data: false, limit, oversized: false, skipping: false }
     }
 
     /// Feeds bytes; returns the events they complete.
     pub fn push(&mut self, chunk: &[u8]) -> Vec<Parsed> {
         let mut out = Vec::new();
+        let mut chunk = chunk;
+        if self.skipping {
+            match chunk.iter().position(|&b| b == b'\n') {
+                Some(pos) => {
+                    self.skipping = false;
+                    chunk = &chunk[pos + 1..];
+                }
+                None => return out,
+            }
+        }
         self.buf.extend_from_slice(chunk);
         let mut start = 0;
         while let Some(pos) = self.buf[start..].iter().position(|&b| b == b'\n') {
@@ -76,13 +104,41 @@ impl Parser {
             self.line(&line, &mut out);
         }
         self.buf.drain(..start);
-        // A single line longer than the limit would otherwise buffer without end.
+        // What is left is the start of a line. It must not buffer without end:
+        // once it is sure to be too long it is dropped and the rest of it
+        // skipped, with the verdict a whole line would have got (so chunking
+        // never changes what comes out): a field's value over the limit makes
+        // the event too large; a comment or unknown field is ignored either way.
         if self.buf.len() > self.limit {
-            let n = self.buf.len();
-            self.buf.clear();
-            self.oversized = true;
-            self.current.data.clear();
-            out.push(Parsed::TooLarge(n));
+            let (field, value) = match self.buf.iter().position(|&b| b == b':') {
+                Some(i) => {
+                    let v = &self.buf[i + 1..];
+                    (Some(&self.buf[..i]), v.strip_prefix(b" ").unwrap_or(v))
+                }
+                None => (None, &self.buf[..0]),
+            };
+            // A trailing CR may be half of a CRLF: not part of the value.
+            let value_len = value.len() - usize::from(value.last() == Some(&b'\r'));
+            let verdict = match field {
+                Some(b"data") => {
+                    let total = self.current.data.len() + usize::from(self.has_data) + value_len;
+                    (total > self.limit).then_some(Some(total))
+                }
+                Some(b"event" | b"id") => (value_len > self.limit).then_some(Some(value_len)),
+                // A comment, an unknown field, or a name longer than any known one.
+                _ => (self.buf.len() > self.limit + 8).then_some(None),
+            };
+            if let Some(too_large) = verdict {
+                self.buf.clear();
+                self.skipping = true;
+                if let Some(n) = too_large
+                    && !self.oversized
+                {
+                    self.oversized = true;
+                    self.current.data.clear();
+                    out.push(Parsed::TooLarge(n));
+                }
+            }
         }
         out
     }
@@ -105,6 +161,14 @@ impl Parser {
             Some((f, v)) => (f, v.strip_prefix(' ').unwrap_or(v)),
             None => (line, ""),
         };
+        if matches!(field, "event" | "id") && value.len() > self.limit {
+            if !self.oversized {
+                self.oversized = true;
+                self.current.data.clear();
+                out.push(Parsed::TooLarge(value.len()));
+            }
+            return;
+        }
         match field {
             "event" => self.current.event = Some(value.to_owned()),
             "data" => {
@@ -176,7 +240,19 @@ mod parser_tests {
         assert_eq!(got[1], Parsed::Event(Event { event: None, data: "ok".into(), id: None }));
         // A line without end, too.
         let mut p = Parser::new(10);
-        assert!(matches!(p.push(&[b'x'; 50])[..], [Parsed::TooLarge(50)]));
-        assert_eq!(p.push(b"\ndata: y\n\n"), vec![Parsed::Event(Event { event: None, data: "y".into(), id: None })]);
+        let mut long = b"data: ".to_vec();
+        long.extend_from_slice(&[b'x'; 50]);
+        assert!(matches!(p.push(&long)[..], [Parsed::TooLarge(50)]));
+        // The rest of that line is skipped; the event it began ends at the blank line.
+        assert_eq!(
+            p.push(b"xxx\n\ndata: y\n\n"),
+            vec![Parsed::Event(Event { event: None, data: "y".into(), id: None })]
+        );
+        // A long comment is ignored whole, and does not touch the next event.
+        let mut p = Parser::new(10);
+        let mut comment = b": ".to_vec();
+        comment.extend_from_slice(&[b'c'; 50]);
+        assert!(p.push(&comment).is_empty());
+        assert_eq!(p.push(b"\ndata: z\n\n"), vec![Parsed::Event(Event { event: None, data: "z".into(), id: None })]);
     }
 }
