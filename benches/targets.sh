@@ -97,7 +97,7 @@ echo "   idle RSS with 10 stdio backends: $(mib "$IDLE") (target: at most 20 MiB
 BEFORE_HWM="$(hwm_kib "$PID")"
 "$VMCP" bench --url "$URL/mcp" --sessions 1 --requests 3 --warmup 0s --tool s1__big --args '{"bytes":10485760}' --json >"$WORK/big.json"
 AFTER_HWM="$(hwm_kib "$PID")"
-OK="$(grep -o '"ok":[0-9]*' "$WORK/big.json" | head -1)"
+OK="$(grep -o '"ok": *[0-9]*' "$WORK/big.json" | head -1)"
 echo "   3 calls returning 10 MiB each ($OK): peak RSS $(mib "$BEFORE_HWM") -> $(mib "$AFTER_HWM"), extra $(mib $((AFTER_HWM - IDLE))) over idle (target: at most 20 MiB)"
 kill "$PID"; wait "$PID" 2>/dev/null || true
 
@@ -110,6 +110,6 @@ BASE="$(rss_kib "$PID")"
 INIT='{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"t","version":"0"}}}'
 export URL INIT
 seq 1 "$SESSIONS" | xargs -P 8 -n 50 sh -c 'for _ in "$@"; do curl -s -o /dev/null -H "content-type: application/json" -H "accept: application/json" "$URL/mcp" -d "$INIT"; done' _
-OPEN="$("$VMCP" status --config "$WORK/many.toml" --json | grep -o '"sessions":[0-9]*')"
+OPEN="$("$VMCP" status --config "$WORK/many.toml" --json | grep -o '"sessions": *[0-9]*')"
 AFTER="$(rss_kib "$PID")"
 echo "   $OPEN open: RSS $(mib "$BASE") -> $(mib "$AFTER") (target: within 300 MiB)"

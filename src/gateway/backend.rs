@@ -167,13 +167,11 @@ impl BackendConn {
     pub async fn run(self: Arc<Self>, mut incoming: mpsc::Receiver<Line>, handler: Handler) {
         while let Some(line) = incoming.recv().await {
             match line {
-                Line::Data(bytes) => match jsonrpc::parse_message(&bytes) {
-                    Ok(Message::Response(r)) => self.complete(r),
-                    Ok(msg) => handler(&self, msg),
-                    Err(e) => {
-                        tracing::warn!(server = %self.server, "ignoring unreadable output from the server: {e}: {}", preview(&bytes))
-                    }
+                Line::Data(bytes) if bytes.len() >= jsonrpc::LARGE_RESULT => match jsonrpc::take_result(bytes) {
+                    Ok(r) => self.complete(r),
+                    Err(bytes) => self.read(&bytes, &handler),
                 },
+                Line::Data(bytes) => self.read(&bytes, &handler),
                 Line::TooLong(n) => {
                     tracing::warn!(server = %self.server, "the server sent a {n}-byte message, over gateway.max_message_size; dropped");
                     self.fail_if_single(|p| GatewayError::TooLarge {
@@ -184,6 +182,17 @@ impl BackendConn {
             }
         }
         self.close();
+    }
+
+    /// Handles one message the server sent.
+    fn read(self: &Arc<Self>, bytes: &[u8], handler: &Handler) {
+        match jsonrpc::parse_message(bytes) {
+            Ok(Message::Response(r)) => self.complete(r),
+            Ok(msg) => handler(self, msg),
+            Err(e) => {
+                tracing::warn!(server = %self.server, "ignoring unreadable output from the server: {e}: {}", preview(bytes))
+            }
+        }
     }
 
     /// Marks the connection closed and fails every waiting caller.

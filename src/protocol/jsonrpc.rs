@@ -156,6 +156,25 @@ impl Response {
     pub fn err(id: Id, error: ErrorObject) -> Self {
         Response { id, outcome: Err(error) }
     }
+
+    /// Serializes the response, consuming it. A large result is not copied:
+    /// its own buffer gets the envelope written around it (the bytes move
+    /// within the buffer), so a 10 MiB result is never held twice here.
+    pub fn into_json(self) -> String {
+        match self.outcome {
+            Ok(raw) if raw.get().len() >= LARGE_RESULT => {
+                let id = serde_json::to_string(&self.id).unwrap_or_else(|_| "null".to_owned());
+                let prefix = format!(r#"{{"jsonrpc":"2.0","id":{id},"result":"#);
+                let text: Box<str> = raw.into();
+                let mut text = String::from(text);
+                text.reserve_exact(prefix.len() + 1);
+                text.insert_str(0, &prefix);
+                text.push('}');
+                text
+            }
+            outcome => Message::Response(Response { id: self.id, outcome }).to_json(),
+        }
+    }
 }
 
 /// One JSON-RPC message.
@@ -316,6 +335,56 @@ pub fn parse_frame(bytes: &[u8]) -> Frame {
     Frame::Single(parse_message(bytes))
 }
 
+/// A response whose result is at least this large is read by [`take_result`].
+pub const LARGE_RESULT: usize = 1 << 20;
+
+/// The members of a plain result response, borrowed from the text.
+#[derive(Deserialize)]
+struct ResultView<'a> {
+    #[serde(borrow, default)]
+    jsonrpc: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    id: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    result: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    method: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    error: Option<&'a RawValue>,
+}
+
+/// Reads a result response without copying its result: the result's bytes are
+/// moved to the front of the buffer they arrived in, which then becomes the raw
+/// value. A 10 MiB tool result then costs 10 MiB, not 20, on its way in.
+/// Anything else (a request, an error, a malformed message) is handed back
+/// untouched for [`parse_message`].
+pub fn take_result(mut bytes: Vec<u8>) -> Result<Response, Vec<u8>> {
+    // An object, not the array serde would also read the view from.
+    if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        return Err(bytes);
+    }
+    let (id, start, len) = {
+        let Ok(view) = serde_json::from_slice::<ResultView<'_>>(&bytes) else { return Err(bytes) };
+        let plain = view.jsonrpc.map(RawValue::get) == Some("\"2.0\"") && view.method.is_none() && view.error.is_none();
+        let (Some(result), Some(id), true) = (view.result, view.id.and_then(Id::from_raw), plain) else {
+            return Err(bytes);
+        };
+        let start = result.get().as_ptr() as usize - bytes.as_ptr() as usize;
+        (id, start, result.get().len())
+    };
+    bytes.copy_within(start..start + len, 0);
+    bytes.truncate(len);
+    // The bytes were one JSON value inside valid JSON text: UTF-8, and a value.
+    let text = match String::from_utf8(bytes) {
+        Ok(t) => t,
+        Err(e) => return Err(e.into_bytes()),
+    };
+    match RawValue::from_string(text) {
+        Ok(raw) => Ok(Response { id, outcome: Ok(raw) }),
+        Err(_) => Err(Vec::new()),
+    }
+}
+
 /// The deepest nesting [`parse_frame`] accepts (`gateway.max_json_depth`).
 /// Process-wide, like the limit it mirrors: set once at start.
 static MAX_DEPTH: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(64);
@@ -456,6 +525,39 @@ mod tests {
         match parse_frame(text.as_bytes()) {
             Frame::Single(m) => m,
             Frame::Batch(_) => panic!("unexpected batch"),
+        }
+    }
+
+    #[test]
+    fn large_results_serialize_in_their_own_buffer_and_read_back_the_same() {
+        let body =
+            format!(r#"{{"content":[{{"type":"text","text":"{}"}}],"_meta":{{"k":1.50}}}}"#, "x".repeat(LARGE_RESULT));
+        let raw = RawValue::from_string(body.clone()).unwrap();
+        let json = Response::ok(Id::String("a".into()), raw).into_json();
+        assert_eq!(
+            json,
+            Message::Response(Response::ok(Id::String("a".into()), RawValue::from_string(body).unwrap())).to_json()
+        );
+        let small = Response::ok(Id::Number(1), RawValue::from_string("{}".into()).unwrap()).into_json();
+        assert_eq!(small, r#"{"jsonrpc":"2.0","id":1,"result":{}}"#);
+    }
+
+    #[test]
+    fn large_results_are_taken_in_place_and_anything_else_is_handed_back() {
+        let text =
+            r#"{"jsonrpc":"2.0","id":7,"result":{"content":[{"type":"text","text":"x\ny"}],"_meta":{"k":1.50}}}"#;
+        let r = take_result(text.as_bytes().to_vec()).expect("a result");
+        assert_eq!(r.id, Id::Number(7));
+        assert_eq!(r.outcome.unwrap().get(), r#"{"content":[{"type":"text","text":"x\ny"}],"_meta":{"k":1.50}}"#);
+        for other in [
+            r#"{"jsonrpc":"2.0","id":1,"error":{"code":1,"message":"m"}}"#,
+            r#"{"jsonrpc":"2.0","id":1,"method":"ping"}"#,
+            r#"{"jsonrpc":"1.0","id":1,"result":{}}"#,
+            r#"{"jsonrpc":"2.0","id":[1],"result":{}}"#,
+            r#"["2.0",1,{}]"#,
+            "not json",
+        ] {
+            assert_eq!(take_result(other.as_bytes().to_vec()).unwrap_err(), other.as_bytes(), "{other}");
         }
     }
 

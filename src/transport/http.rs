@@ -333,7 +333,7 @@ async fn post_mcp<S: Service>(
                 let fut = session.clone().request(r, Some(tx.clone()));
                 async move {
                     let resp = fut.await;
-                    let _ = tx.send(Message::Response(resp).to_json()).await;
+                    let _ = tx.send(resp.into_json()).await;
                 }
             });
             join_all(futs).await;
@@ -359,7 +359,7 @@ async fn post_mcp<S: Service>(
             jsonrpc::to_raw(&msgs).get().to_owned()
         } else {
             match responses.pop() {
-                Some(r) => Message::Response(r).to_json(),
+                Some(r) => r.into_json(),
                 None => return StatusCode::ACCEPTED.into_response(),
             }
         };
@@ -586,17 +586,48 @@ fn sse_response(
 }
 
 fn event_stream(state: StreamState) -> impl Stream<Item = Result<Bytes, Infallible>> + Send {
+    use futures_util::StreamExt as _;
     stream::unfold(state, |mut st| async move {
         tokio::select! {
-            msg = st.rx.recv() => msg.map(|m| (Ok(Bytes::from(sse::message_event(&m))), st)),
-            _ = st.keepalive.tick() => Some((Ok(Bytes::from_static(sse::KEEPALIVE.as_bytes())), st)),
+            msg = st.rx.recv() => msg.map(|m| (sse_frames(m), st)),
+            _ = st.keepalive.tick() => Some((vec![Bytes::from_static(sse::KEEPALIVE.as_bytes())], st)),
         }
     })
+    .flat_map(|frames| stream::iter(frames.into_iter().map(Ok)))
+}
+
+/// Messages at least this large are framed without being copied.
+const ZERO_COPY_FRAME: usize = 64 * 1024;
+
+/// One message as an SSE event. A large one that is a single line (as vmcp's
+/// own serialization always is) goes out as its own buffer between a header and
+/// a trailer, not copied into a new one: a 10 MiB result costs 10 MiB here, not 20.
+fn sse_frames(json: String) -> Vec<Bytes> {
+    if json.len() >= ZERO_COPY_FRAME && !json.bytes().any(|b| b == b'\n' || b == b'\r') {
+        return vec![Bytes::from_static(b"event: message\ndata: "), Bytes::from(json), Bytes::from_static(b"\n\n")];
+    }
+    vec![Bytes::from(sse::message_event(&json))]
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn large_messages_are_framed_without_a_copy_and_read_the_same() {
+        let big = format!("{{\"x\":\"{}\"}}", "a".repeat(ZERO_COPY_FRAME));
+        let sent = big.clone();
+        let at = sent.as_ptr();
+        let frames = sse_frames(sent);
+        assert_eq!(frames.len(), 3);
+        assert_eq!(frames[1].as_ptr(), at, "the message's own buffer, not a copy");
+        let joined: Vec<u8> = frames.iter().flat_map(|f| f.iter().copied()).collect();
+        assert_eq!(joined, sse::message_event(&big).into_bytes());
+        // Small, or spread over lines: one frame, as before.
+        assert_eq!(sse_frames("{}".into()), vec![Bytes::from(sse::message_event("{}"))]);
+        let lines = format!("{{\n{}}}", " ".repeat(ZERO_COPY_FRAME));
+        assert_eq!(sse_frames(lines.clone()), vec![Bytes::from(sse::message_event(&lines))]);
+    }
 
     fn with_origin(o: &str) -> HeaderMap {
         let mut h = HeaderMap::new();

@@ -122,7 +122,7 @@ pub(crate) fn dispatch<S: Session>(session: &Arc<S>, frame: Frame, tx: &Tx, task
             let fut = session.clone().request(r, None);
             let tx = tx.clone();
             tasks.spawn(async move {
-                let _ = tx.send(Message::Response(fut.await).to_json()).await;
+                let _ = tx.send(fut.await.into_json()).await;
             });
             return;
         }

@@ -105,7 +105,7 @@ async fn dispatch_one<S: Session>(
             let tx = tx.clone();
             tasks.spawn(async move {
                 let resp = fut.await;
-                let _ = tx.send(Message::Response(resp).to_json()).await;
+                let _ = tx.send(resp.into_json()).await;
             });
         }
         Ok(Message::Notification(n)) => session.notification(n),
