@@ -65,7 +65,13 @@ impl Gateway {
     fn hash_key(server: &Server, session: &ClientSession, params: &RawObject) -> Vec<u8> {
         let by_session = || session.id.to_le_bytes().to_vec();
         match &server.config.hash_key {
-            HashKey::Session | HashKey::Client => by_session(),
+            HashKey::Session => by_session(),
+            // An authenticated client is its principal; the built-in ones
+            // (local, anonymous) are many clients, told apart by session.
+            HashKey::Client => match session.principal.via {
+                crate::auth::Via::ApiKey | crate::auth::Via::Jwt => session.principal.name.as_bytes().to_vec(),
+                _ => by_session(),
+            },
             HashKey::Name => {
                 params.get_str("name").or_else(|| params.get_str("uri")).map_or_else(by_session, String::into_bytes)
             }

@@ -251,12 +251,13 @@ impl Gateway {
     /// holds no place in the concurrency limit.
     fn admit_client(&self, session: &ClientSession, m: &str) -> Result<Option<super::limit::Permit>, GatewayError> {
         if let Some(rate) = &self.limits.client_rate {
-            // Without authentication a client is its session; a stateless HTTP
-            // client has none, so all of them share one allowance.
-            let key = if session.is_modern() && session.front != "stdio" {
-                "stateless".to_owned()
-            } else {
-                format!("session:{}", session.id)
+            // An authenticated client is its principal. Without authentication a
+            // client is its session; a stateless HTTP client has none, so all of
+            // them share one allowance.
+            let key = match session.principal.via {
+                crate::auth::Via::ApiKey | crate::auth::Via::Jwt => format!("principal:{}", session.principal.name),
+                _ if session.is_modern() && session.front != "stdio" => "stateless".to_owned(),
+                _ => format!("session:{}", session.id),
             };
             if let Err(wait) = rate.check(&key) {
                 return Err(GatewayError::RateLimited {
