@@ -291,3 +291,49 @@ async fn discover_and_both_eras_on_http() {
     assert!(common::tool_names(&tools).iter().any(|t| t == "alpha__echo"));
     gw.stop().await;
 }
+
+/// The Python SDK as the client of a gateway with `[auth]` and a policy: with its
+/// API key it sees only what the policy allows and a denied tool is unknown to
+/// it; with a wrong key it is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn python_sdk_with_a_bearer_key_and_a_policy() {
+    let Some(peers) = Peers::python("python_sdk_with_a_bearer_key_and_a_policy") else {
+        return;
+    };
+    let key = "python-interop-key-0123";
+    let sha: String =
+        <sha2::Sha256 as sha2::Digest>::digest(key.as_bytes()).iter().map(|b| format!("{b:02x}")).collect();
+    let auth = format!(
+        "[auth]\napi_keys = [{{ name = \"py\", sha256 = \"{sha}\", roles = [\"dev\"] }}]\n\n\
+         [[policy]]\nroles = [\"dev\"]\nallow = [\"alpha__*\"]\ndeny = [\"alpha__crash\"]\n"
+    );
+    let setup = Setup::new("", &[mock_server("alpha", &[]), mock_server("beta", &[]), auth]);
+    let gw = HttpGateway::start(&setup).await;
+    let url = gw.url("/mcp");
+    let with = |k: &str, call: &str| {
+        vec![
+            "--timeout".to_owned(),
+            "30".to_owned(),
+            "--header".to_owned(),
+            format!("Authorization:Bearer {k}"),
+            "--call".to_owned(),
+            call.to_owned(),
+            "--args".to_owned(),
+            r#"{"text":"hi"}"#.to_owned(),
+            "--http".to_owned(),
+            url.clone(),
+        ]
+    };
+    let run = peers.py_client(&with(key, "alpha__echo")).await;
+    let out = run.assert_ok();
+    assert_eq!(out["call"]["text"], "hi", "{out}");
+    let tools: Vec<&str> = out["tools"].as_array().expect("tools").iter().filter_map(Value::as_str).collect();
+    assert!(tools.contains(&"alpha__echo") && !tools.contains(&"alpha__crash"), "{tools:?}");
+    assert!(tools.iter().all(|t| t.starts_with("alpha__")), "{tools:?}");
+    let denied = peers.py_client(&with(key, "alpha__crash")).await;
+    assert_eq!(denied.out["call"]["error"]["message"], "Unknown tool: alpha__crash", "{}", denied.out);
+    let refused = peers.py_client(&with("not-our-key", "alpha__echo")).await;
+    assert_ne!(refused.code, Some(0));
+    assert!(refused.out["errors"].to_string().contains("Unauthorized"), "{}", refused.out);
+    gw.stop().await;
+}

@@ -147,10 +147,16 @@ async fn serve<S: Service>(front: &McpWs<S>, socket: WebSocket, principal: Princ
         }
     };
     let tasks = TaskTracker::new();
+    let mut writer_ended = false;
     let close = loop {
         let next = tokio::select! {
             next = stream.next() => next,
             _ = front.shutdown.cancelled() => break Some(close_frame(close_code::AWAY, "vmcp is shutting down")),
+            // The writer gave up (the client stopped reading, or the socket failed).
+            _ = &mut writer, if !writer_ended => {
+                writer_ended = true;
+                break None;
+            }
         };
         match next {
             Some(Ok(WsMessage::Text(text))) => dispatch(&session, jsonrpc::parse_frame(text.as_bytes()), &tx, &tasks),
@@ -171,13 +177,16 @@ async fn serve<S: Service>(front: &McpWs<S>, socket: WebSocket, principal: Princ
     drop(session);
     drop(tx);
     let _ = done.send(close);
-    if tokio::time::timeout(CLOSE_WAIT, &mut writer).await.is_err() {
+    if !writer_ended && tokio::time::timeout(CLOSE_WAIT, &mut writer).await.is_err() {
         writer.abort();
     }
 }
 
 /// Owns the sending half: messages from `rx`, a ping every `every`, and, once
 /// `done` fires, what is left in `rx` and the close frame.
+/// How long one write to a client may take before the connection is given up.
+const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
+
 async fn write_loop(
     mut sink: SplitSink<WebSocket, WsMessage>,
     mut rx: mpsc::Receiver<String>,
@@ -197,8 +206,15 @@ async fn write_loop(
             _ = ping.tick() => WsMessage::Ping(Bytes::new()),
             close = &mut done => break close,
         };
-        if sink.send(msg).await.is_err() {
-            return;
+        // A client that stops reading would hold this task (and its queue) for
+        // ever: a write that cannot complete in time ends the connection.
+        match tokio::time::timeout(WRITE_TIMEOUT, sink.send(msg)).await {
+            Ok(Ok(())) => {}
+            Ok(Err(_)) => return,
+            Err(_) => {
+                tracing::info!("websocket client stopped reading for {} s; closing", WRITE_TIMEOUT.as_secs());
+                return;
+            }
         }
     };
     while let Ok(text) = rx.try_recv() {
