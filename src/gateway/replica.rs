@@ -308,7 +308,9 @@ async fn run_once(
     };
     let grace = settings.shutdown_grace;
     let init = tokio::select! {
-        r = tokio::time::timeout(settings.init_timeout, ready) => r,
+        // A link that ended says why (refused, TLS, HTTP status): that reason
+        // beats the "connection closed" the pending initialize gets at the same time.
+        biased;
         why = lifetime.ended() => {
             lifetime.stop(grace).await;
             conn.close();
@@ -319,13 +321,25 @@ async fn run_once(
             conn.close();
             return RunEnd::Stopped;
         }
+        r = tokio::time::timeout(settings.init_timeout, ready) => r,
     };
     let (info, lists) = match init {
         Ok(Ok(v)) => v,
         Ok(Err(e)) => {
+            // The connection closed under initialize: its own reason may be a
+            // moment behind; wait for it briefly, it says more.
+            let why = match e {
+                super::GatewayError::Gone { .. } => {
+                    tokio::time::timeout(Duration::from_millis(500), lifetime.ended()).await.ok()
+                }
+                _ => None,
+            };
             lifetime.stop(grace).await;
             conn.close();
-            return RunEnd::Failed(format!("initialize failed: {e}"));
+            return RunEnd::Failed(match why {
+                Some(why) => format!("ended during start-up: {why}"),
+                None => format!("initialize failed: {e}"),
+            });
         }
         Err(_) => {
             lifetime.stop(grace).await;
