@@ -61,8 +61,11 @@ impl Gateway {
         (idle.min(cap), cap)
     }
 
-    /// What `consistent_hash` hashes for this request.
+    /// What `consistent_hash` hashes for this request (nothing for the other strategies).
     fn hash_key(server: &Server, session: &ClientSession, params: &RawObject) -> Vec<u8> {
+        if server.config.balance != Balance::ConsistentHash || server.replicas.len() < 2 {
+            return Vec::new();
+        }
         let by_session = || session.id.to_le_bytes().to_vec();
         match &server.config.hash_key {
             HashKey::Session => by_session(),
@@ -115,8 +118,8 @@ impl Gateway {
         let server = self
             .server(server_id)
             .ok_or_else(|| GatewayError::Unavailable { server: server_id.to_owned(), reason: "not mounted".into() })?;
-        if let (Some(capability), Some(info)) = (capability_for(m), server.info())
-            && !info.has(capability)
+        if let Some(capability) = capability_for(m)
+            && server.conn().is_some_and(|c| c.info().is_some_and(|i| !i.has(capability)))
         {
             return Err(GatewayError::NoCapability {
                 server: server_id.to_owned(),
@@ -148,6 +151,8 @@ impl Gateway {
                 .await;
         }
         self.limits.retry_budget.deposit();
+        // Only a request that may be tried again needs a copy of its params kept.
+        let may_retry = server.replicas.len() > 1 && server.config.retries > 0;
         let mut tried: Vec<usize> = Vec::new();
         let mut last: Option<GatewayError> = None;
         loop {
@@ -158,9 +163,9 @@ impl Gateway {
                     return Err(last.unwrap_or(e));
                 }
             };
-            let result = self
-                .forward_on(session, &pick.conn, m, params.clone(), related.clone(), (idle, cap), Some(&pick))
-                .await;
+            let attempt = if may_retry { params.clone() } else { std::mem::take(&mut params) };
+            let result =
+                self.forward_on(session, &pick.conn, m, attempt, related.clone(), (idle, cap), Some(&pick)).await;
             // A request the replica never received (its connection was already
             // closed) can go elsewhere whatever it is; one it may have acted on
             // only when it is safe to repeat.

@@ -313,6 +313,20 @@ impl Server {
         if self.status() == Status::Disabled {
             return Err(GatewayError::Unavailable { server: self.id.to_string(), reason: self.describe() });
         }
+        // One replica (the common case): no lists to build.
+        if let [only] = &self.replicas[..] {
+            let conn = only.conn().filter(|c| !c.is_closed() && !tried.contains(&only.index));
+            let Some(conn) = conn else {
+                let reason = if tried.is_empty() { self.describe() } else { "no other replica is ready".to_owned() };
+                return Err(GatewayError::Unavailable { server: self.id.to_string(), reason });
+            };
+            return match only.breaker.admit() {
+                Ok(ticket) => Ok(Pick { replica: only.clone(), conn, ticket }),
+                Err(wait) => {
+                    Err(GatewayError::CircuitOpen { server: self.id.to_string(), retry_in_ms: wait.as_millis() })
+                }
+            };
+        }
         let ready: Vec<(&Arc<Replica>, Arc<BackendConn>)> = self
             .replicas
             .iter()
