@@ -308,6 +308,9 @@ pub struct Metrics {
     retries: Family<ServerLabels, Counter>,
     route_hits: Counter,
     route_misses: Counter,
+    /// Replica labels that have a breaker series, by server, so unmounting
+    /// a server drops them too.
+    breaker_series: std::sync::Mutex<HashMap<String, Vec<String>>>,
     servers: RwLock<Servers>,
     cap: usize,
 }
@@ -417,6 +420,7 @@ impl Metrics {
             retries,
             route_hits,
             route_misses,
+            breaker_series: std::sync::Mutex::new(HashMap::new()),
             servers: RwLock::new(Servers::default()),
             cap,
         }
@@ -531,6 +535,13 @@ impl Metrics {
 
     /// Drops every series of `server` (it was unmounted).
     pub fn server_removed(&self, server: &str) {
+        let replicas = self.breaker_series.lock().ok().and_then(|mut seen| seen.remove(server)).unwrap_or_default();
+        for replica in replicas {
+            let labels = ReplicaLabels { server: server.to_owned(), replica };
+            self.breaker.remove(&labels);
+            self.breaker_opened.remove(&labels);
+        }
+        self.retries.remove(&ServerLabels { server: server.into() });
         // The families are pruned under the write lock: a concurrent first use
         // would otherwise pick up a series about to be removed.
         let mut servers = write(&self.servers);
@@ -566,6 +577,12 @@ impl Metrics {
             "half_open" => 1,
             _ => 0,
         };
+        if let Ok(mut seen) = self.breaker_series.lock() {
+            let replicas = seen.entry(server.to_owned()).or_default();
+            if !replicas.iter().any(|r| r == replica) {
+                replicas.push(replica.to_owned());
+            }
+        }
         if value == 2 {
             self.breaker_opened.get_or_create(&labels).inc();
         }
@@ -952,6 +969,22 @@ mod tests {
             .find_map(|l| l.strip_prefix(r#"vmcp_request_duration_seconds_sum{server="time",method="tools/call"} "#))
             .and_then(|v| v.parse::<f64>().ok());
         assert!(sum.is_some_and(|s| (s - 100.7034).abs() < 1e-9), "{text}");
+    }
+
+    #[test]
+    fn breaker_series_leave_with_their_server() {
+        let m = Metrics::new();
+        m.breaker_state("pool", "0", "open");
+        m.breaker_state("pool", "1", "closed");
+        m.retried("pool");
+        m.breaker_state("other", "0", "half_open");
+        let text = m.encode();
+        assert!(text.contains(r#"vmcp_breaker_state{server="pool",replica="0"} 2"#), "{text}");
+        assert!(text.contains(r#"vmcp_breaker_opened_total{server="pool",replica="0"} 1"#), "{text}");
+        m.server_removed("pool");
+        let text = m.encode();
+        assert!(!text.contains(r#"server="pool""#), "{text}");
+        assert!(text.contains(r#"vmcp_breaker_state{server="other",replica="0"} 1"#), "{text}");
     }
 
     #[test]
