@@ -14,35 +14,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 DURATION="${DURATION:-5s}"
 REPEATS="${REPEATS:-3}"
 SESSIONS="${SESSIONS:-1 16 64}"
-TARGET_DIR="${CARGO_TARGET_DIR:-target}"
-cargo build --release --quiet
-VMCP="$TARGET_DIR/release/vmcp"
-WORK="$(mktemp -d)"
-PIDS=()
-cleanup() {
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-# Starts a command in the background (its pid kept for the cleanup: not in a
-# subshell) and sets URL from its "listening on http://ADDR/mcp" line.
-listen() {
-  local log="$1"; shift
-  "$@" >/dev/null 2>"$log" &
-  PIDS+=($!)
-  for _ in $(seq 1 200); do
-    if grep -q "listening on http://" "$log"; then
-      URL="$(grep -o "http://[0-9.:]*" "$log" | head -1)"
-      return
-    fi
-    sleep 0.05
-  done
-  echo "no listening line in $log" >&2
-  cat "$log" >&2
-  exit 1
-}
+source benches/lib.sh
 
 listen "$WORK/mock.log" "$VMCP" mock --listen 127.0.0.1:0 --name direct
 MOCK_URL="$URL"

@@ -12,39 +12,14 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 SESSIONS="${SESSIONS:-10000}"
-TARGET_DIR="${CARGO_TARGET_DIR:-target}"
-cargo build --release --quiet
-VMCP="$(realpath "$TARGET_DIR/release/vmcp")"
-WORK="$(mktemp -d)"
-PIDS=()
-cleanup() {
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
+source benches/lib.sh
 
 rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
 hwm_kib() { awk '/^VmHWM:/ {print $2}' "/proc/$1/status"; }
 mib() { awk -v k="$1" 'BEGIN { printf "%.1f MiB", k / 1024 }'; }
 
 # Starts vmcp with a config, waits for its listening line; sets PID and URL.
-start() {
-  local config="$1" log="$2"
-  "$VMCP" start --config "$config" >/dev/null 2>"$log" &
-  PID=$!
-  PIDS+=("$PID")
-  for _ in $(seq 1 600); do
-    if grep -q "listening on http://" "$log"; then
-      URL="$(grep -o "http://[0-9.:]*" "$log" | head -1)"
-      return
-    fi
-    sleep 0.05
-  done
-  echo "no listening line in $log" >&2
-  cat "$log" >&2
-  exit 1
-}
+start() { listen "$2" "$VMCP" start --config "$1"; }
 
 # Waits until every configured server is ready (vmcp health check exits 0).
 ready() {

@@ -127,7 +127,8 @@ impl Gateway {
                 capability: capability.to_owned(),
             });
         }
-        let tool = if m == method::TOOLS_CALL { params.get_str("name") } else { None };
+        // The tool's name is only needed when the server limits tools' rates.
+        let tool = if m == method::TOOLS_CALL && !server.tool_rates.is_empty() { params.get_str("name") } else { None };
         let _permit = server.admit(tool.as_deref()).inspect_err(count_rejection)?;
         crate::protocol::modern::strip_client_meta(&mut params);
         let (idle, cap) = self.timeouts(&server, m);

@@ -62,7 +62,7 @@ impl Gateway {
                 // What a principal may not use answers exactly like what does not exist.
                 if !session.policy.allows(&name) {
                     let e = unknown();
-                    self.audit(session, m, &name, None, &params, started, Err(&e), true);
+                    self.audit(session, m, &name, None, params.get("arguments"), started, Err(&e), true);
                     return Err(e);
                 }
                 let subject = if m == method::TOOLS_CALL {
@@ -79,16 +79,18 @@ impl Gateway {
                     Ok(t) => t,
                     Err(e) => {
                         let denied = matches!(e, GatewayError::Denied { .. });
-                        self.audit(session, m, &name, None, &params, started, Err(&e), denied);
+                        self.audit(session, m, &name, None, params.get("arguments"), started, Err(&e), denied);
                         return Err(e);
                     }
                 };
-                let arguments = params.clone();
+                // Only the arguments are kept for the audit, and only when it writes them.
+                let arguments =
+                    if self.audit.wants_arguments() { params.get("arguments").map(|a| a.to_owned()) } else { None };
                 params.set("name", &original);
                 // Prompts are read, not acted on: safe to repeat.
                 let safe = safe || m == method::PROMPTS_GET;
                 let result = self.forward(session, &server, m, params, related, safe).await;
-                self.audit(session, m, &name, Some(&server), &arguments, started, result.as_deref(), false);
+                self.audit(session, m, &name, Some(&server), arguments.as_deref(), started, result.as_deref(), false);
                 result
             }
             method::RESOURCES_READ => {
@@ -98,20 +100,20 @@ impl Gateway {
                     .get_str("uri")
                     .ok_or_else(|| GatewayError::InvalidParams(format!("{m}: missing \"uri\"")))?;
                 if let Err(e) = self.may_use_resource(session, &uri) {
-                    self.audit(session, m, &uri, None, &params, started, Err(&e), true);
+                    self.audit(session, m, &uri, None, None, started, Err(&e), true);
                     return Err(e);
                 }
                 let (server, original) = match self.resolve_uri_ruled(&rules, m, &uri) {
                     Ok(t) => t,
                     Err(e) => {
                         let denied = matches!(e, GatewayError::Denied { .. });
-                        self.audit(session, m, &uri, None, &params, started, Err(&e), denied);
+                        self.audit(session, m, &uri, None, None, started, Err(&e), denied);
                         return Err(e);
                     }
                 };
                 params.set("uri", &original);
                 let result = self.forward(session, &server, m, params, related, true).await;
-                self.audit(session, m, &uri, Some(&server), &RawObject::new(), started, result.as_deref(), false);
+                self.audit(session, m, &uri, Some(&server), None, started, result.as_deref(), false);
                 result
             }
             method::RESOURCES_SUBSCRIBE | method::RESOURCES_UNSUBSCRIBE => {
@@ -218,7 +220,7 @@ impl Gateway {
         m: &str,
         name: &str,
         server: Option<&str>,
-        params: &RawObject,
+        arguments: Option<&RawValue>,
         started: Instant,
         result: Result<&RawValue, &GatewayError>,
         denied: bool,
@@ -232,7 +234,6 @@ impl Gateway {
             Err(_) if denied => ("denied", None),
             Err(e) => ("error", Some(e.to_error_object().code)),
         };
-        let arguments = if self.audit.wants_arguments() { params.get("arguments") } else { None };
         self.audit.record(&crate::observe::audit::Entry {
             principal: &session.principal.name,
             session: session.id,
