@@ -375,3 +375,54 @@ async fn mock_listen_speaks_all_three_http_transports() {
     assert_eq!(first_text(&r), "over /ws");
     ws.close().await;
 }
+
+#[tokio::test]
+async fn ws_client_that_answers_no_ping_is_closed() {
+    use futures_util::{SinkExt, StreamExt};
+    let (_setup, mut gw) = gateway("keepalive = \"200ms\"").await;
+    let url = format!("{}/ws", gw.base.replacen("http://", "ws://", 1));
+    let connect = || async { tokio::time::timeout(WAIT, tokio_tungstenite::connect_async(url.as_str())).await };
+    // Never read, so never answers the gateway's pings.
+    let (mut silent, _) = connect().await.expect("in time").expect("silent connects");
+    // Reads everything, so its pongs go back.
+    let (lively, _) = connect().await.expect("in time").expect("lively connects");
+    let (mut lively_tx, mut lively_rx) = lively.split();
+    let (pings_tx, mut pings) = tokio::sync::watch::channel(0u32);
+    let (texts_tx, mut texts) = tokio::sync::mpsc::unbounded_channel();
+    let reader = tokio::spawn(async move {
+        while let Some(Ok(frame)) = lively_rx.next().await {
+            match frame {
+                tungstenite::Message::Ping(_) => pings_tx.send_modify(|n| *n += 1),
+                tungstenite::Message::Text(t) => {
+                    let _ = texts_tx.send(t.to_string());
+                }
+                _ => {}
+            }
+        }
+    });
+
+    gw.wait_stderr("answered no ping").await;
+    // Its connection ends: with the close frame, or (when the client first
+    // tries to send the pongs it owes) with the socket already shut.
+    tokio::time::timeout(WAIT, async {
+        while let Some(frame) = silent.next().await {
+            match frame {
+                Ok(tungstenite::Message::Close(Some(c))) => {
+                    assert_eq!(u16::from(c.code), 1001, "{c:?}");
+                    assert_eq!(c.reason.as_str(), "no answer to pings");
+                }
+                Ok(_) => {}
+                Err(_) => break,
+            }
+        }
+    })
+    .await
+    .expect("the silent client's connection ends");
+
+    // The one that answers stays, well past three intervals.
+    tokio::time::timeout(WAIT, pings.wait_for(|n| *n >= 10)).await.expect("pings in time").expect("reader alive");
+    lively_tx.send(tungstenite::Message::text(r#"{"jsonrpc":"2.0","id":1,"method":"ping"}"#)).await.expect("send");
+    let answer = tokio::time::timeout(WAIT, texts.recv()).await.expect("an answer in time").expect("open");
+    assert_eq!(serde_json::from_str::<Value>(&answer).unwrap()["result"], json!({}), "{answer}");
+    reader.abort();
+}

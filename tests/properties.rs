@@ -856,6 +856,11 @@ const GATEWAY_KEYS: &[&str] = &[
     "tls_cert",
     "tls_key",
     "tls_client_ca",
+    "max_connections",
+    "max_header_size",
+    "read_timeout",
+    "write_timeout",
+    "keepalive",
     "no_such_key",
 ];
 

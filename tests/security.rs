@@ -266,3 +266,106 @@ async fn stdio_clients_are_the_local_principal() {
     let e = gw.request("tools/call", json!({"name": "alpha__crash"})).await;
     assert_eq!(e["error"]["message"], "Unknown tool: alpha__crash");
 }
+
+/// Connects to the gateway's HTTP listener with a small receive buffer (so a
+/// client that does not read makes the gateway's writes block quickly).
+async fn raw_connection(gw: &HttpGateway) -> tokio::net::TcpStream {
+    let addr: std::net::SocketAddr = gw.base.trim_start_matches("http://").parse().expect("gateway address");
+    let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+    socket.set_recv_buffer_size(4096).expect("SO_RCVBUF");
+    socket.connect(addr).await.expect("connect")
+}
+
+/// Reads until the gateway closes the connection (or resets it): what it sent.
+async fn read_to_close(conn: &mut tokio::net::TcpStream) -> Vec<u8> {
+    use tokio::io::AsyncReadExt;
+    let mut got = Vec::new();
+    let mut buf = vec![0u8; 64 * 1024];
+    tokio::time::timeout(WAIT, async {
+        loop {
+            match conn.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => got.extend_from_slice(&buf[..n]),
+            }
+        }
+    })
+    .await
+    .expect("the gateway closes the connection");
+    got
+}
+
+#[tokio::test]
+async fn connections_and_slow_clients_are_bounded() {
+    use tokio::io::AsyncWriteExt;
+    let setup = Setup::new(
+        "max_connections = 3\nmax_header_size = \"4KiB\"\nread_timeout = \"1s\"\nwrite_timeout = \"1s\"",
+        &[mock_server("alpha", &[])],
+    );
+    let mut gw = HttpGateway::start(&setup).await;
+
+    // A head over max_header_size: 431.
+    let big = reqwest::Client::new().get(gw.url("/healthz")).header("x-filler", "a".repeat(8 * 1024)).send().await;
+    assert_eq!(big.expect("an answer").status().as_u16(), 431);
+
+    // A head that never ends (slowloris): closed after read_timeout, nothing else happens.
+    let mut slow = raw_connection(&gw).await;
+    slow.write_all(b"POST /mcp HTTP/1.1\r\nhost: localhost\r\nx-slow: ").await.unwrap();
+    let answer = read_to_close(&mut slow).await;
+    assert!(!String::from_utf8_lossy(&answer).contains("200 OK"), "{}", String::from_utf8_lossy(&answer));
+
+    // A body that never ends: 408 after read_timeout.
+    let mut c = client(&gw, None);
+    c.initialize(json!({})).await;
+    let mut trickle = raw_connection(&gw).await;
+    let head = format!(
+        "POST /mcp HTTP/1.1\r\nhost: localhost\r\ncontent-type: application/json\r\naccept: application/json, text/event-stream\r\nmcp-session-id: {}\r\ncontent-length: 1000\r\n\r\n{{\"jsonrpc\"",
+        c.session.clone().unwrap()
+    );
+    trickle.write_all(head.as_bytes()).await.unwrap();
+    let answer = String::from_utf8_lossy(&read_to_close(&mut trickle).await).into_owned();
+    assert!(answer.starts_with("HTTP/1.1 408") && answer.contains("gateway.read_timeout"), "{answer}");
+
+    // A client that asks for a large answer and reads none of it: cut off after
+    // write_timeout, without the whole answer.
+    let size = 8 << 20;
+    let call = json!({"jsonrpc": "2.0", "id": 7, "method": "tools/call", "params": {"name": "alpha__big", "arguments": {"bytes": size}}}).to_string();
+    let mut stalled = raw_connection(&gw).await;
+    let head = format!(
+        "POST /mcp HTTP/1.1\r\nhost: localhost\r\ncontent-type: application/json\r\naccept: application/json, text/event-stream\r\nmcp-session-id: {}\r\ncontent-length: {}\r\n\r\n{call}",
+        c.session.clone().unwrap(),
+        call.len()
+    );
+    stalled.write_all(head.as_bytes()).await.unwrap();
+    gw.wait_stderr("gateway.write_timeout").await;
+    let got = read_to_close(&mut stalled).await;
+    assert!(got.starts_with(b"HTTP/1.1 200"), "{}", String::from_utf8_lossy(&got[..got.len().min(200)]));
+    assert!(got.len() < size, "the whole answer ({} bytes) went out", got.len());
+
+    // Everyone else was served throughout.
+    let p = c.request("tools/call", json!({"name": "alpha__echo", "arguments": {"text": "still here"}})).await;
+    assert_eq!(p.status, 200, "{p:?}");
+    assert_eq!(first_text(&p.response()["result"]), "still here");
+    drop(c);
+
+    // max_connections: three held open, the fourth gets 503 and a reason.
+    let mut held = Vec::new();
+    for _ in 0..3 {
+        held.push(raw_connection(&gw).await);
+    }
+    let mut extra = raw_connection(&gw).await;
+    let answer = String::from_utf8_lossy(&read_to_close(&mut extra).await).into_owned();
+    assert!(answer.starts_with("HTTP/1.1 503") && answer.contains("gateway.max_connections"), "{answer}");
+    // Closing them frees the places (once the gateway has seen them go).
+    drop(held);
+    let fresh = reqwest::Client::new();
+    tokio::time::timeout(WAIT, async {
+        loop {
+            match fresh.get(gw.url("/healthz")).send().await {
+                Ok(r) if r.status().is_success() => break,
+                _ => tokio::task::yield_now().await,
+            }
+        }
+    })
+    .await
+    .expect("places free again");
+}

@@ -26,6 +26,7 @@ use crate::observe::audit::Audit;
 use crate::registry::{InstanceLock, Store};
 use crate::transport::http::{HttpOptions, McpHttp};
 use crate::transport::legacy_sse::LegacySse;
+use crate::transport::serve::{self, ConnLimits};
 use crate::transport::tls::{Tls, TlsFiles};
 use crate::transport::ws::McpWs;
 
@@ -332,8 +333,9 @@ async fn serve_http(
     let options = HttpOptions {
         max_message_size: cfg.gateway.max_message_size,
         allowed_origins: cfg.gateway.allowed_origins.clone(),
-        keepalive: Duration::from_secs(15),
+        keepalive: cfg.gateway.keepalive,
         session_idle_timeout: cfg.gateway.session_idle_timeout,
+        read_timeout: cfg.gateway.read_timeout,
     };
     let authenticator = match &cfg.auth {
         Some(a) => Some(Authenticator::new(a).map_err(|e| anyhow::anyhow!("[auth]: {e}"))?),
@@ -373,25 +375,30 @@ async fn serve_http(
         // WebSocket connections left the HTTP server at the upgrade: wait for them here.
         ws.closed().await;
     };
-    let server: futures_util::future::BoxFuture<'static, std::io::Result<()>> = match tls {
+    let limits = ConnLimits {
+        max_connections: cfg.gateway.max_connections as usize,
+        max_header_size: cfg.gateway.max_header_size,
+        read_timeout: cfg.gateway.read_timeout,
+        write_timeout: cfg.gateway.write_timeout,
+    };
+    let server: futures_util::future::BoxFuture<'static, ()> = match tls {
         Some(tls) => {
             let listener = tls.listen(listener).context("TLS listener")?;
-            Box::pin(axum::serve(listener, app).with_graceful_shutdown(graceful).into_future())
+            Box::pin(serve::serve(listener, app, limits, graceful))
         }
         None => {
             // Small writes (SSE events) must not wait for delayed ACKs: TCP_NODELAY.
             let listener = listener.tap_io(|tcp| {
                 let _ = tcp.set_nodelay(true);
             });
-            Box::pin(axum::serve(listener, app).with_graceful_shutdown(graceful).into_future())
+            Box::pin(serve::serve(listener, app, limits, graceful))
         }
     };
     let serving = tokio::spawn(server);
     stop.cancelled().await;
     // The drain's grace, then a little for streams to end.
     match tokio::time::timeout(grace + Duration::from_secs(5), serving).await {
-        Ok(Ok(Ok(()))) => {}
-        Ok(Ok(Err(e))) => tracing::warn!("HTTP server: {e}"),
+        Ok(Ok(())) => {}
         Ok(Err(e)) => tracing::warn!("HTTP server task: {e}"),
         Err(_) => tracing::warn!("connections still open after {} ms; closing them", grace.as_millis()),
     }

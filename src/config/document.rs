@@ -62,6 +62,11 @@ pub(crate) const GATEWAY_KEYS: &[&str] = &[
     "tls_cert",
     "tls_key",
     "tls_client_ca",
+    "max_connections",
+    "max_header_size",
+    "read_timeout",
+    "write_timeout",
+    "keepalive",
 ];
 
 /// The keys of `[servers.<id>]`.
@@ -320,6 +325,13 @@ impl Reader<'_> {
                 "tls_cert" => g.tls_cert = self.value(&path, value),
                 "tls_key" => g.tls_key = self.value(&path, value),
                 "tls_client_ca" => g.tls_client_ca = self.value(&path, value),
+                "max_connections" => g.max_connections = self.value(&path, value),
+                "max_header_size" => {
+                    g.max_header_size = self.value(&path, value).map(|v| v.map(|SizeValue(n)| n));
+                }
+                "read_timeout" => g.read_timeout = self.duration(&path, value),
+                "write_timeout" => g.write_timeout = self.duration(&path, value),
+                "keepalive" => g.keepalive = self.duration(&path, value),
                 other => {
                     let hint = key_hint(other, GATEWAY_KEYS, SERVER_KEYS, "a [servers.<id>] table");
                     self.error(key_at, format!("unknown key `{other}` in [gateway]{hint}"));

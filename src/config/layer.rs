@@ -80,6 +80,11 @@ pub(crate) struct GatewayLayer {
     pub tls_cert: Option<At<String>>,
     pub tls_key: Option<At<String>>,
     pub tls_client_ca: Option<At<String>>,
+    pub max_connections: Option<At<u32>>,
+    pub max_header_size: Option<At<usize>>,
+    pub read_timeout: Option<At<Duration>>,
+    pub write_timeout: Option<At<Duration>>,
+    pub keepalive: Option<At<Duration>>,
 }
 
 #[derive(Debug, Clone)]
@@ -381,6 +386,11 @@ impl GatewayLayer {
         over(&mut self.tls_cert, later.tls_cert);
         over(&mut self.tls_key, later.tls_key);
         over(&mut self.tls_client_ca, later.tls_client_ca);
+        over(&mut self.max_connections, later.max_connections);
+        over(&mut self.max_header_size, later.max_header_size);
+        over(&mut self.read_timeout, later.read_timeout);
+        over(&mut self.write_timeout, later.write_timeout);
+        over(&mut self.keepalive, later.keepalive);
     }
 }
 

@@ -88,6 +88,18 @@ pub const DEFAULT_MAX_JSON_DEPTH: u32 = 64;
 pub const MIN_MAX_JSON_DEPTH: u32 = 2;
 /// Largest accepted `[gateway] max_json_depth`.
 pub const MAX_MAX_JSON_DEPTH: u32 = 1000;
+/// Default `[gateway] max_connections`.
+pub const DEFAULT_MAX_CONNECTIONS: u32 = 10_000;
+/// Default `[gateway] max_header_size`: 32 KiB, as for most HTTP servers.
+pub const DEFAULT_MAX_HEADER_SIZE: usize = 32 << 10;
+/// Smallest accepted `[gateway] max_header_size`.
+pub const MIN_MAX_HEADER_SIZE: usize = 1 << 10;
+/// Default `[gateway] read_timeout`.
+pub const DEFAULT_READ_TIMEOUT: Duration = Duration::from_secs(30);
+/// Default `[gateway] write_timeout`.
+pub const DEFAULT_WRITE_TIMEOUT: Duration = Duration::from_secs(30);
+/// Default `[gateway] keepalive`.
+pub const DEFAULT_KEEPALIVE: Duration = Duration::from_secs(15);
 /// Shortest accepted `[auth.jwt] secret`, in bytes.
 pub const MIN_JWT_SECRET_BYTES: usize = 32;
 /// The principals vmcp names itself, which no API key may take: "local" (a
@@ -219,6 +231,20 @@ pub struct GatewayConfig {
     /// TLS: CA certificates (PEM) that client certificates must chain to; with
     /// it, a client certificate is required.
     pub tls_client_ca: Option<PathBuf>,
+    /// HTTP connections open at once; one more is answered 503 and closed.
+    pub max_connections: u32,
+    /// Largest request head (request line and headers) accepted, in bytes; a
+    /// larger one is answered 431.
+    pub max_header_size: usize,
+    /// How long a client may take to send a request's head, and then its body;
+    /// an idle keep-alive connection is closed after it too.
+    pub read_timeout: Duration,
+    /// How long a write to a client may stay blocked (the client reads nothing)
+    /// before its connection is closed.
+    pub write_timeout: Duration,
+    /// How often an idle SSE stream gets a comment and a WebSocket a ping; a
+    /// WebSocket client silent for three of these is taken for gone.
+    pub keepalive: Duration,
 }
 
 impl Default for GatewayConfig {
@@ -260,6 +286,11 @@ impl Default for GatewayConfig {
             tls_cert: None,
             tls_key: None,
             tls_client_ca: None,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            max_header_size: DEFAULT_MAX_HEADER_SIZE,
+            read_timeout: DEFAULT_READ_TIMEOUT,
+            write_timeout: DEFAULT_WRITE_TIMEOUT,
+            keepalive: DEFAULT_KEEPALIVE,
         }
     }
 }

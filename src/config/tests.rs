@@ -136,6 +136,11 @@ max_json_depth = 1000
 tls_cert = "~/cert.pem"
 tls_key = "/etc/vmcp/key.pem"
 tls_client_ca = "ca.pem"
+max_connections = 7
+max_header_size = "8KiB"
+read_timeout = "5s"
+write_timeout = "10s"
+keepalive = "1s"
 "#);
     let g = config.gateway;
     assert_eq!(g.listen, "0.0.0.0:8080");
@@ -167,7 +172,12 @@ tls_client_ca = "ca.pem"
     assert_eq!(g.tls_cert, Some(PathBuf::from("/home/u/cert.pem")));
     assert_eq!(g.tls_key, Some(PathBuf::from("/etc/vmcp/key.pem")));
     assert_eq!(g.tls_client_ca, Some(PathBuf::from("ca.pem")));
-    assert_eq!(GATEWAY_KEYS.len(), 30);
+    assert_eq!(g.max_connections, 7);
+    assert_eq!(g.max_header_size, 8 * 1024);
+    assert_eq!(g.read_timeout, Duration::from_secs(5));
+    assert_eq!(g.write_timeout, Duration::from_secs(10));
+    assert_eq!(g.keepalive, Duration::from_secs(1));
+    assert_eq!(GATEWAY_KEYS.len(), 35);
     assert_eq!(ok("[gateway]\nmax_message_size = 1024").gateway.max_message_size, 1024);
     assert_eq!(ok("[gateway]\nprefix = \"never\"").gateway.prefix, PrefixMode::Never);
 }

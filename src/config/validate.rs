@@ -20,13 +20,14 @@ use super::layer::{
 use super::suggest;
 use super::{
     Affinity, ApiKey, AuthConfig, BUILTIN_PRINCIPALS, Balance, BreakerConfig, Config, DEFAULT_HEALTH_FAILURES,
-    DEFAULT_HEALTH_INTERVAL, DEFAULT_HEALTH_TIMEOUT, DEFAULT_INIT_TIMEOUT, DEFAULT_LISTEN, DEFAULT_MAX_JSON_DEPTH,
-    DEFAULT_MAX_MESSAGE_SIZE, DEFAULT_MAX_NAME_LENGTH, DEFAULT_MAX_PROCESSES, DEFAULT_MAX_REQUEST_TIME,
-    DEFAULT_MAX_SESSIONS, DEFAULT_PROCESS_IDLE_TIMEOUT, DEFAULT_REQUEST_TIMEOUT, DEFAULT_RETRIES,
+    DEFAULT_HEALTH_INTERVAL, DEFAULT_HEALTH_TIMEOUT, DEFAULT_INIT_TIMEOUT, DEFAULT_KEEPALIVE, DEFAULT_LISTEN,
+    DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_HEADER_SIZE, DEFAULT_MAX_JSON_DEPTH, DEFAULT_MAX_MESSAGE_SIZE,
+    DEFAULT_MAX_NAME_LENGTH, DEFAULT_MAX_PROCESSES, DEFAULT_MAX_REQUEST_TIME, DEFAULT_MAX_SESSIONS,
+    DEFAULT_PROCESS_IDLE_TIMEOUT, DEFAULT_READ_TIMEOUT, DEFAULT_REQUEST_TIMEOUT, DEFAULT_RETRIES,
     DEFAULT_RETRY_BUDGET_PERCENT, DEFAULT_ROUTE_CACHE_TTL, DEFAULT_SEPARATOR, DEFAULT_SERVER_NAME,
-    DEFAULT_SESSION_IDLE_TIMEOUT, DEFAULT_SHUTDOWN_GRACE, DEFAULT_STATE_DIR, GatewayConfig, HashKey, Isolation,
-    JWT_ALGORITHMS, JwtConfig, MAX_MAX_JSON_DEPTH, MIN_JWT_SECRET_BYTES, MIN_MAX_JSON_DEPTH, MIN_MAX_NAME_LENGTH,
-    Policy, PrefixMode, RouteAction, RouteRule, ServerConfig, TransportKind,
+    DEFAULT_SESSION_IDLE_TIMEOUT, DEFAULT_SHUTDOWN_GRACE, DEFAULT_STATE_DIR, DEFAULT_WRITE_TIMEOUT, GatewayConfig,
+    HashKey, Isolation, JWT_ALGORITHMS, JwtConfig, MAX_MAX_JSON_DEPTH, MIN_JWT_SECRET_BYTES, MIN_MAX_HEADER_SIZE,
+    MIN_MAX_JSON_DEPTH, MIN_MAX_NAME_LENGTH, Policy, PrefixMode, RouteAction, RouteRule, ServerConfig, TransportKind,
 };
 
 /// The most `retries` a server may have.
@@ -170,6 +171,13 @@ impl Check<'_> {
         });
         self.expect(&g.max_request_time, "gateway.max_request_time", |v| non_zero(*v));
         self.expect(&g.max_sessions, "gateway.max_sessions", |&v| positive(v == 0, "at least 1"));
+        self.expect(&g.max_connections, "gateway.max_connections", |&v| positive(v == 0, "at least 1"));
+        self.expect(&g.max_header_size, "gateway.max_header_size", |&v| {
+            positive(v < MIN_MAX_HEADER_SIZE, "at least \"1KiB\"")
+        });
+        self.expect(&g.read_timeout, "gateway.read_timeout", |v| non_zero(*v));
+        self.expect(&g.write_timeout, "gateway.write_timeout", |v| non_zero(*v));
+        self.expect(&g.keepalive, "gateway.keepalive", |v| non_zero(*v));
         self.expect(&g.max_json_depth, "gateway.max_json_depth", |&v| {
             if (MIN_MAX_JSON_DEPTH..=MAX_MAX_JSON_DEPTH).contains(&v) {
                 Ok(())
@@ -250,6 +258,11 @@ impl Check<'_> {
             tls_cert,
             tls_key,
             tls_client_ca,
+            max_connections: or(g.max_connections, DEFAULT_MAX_CONNECTIONS),
+            max_header_size: or(g.max_header_size, DEFAULT_MAX_HEADER_SIZE),
+            read_timeout: or(g.read_timeout, DEFAULT_READ_TIMEOUT),
+            write_timeout: or(g.write_timeout, DEFAULT_WRITE_TIMEOUT),
+            keepalive: or(g.keepalive, DEFAULT_KEEPALIVE),
         }
     }
 

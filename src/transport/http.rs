@@ -46,6 +46,8 @@ pub struct HttpOptions {
     pub keepalive: Duration,
     /// A session with no request and no open GET stream for this long is closed.
     pub session_idle_timeout: Duration,
+    /// How long a client may take to send a request's body.
+    pub read_timeout: Duration,
 }
 
 struct Entry<S> {
@@ -148,9 +150,10 @@ impl<S: Service> McpHttp<S> {
     }
 }
 
-/// Reads a POSTed JSON-RPC body: the content type must be JSON (when given) and
-/// the body at most `limit` bytes, which is all that is ever buffered.
-pub async fn json_body(headers: &HeaderMap, body: Body, limit: usize) -> Result<Bytes, HttpResponse> {
+/// Reads a POSTed JSON-RPC body: the content type must be JSON (when given), the
+/// body at most `max_message_size` bytes (which is all that is ever buffered),
+/// and all of it sent within `read_timeout`.
+pub async fn json_body(headers: &HeaderMap, body: Body, options: &HttpOptions) -> Result<Bytes, HttpResponse> {
     if let Some(ct) = headers.get(header::CONTENT_TYPE) {
         let ct = ct.to_str().unwrap_or("");
         if !ct.trim_start().to_ascii_lowercase().starts_with("application/json") {
@@ -161,13 +164,23 @@ pub async fn json_body(headers: &HeaderMap, body: Body, limit: usize) -> Result<
             ));
         }
     }
-    axum::body::to_bytes(body, limit).await.map_err(|_| {
-        error(
+    let limit = options.max_message_size;
+    match tokio::time::timeout(options.read_timeout, axum::body::to_bytes(body, limit)).await {
+        Ok(Ok(bytes)) => Ok(bytes),
+        Ok(Err(_)) => Err(error(
             StatusCode::PAYLOAD_TOO_LARGE,
             code::INVALID_REQUEST,
             format!("Invalid request: body exceeds gateway.max_message_size ({limit} bytes)"),
-        )
-    })
+        )),
+        Err(_) => Err(error(
+            StatusCode::REQUEST_TIMEOUT,
+            code::INVALID_REQUEST,
+            format!(
+                "Request Timeout: the body did not arrive within {} ms (gateway.read_timeout)",
+                options.read_timeout.as_millis()
+            ),
+        )),
+    }
 }
 
 /// The service takes no more sessions (`gateway.max_sessions`).
@@ -252,7 +265,7 @@ async fn post_mcp<S: Service>(
     if let Err(resp) = preflight(&headers, &front.options) {
         return resp;
     }
-    let bytes = match json_body(&headers, body, front.options.max_message_size).await {
+    let bytes = match json_body(&headers, body, &front.options).await {
         Ok(b) => b,
         Err(resp) => return resp,
     };

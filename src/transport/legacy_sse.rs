@@ -247,7 +247,7 @@ async fn post_message<S: Service>(
             "Forbidden: this session belongs to another client; open a GET /sse stream of your own",
         );
     }
-    let bytes = match super::http::json_body(&headers, body, front.options.max_message_size).await {
+    let bytes = match super::http::json_body(&headers, body, &front.options).await {
         Ok(b) => b,
         Err(resp) => return resp,
     };

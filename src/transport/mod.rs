@@ -10,6 +10,7 @@
 //! - [`http`]: the server side of streamable HTTP (`/mcp`).
 //! - [`legacy_sse`]: the server side of the legacy HTTP+SSE transport (`/sse` + `/message`).
 //! - [`ws`]: the server side of MCP over WebSocket (`/ws`).
+//! - [`serve`]: their connections: limits that hold before a request exists, graceful shutdown.
 //! - [`tls`]: TLS for those HTTP front ends, reloadable.
 //! - [`lines`], [`sse`]: the two framings these use.
 //! - [`peer`]: request bookkeeping every server-side session needs.
@@ -25,6 +26,7 @@ pub mod legacy_sse;
 pub mod lines;
 pub mod link;
 pub mod peer;
+pub mod serve;
 pub mod sse;
 pub mod sse_client;
 pub mod stdio;

@@ -4,6 +4,9 @@
 //! Requests run concurrently; one writer task owns the sending half of the socket,
 //! so frames never interleave, and pings the client every keepalive interval so
 //! idle proxies keep the connection (axum answers the client's own pings).
+//! A client from which nothing at all (not even a pong) arrives for
+//! [`SILENT_PINGS`] ping intervals is gone: its connection is closed with 1001,
+//! so a peer that vanished without a FIN does not hold its session.
 //! - `Origin` is checked before the upgrade (403), as on `/mcp`.
 //! - A binary frame is answered with a JSON-RPC error; the connection goes on.
 //! - A message over `max_message_size` closes the connection with 1009 (Message
@@ -105,6 +108,10 @@ async fn get_ws<S: Service>(
     })
 }
 
+/// Ping intervals without a single frame from the client after which it is
+/// taken for gone.
+const SILENT_PINGS: u32 = 3;
+
 /// The error a frame that carries no JSON-RPC text gets.
 fn binary_frame_error() -> String {
     let e = ErrorObject::new(code::INVALID_REQUEST, "binary frames are not supported: send JSON-RPC as text frames");
@@ -148,9 +155,21 @@ async fn serve<S: Service>(front: &McpWs<S>, socket: WebSocket, principal: Princ
     };
     let tasks = TaskTracker::new();
     let mut writer_ended = false;
+    // Whether any frame arrived since the last liveness check.
+    let mut heard = true;
+    let mut liveness = tokio::time::interval(front.options.keepalive.max(Duration::from_millis(10)) * SILENT_PINGS);
+    liveness.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    liveness.reset();
     let close = loop {
         let next = tokio::select! {
             next = stream.next() => next,
+            _ = liveness.tick() => {
+                if !std::mem::replace(&mut heard, false) {
+                    tracing::info!("websocket client answered no ping for {SILENT_PINGS} intervals; closing");
+                    break Some(close_frame(close_code::AWAY, "no answer to pings"));
+                }
+                continue;
+            }
             _ = front.shutdown.cancelled() => break Some(close_frame(close_code::AWAY, "vmcp is shutting down")),
             // The writer gave up (the client stopped reading, or the socket failed).
             _ = &mut writer, if !writer_ended => {
@@ -158,6 +177,7 @@ async fn serve<S: Service>(front: &McpWs<S>, socket: WebSocket, principal: Princ
                 break None;
             }
         };
+        heard = true;
         match next {
             Some(Ok(WsMessage::Text(text))) => dispatch(&session, jsonrpc::parse_frame(text.as_bytes()), &tx, &tasks),
             Some(Ok(WsMessage::Binary(_))) => {

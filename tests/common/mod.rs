@@ -292,6 +292,21 @@ impl HttpGateway {
         format!("{}{path}", self.base)
     }
 
+    /// Waits (within [`WAIT`]) for a line of its stderr that contains `needle`.
+    pub async fn wait_stderr(&mut self, needle: &str) -> String {
+        let lines = &mut self.stderr;
+        tokio::time::timeout(WAIT, async {
+            while let Some(line) = lines.recv().await {
+                if line.contains(needle) {
+                    return line;
+                }
+            }
+            panic!("stderr ended before a line with {needle:?}");
+        })
+        .await
+        .unwrap_or_else(|_| panic!("no stderr line with {needle:?}"))
+    }
+
     /// Sends SIGTERM and waits for the exit.
     pub async fn stop(mut self) -> std::process::ExitStatus {
         if let Some(pid) = self.child.id() {
