@@ -18,6 +18,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
+use bytes::Bytes;
 use reqwest::header::{ACCEPT, CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -103,6 +104,15 @@ fn safe_to_repeat(m: &str) -> bool {
     )
 }
 
+// Header names and values used on every request, made once rather than parsed
+// from strings each time.
+const VERSION_HEADER: HeaderName = HeaderName::from_static("mcp-protocol-version");
+const SESSION_HEADER: HeaderName = HeaderName::from_static("mcp-session-id");
+const METHOD_HEADER: HeaderName = HeaderName::from_static("mcp-method");
+const NAME_HEADER: HeaderName = HeaderName::from_static("mcp-name");
+const JSON: HeaderValue = HeaderValue::from_static("application/json");
+const JSON_OR_SSE: HeaderValue = HeaderValue::from_static("application/json, text/event-stream");
+
 struct Shared {
     spec: HttpSpec,
     /// `spec.url`, parsed once (reqwest would parse the string on every request).
@@ -113,7 +123,7 @@ struct Shared {
     session: Mutex<Option<String>>,
     version: Mutex<Option<String>>,
     /// The gateway's `initialize` request, replayed when the session expires.
-    init: Mutex<Option<String>>,
+    init: Mutex<Option<Bytes>>,
     /// Bumped by each re-initialization; serializes them.
     generation: AtomicU64,
     reinit: tokio::sync::Mutex<()>,
@@ -179,7 +189,7 @@ async fn run(shared: Arc<Shared>, mut out: mpsc::Receiver<String>) -> String {
     let _ = tokio::time::timeout(Duration::from_secs(1), shared.tasks.wait()).await;
     if let Some(session) = shared.session_id() {
         let req =
-            shared.http.delete(shared.url.clone()).headers(shared.headers.clone()).header("mcp-session-id", session);
+            shared.http.delete(shared.url.clone()).headers(shared.headers.clone()).header(SESSION_HEADER, session);
         let _ = tokio::time::timeout(Duration::from_secs(1), req.send()).await;
     }
     why
@@ -231,6 +241,7 @@ impl Shared {
     async fn deliver(self: Arc<Self>, msg: String) {
         let p = peek(&msg);
         let is_init = p.method == method::INITIALIZE;
+        let msg = Bytes::from(msg);
         if is_init && let Ok(mut i) = self.init.lock() {
             *i = Some(msg.clone());
         }
@@ -297,18 +308,18 @@ impl Shared {
     /// POSTs a 2026-07-28 request: no session; `MCP-Protocol-Version`,
     /// `Mcp-Method` and `Mcp-Name` from the body. A 4xx with a JSON-RPC error
     /// body is that request's answer.
-    async fn post_modern(&self, msg: &str, m: &str, name: Option<&str>, id: Option<&Id>) -> Result<(), Failure> {
+    async fn post_modern(&self, msg: &Bytes, m: &str, name: Option<&str>, id: Option<&Id>) -> Result<(), Failure> {
         let mut b = self
             .http
             .post(self.url.clone())
             .headers(self.headers.clone())
-            .header(CONTENT_TYPE, "application/json")
-            .header(ACCEPT, "application/json, text/event-stream")
-            .header("mcp-protocol-version", crate::protocol::Revision::V2026_07_28.as_str())
-            .header("mcp-method", header_text(m))
-            .body(msg.to_owned());
+            .header(CONTENT_TYPE, JSON)
+            .header(ACCEPT, JSON_OR_SSE)
+            .header(VERSION_HEADER, crate::protocol::Revision::V2026_07_28.as_str())
+            .header(METHOD_HEADER, header_text(m))
+            .body(msg.clone());
         if let Some(n) = name {
-            b = b.header("mcp-name", header_text(n));
+            b = b.header(NAME_HEADER, header_text(n));
         }
         let resp = tokio::select! {
             r = b.send() => r.map_err(|e| Failure::Other(format!("unreachable: {}", error_chain(&e))))?,
@@ -346,23 +357,24 @@ impl Shared {
     fn request(&self, builder: reqwest::RequestBuilder, with_session: bool) -> reqwest::RequestBuilder {
         let mut b = builder.headers(self.headers.clone());
         if let Some(v) = self.version() {
-            b = b.header("mcp-protocol-version", v);
+            b = b.header(VERSION_HEADER, v);
         }
         if with_session && let Some(s) = self.session_id() {
-            b = b.header("mcp-session-id", s);
+            b = b.header(SESSION_HEADER, s);
         }
         b
     }
 
     /// POSTs one message and feeds what comes back to `incoming`.
-    async fn post(&self, msg: &str, is_init: bool, forward: bool) -> Result<(), Failure> {
+    async fn post(&self, msg: &Bytes, is_init: bool, forward: bool) -> Result<(), Failure> {
         let had_session = self.session_id().is_some();
         let b = self
             .http
             .post(self.url.clone())
-            .header(CONTENT_TYPE, "application/json")
-            .header(ACCEPT, "application/json, text/event-stream")
-            .body(msg.to_owned());
+            .header(CONTENT_TYPE, JSON)
+            .header(ACCEPT, JSON_OR_SSE)
+            // A cheap clone: the message's bytes are shared, not copied.
+            .body(msg.clone());
         let resp = tokio::select! {
             r = self.request(b, !is_init).send() => r.map_err(|e| Failure::Other(format!("unreachable: {}", error_chain(&e))))?,
             _ = self.stop.cancelled() => return Err(Failure::Other("the connection is closing".into())),
@@ -498,8 +510,8 @@ impl Shared {
             Err(Failure::Expired) => return Err("the server refused a new session".into()),
             Err(Failure::Other(why)) => return Err(why),
         }
-        let initialized = r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#;
-        if let Err(Failure::Other(why)) = self.post(initialized, false, false).await {
+        let initialized = Bytes::from_static(br#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#);
+        if let Err(Failure::Other(why)) = self.post(&initialized, false, false).await {
             return Err(why);
         }
         self.generation.fetch_add(1, Ordering::AcqRel);
