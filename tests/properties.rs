@@ -25,9 +25,9 @@
 //! minimal input (all fixed): arrays read as messages, `error.data: null` dropped, an oversized
 //! SSE event leaking a fragment or depending on chunking, and lone CRs in `message_event`.
 //!
-//! Why proptest rather than cargo-fuzz: cargo-fuzz needs a nightly toolchain (sanitizer flags),
-//! which this project's CI cannot install. proptest runs on stable inside `cargo test`, shrinks
-//! failures to small inputs, and needs nothing but a registry crate.
+//! These complement the cargo-fuzz targets in `fuzz/` (run by `.ci/fuzz`): proptest runs inside
+//! `cargo test` on every build, shrinks failures to small inputs, and states properties across
+//! components (id remapping) that a byte-level fuzzer cannot.
 //!
 //! Case counts are kept small enough for the whole file to run in a few seconds in a debug
 //! build. For a longer fuzzing run, set `PROPTEST_CASES`, which every test here honours:

@@ -351,6 +351,10 @@ struct ResultView<'a> {
     method: Option<&'a RawValue>,
     #[serde(borrow, default)]
     error: Option<&'a RawValue>,
+    /// Not a member of a response, but [`parse_message`] checks it wherever it
+    /// appears: with it the message goes there, so the verdict never depends on size.
+    #[serde(borrow, default)]
+    params: Option<&'a RawValue>,
 }
 
 /// Reads a result response without copying its result: the result's bytes are
@@ -365,7 +369,10 @@ pub fn take_result(mut bytes: Vec<u8>) -> Result<Response, Vec<u8>> {
     }
     let (id, start, len) = {
         let Ok(view) = serde_json::from_slice::<ResultView<'_>>(&bytes) else { return Err(bytes) };
-        let plain = view.jsonrpc.map(RawValue::get) == Some("\"2.0\"") && view.method.is_none() && view.error.is_none();
+        let plain = view.jsonrpc.map(RawValue::get) == Some("\"2.0\"")
+            && view.method.is_none()
+            && view.error.is_none()
+            && view.params.is_none();
         let (Some(result), Some(id), true) = (view.result, view.id.and_then(Id::from_raw), plain) else {
             return Err(bytes);
         };
@@ -554,6 +561,9 @@ mod tests {
             r#"{"jsonrpc":"2.0","id":1,"method":"ping"}"#,
             r#"{"jsonrpc":"1.0","id":1,"result":{}}"#,
             r#"{"jsonrpc":"2.0","id":[1],"result":{}}"#,
+            // Found by the jsonrpc fuzz target: parse_message refuses it, so must this.
+            r#"{"jsonrpc":"2.0","id":1,"result":{},"params":5}"#,
+            r#"{"jsonrpc":"2.0","id":1,"result":{},"result":{}}"#,
             r#"["2.0",1,{}]"#,
             "not json",
         ] {

@@ -63,6 +63,9 @@ pub struct Parser {
     /// A line outgrew the limit before its end arrived: the rest of it, up to
     /// the next `\n`, is discarded (it is not a line of its own).
     skipping: bool,
+    /// How much of `buf` earlier pushes searched for `\n` without finding one:
+    /// a long line arriving in many chunks is searched once, not once per chunk.
+    scanned: usize,
 }
 
 /// What the parser produced from a chunk.
@@ -75,7 +78,15 @@ pub enum Parsed {
 
 impl Parser {
     pub fn new(limit: usize) -> Self {
-        Parser { buf: Vec::new(), current: Event::default(), has_data: false, limit, oversized: false, skipping: false }
+        Parser {
+            buf: Vec::new(),
+            current: Event::default(),
+            has_data: false,
+            limit,
+            oversized: false,
+            skipping: false,
+            scanned: 0,
+        }
     }
 
     /// Feeds bytes; returns the events they complete.
@@ -93,17 +104,20 @@ impl Parser {
         }
         self.buf.extend_from_slice(chunk);
         let mut start = 0;
-        while let Some(pos) = self.buf[start..].iter().position(|&b| b == b'\n') {
-            let end = start + pos;
+        let mut from = self.scanned;
+        while let Some(pos) = self.buf[from..].iter().position(|&b| b == b'\n') {
+            let end = from + pos;
             let mut line = &self.buf[start..end];
             if line.last() == Some(&b'\r') {
                 line = &line[..line.len() - 1];
             }
             let line = String::from_utf8_lossy(line).into_owned();
             start = end + 1;
+            from = start;
             self.line(&line, &mut out);
         }
         self.buf.drain(..start);
+        self.scanned = self.buf.len();
         // What is left is the start of a line. It must not buffer without end:
         // once it is sure to be too long it is dropped and the rest of it
         // skipped, with the verdict a whole line would have got (so chunking
@@ -130,6 +144,7 @@ impl Parser {
             };
             if let Some(too_large) = verdict {
                 self.buf.clear();
+                self.scanned = 0;
                 self.skipping = true;
                 if let Some(n) = too_large
                     && !self.oversized
@@ -220,6 +235,23 @@ mod parser_tests {
                 "split at {split}"
             );
         }
+    }
+
+    #[test]
+    fn a_long_line_in_many_chunks_then_more_events() {
+        // A 2 MiB event in 1 KiB chunks, whose last chunk also starts the next
+        // event: the newline search resumes where it stopped, and loses nothing.
+        let big = "x".repeat(2 << 20);
+        let text = format!("data: {big}\n\ndata: next\n\n");
+        let mut p = Parser::new(4 << 20);
+        let got: Vec<Parsed> = text.as_bytes().chunks(1024).flat_map(|c| p.push(c)).collect();
+        assert_eq!(
+            got,
+            vec![
+                Parsed::Event(Event { event: None, data: big, id: None }),
+                Parsed::Event(Event { event: None, data: "next".into(), id: None }),
+            ]
+        );
     }
 
     #[test]
