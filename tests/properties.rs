@@ -861,6 +861,7 @@ const GATEWAY_KEYS: &[&str] = &[
     "read_timeout",
     "write_timeout",
     "keepalive",
+    "worker_threads",
     "no_such_key",
 ];
 

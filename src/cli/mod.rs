@@ -172,7 +172,17 @@ fn bench(args: &crate::bench::BenchArgs) -> anyhow::Result<ExitCode> {
 }
 
 pub(crate) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the async runtime")
+    runtime_with(0)
+}
+
+/// A multi-threaded runtime with `workers` threads (0: tokio's default, one per
+/// core, or `TOKIO_WORKER_THREADS`).
+pub(crate) fn runtime_with(workers: u32) -> anyhow::Result<tokio::runtime::Runtime> {
+    let mut b = tokio::runtime::Builder::new_multi_thread();
+    if workers > 0 {
+        b.worker_threads(workers as usize);
+    }
+    b.enable_all().build().context("cannot start the async runtime")
 }
 
 /// The configuration files to read: those given, else the first default that exists.

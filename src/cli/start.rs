@@ -182,7 +182,7 @@ pub fn run(args: StartArgs) -> anyhow::Result<ExitCode> {
         if args.stdio { None } else { Some(InstanceLock::acquire(&state_dir).map_err(|e| anyhow::anyhow!("{e}"))?) };
     let store = Arc::new(Store::open(&state_dir).map_err(|e| anyhow::anyhow!("{e}"))?);
     let pid_file = PidFile::write(args.pid_file.clone())?;
-    let rt = super::runtime()?;
+    let rt = super::runtime_with(cfg.gateway.worker_threads)?;
     let outcome = rt.block_on(async move {
         let stop = CancellationToken::new();
         tokio::spawn(watch_signals(stop.clone()));

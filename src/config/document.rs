@@ -67,6 +67,7 @@ pub(crate) const GATEWAY_KEYS: &[&str] = &[
     "read_timeout",
     "write_timeout",
     "keepalive",
+    "worker_threads",
 ];
 
 /// The keys of `[servers.<id>]`.
@@ -332,6 +333,7 @@ impl Reader<'_> {
                 "read_timeout" => g.read_timeout = self.duration(&path, value),
                 "write_timeout" => g.write_timeout = self.duration(&path, value),
                 "keepalive" => g.keepalive = self.duration(&path, value),
+                "worker_threads" => g.worker_threads = self.value(&path, value),
                 other => {
                     let hint = key_hint(other, GATEWAY_KEYS, SERVER_KEYS, "a [servers.<id>] table");
                     self.error(key_at, format!("unknown key `{other}` in [gateway]{hint}"));

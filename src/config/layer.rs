@@ -85,6 +85,7 @@ pub(crate) struct GatewayLayer {
     pub read_timeout: Option<At<Duration>>,
     pub write_timeout: Option<At<Duration>>,
     pub keepalive: Option<At<Duration>>,
+    pub worker_threads: Option<At<u32>>,
 }
 
 #[derive(Debug, Clone)]
@@ -391,6 +392,7 @@ impl GatewayLayer {
         over(&mut self.read_timeout, later.read_timeout);
         over(&mut self.write_timeout, later.write_timeout);
         over(&mut self.keepalive, later.keepalive);
+        over(&mut self.worker_threads, later.worker_threads);
     }
 }
 

@@ -245,6 +245,8 @@ pub struct GatewayConfig {
     /// How often an idle SSE stream gets a comment and a WebSocket a ping; a
     /// WebSocket client silent for three of these is taken for gone.
     pub keepalive: Duration,
+    /// Threads of the async runtime (read at start); 0: one per CPU core.
+    pub worker_threads: u32,
 }
 
 impl Default for GatewayConfig {
@@ -291,6 +293,7 @@ impl Default for GatewayConfig {
             read_timeout: DEFAULT_READ_TIMEOUT,
             write_timeout: DEFAULT_WRITE_TIMEOUT,
             keepalive: DEFAULT_KEEPALIVE,
+            worker_threads: 0,
         }
     }
 }

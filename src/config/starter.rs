@@ -45,6 +45,7 @@ pub const STARTER: &str = r#"# vmcp configuration: one MCP endpoint in front of 
 # read_timeout = "30s"               # for a request's head, then its body; idle keep-alive connections close after it
 # write_timeout = "30s"              # a client that reads nothing for this long is disconnected
 # keepalive = "15s"                  # SSE comment / WebSocket ping interval; a WebSocket silent for 3 is closed
+# worker_threads = 0                 # async runtime threads (0: one per CPU core); read at start
 # tls_cert = "~/.config/vmcp/cert.pem"  # HTTPS: the certificate chain (PEM), with tls_key; plain HTTP by default
 # tls_key = "~/.config/vmcp/key.pem"    # its private key (PEM)
 # tls_client_ca = "~/.config/vmcp/ca.pem"  # require client certificates issued by these CAs (PEM)

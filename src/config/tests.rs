@@ -141,6 +141,7 @@ max_header_size = "8KiB"
 read_timeout = "5s"
 write_timeout = "10s"
 keepalive = "1s"
+worker_threads = 2
 "#);
     let g = config.gateway;
     assert_eq!(g.listen, "0.0.0.0:8080");
@@ -177,7 +178,8 @@ keepalive = "1s"
     assert_eq!(g.read_timeout, Duration::from_secs(5));
     assert_eq!(g.write_timeout, Duration::from_secs(10));
     assert_eq!(g.keepalive, Duration::from_secs(1));
-    assert_eq!(GATEWAY_KEYS.len(), 35);
+    assert_eq!(g.worker_threads, 2);
+    assert_eq!(GATEWAY_KEYS.len(), 36);
     assert_eq!(ok("[gateway]\nmax_message_size = 1024").gateway.max_message_size, 1024);
     assert_eq!(ok("[gateway]\nprefix = \"never\"").gateway.prefix, PrefixMode::Never);
 }

@@ -178,6 +178,9 @@ impl Check<'_> {
         self.expect(&g.read_timeout, "gateway.read_timeout", |v| non_zero(*v));
         self.expect(&g.write_timeout, "gateway.write_timeout", |v| non_zero(*v));
         self.expect(&g.keepalive, "gateway.keepalive", |v| non_zero(*v));
+        self.expect(&g.worker_threads, "gateway.worker_threads", |&v| {
+            positive(v > 1024, "a thread count from 0 (one per CPU core) to 1024")
+        });
         self.expect(&g.max_json_depth, "gateway.max_json_depth", |&v| {
             if (MIN_MAX_JSON_DEPTH..=MAX_MAX_JSON_DEPTH).contains(&v) {
                 Ok(())
@@ -263,6 +266,7 @@ impl Check<'_> {
             read_timeout: or(g.read_timeout, DEFAULT_READ_TIMEOUT),
             write_timeout: or(g.write_timeout, DEFAULT_WRITE_TIMEOUT),
             keepalive: or(g.keepalive, DEFAULT_KEEPALIVE),
+            worker_threads: or(g.worker_threads, 0),
         }
     }
 
