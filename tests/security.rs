@@ -298,7 +298,7 @@ async fn read_to_close(conn: &mut tokio::net::TcpStream) -> Vec<u8> {
 async fn connections_and_slow_clients_are_bounded() {
     use tokio::io::AsyncWriteExt;
     let setup = Setup::new(
-        "max_connections = 3\nmax_header_size = \"4KiB\"\nread_timeout = \"1s\"\nwrite_timeout = \"1s\"",
+        "max_header_size = \"4KiB\"\nread_timeout = \"1s\"\nwrite_timeout = \"1s\"",
         &[mock_server("alpha", &[])],
     );
     let mut gw = HttpGateway::start(&setup).await;
@@ -345,7 +345,13 @@ async fn connections_and_slow_clients_are_bounded() {
     let p = c.request("tools/call", json!({"name": "alpha__echo", "arguments": {"text": "still here"}})).await;
     assert_eq!(p.status, 200, "{p:?}");
     assert_eq!(first_text(&p.response()["result"]), "still here");
-    drop(c);
+}
+
+#[tokio::test]
+async fn connections_over_the_limit_are_answered_503() {
+    // A gateway of its own: no other connection may hold a place while this counts.
+    let setup = Setup::new("max_connections = 3", &[mock_server("alpha", &[])]);
+    let gw = HttpGateway::start(&setup).await;
 
     // max_connections: three held open, the fourth gets 503 and a reason.
     let mut held = Vec::new();

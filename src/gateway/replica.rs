@@ -23,7 +23,7 @@ use crate::observe::metrics::Metrics;
 use crate::protocol::method;
 use crate::transport::child::{self, ChildSpec};
 use crate::transport::http_client::{self, HttpSpec};
-use crate::transport::link::Link;
+use crate::transport::link::{Lifetime, Link};
 use crate::transport::{sse_client, ws_client};
 
 /// Where a replica is reached.
@@ -289,66 +289,19 @@ async fn run_once(
     let handler = super::upstream::handler(Arc::downgrade(&g));
     drop(g);
     let cfg = &server.config;
-    let Link { outgoing, incoming, mut lifetime } =
-        match connect(server, &replica.target, replica.index, settings.max_message_size) {
-            Ok(link) => link,
-            Err(e) => return RunEnd::Failed(e),
-        };
-    let pid = lifetime.pid();
-    replica.with(|s| s.pid = pid);
-    tracing::info!(server = %server.id, replica = %replica.label(), pid, transport = cfg.transport.as_str(), "connecting");
-    let timeout = cfg.request_timeout.unwrap_or(settings.request_timeout);
-    let conn = BackendConn::new(server.id.clone(), outgoing, timeout);
-    tokio::spawn(conn.clone().run(incoming, handler));
-
-    let ready = async {
+    // The pid shows in `vmcp info` from the start, so a process stuck in
+    // start-up can be found.
+    let at = (&replica.target, replica.index, replica.label(), |pid| replica.with(|s| s.pid = pid));
+    let started = start(server, at, &settings, handler, stop, |conn| async move {
         let info = conn.connect().await?;
         let lists = super::server::fetch_lists(&conn, &info).await?;
-        Ok::<_, super::GatewayError>((info, lists))
-    };
-    let grace = settings.shutdown_grace;
-    let init = tokio::select! {
-        // A link that ended says why (refused, TLS, HTTP status): that reason
-        // beats the "connection closed" the pending initialize gets at the same time.
-        biased;
-        why = lifetime.ended() => {
-            lifetime.stop(grace).await;
-            conn.close();
-            return RunEnd::Failed(format!("ended during start-up: {why}"));
-        }
-        _ = stop.cancelled() => {
-            lifetime.stop(grace).await;
-            conn.close();
-            return RunEnd::Stopped;
-        }
-        r = tokio::time::timeout(settings.init_timeout, ready) => r,
-    };
-    let (info, lists) = match init {
-        Ok(Ok(v)) => v,
-        Ok(Err(e)) => {
-            // The connection closed under initialize: its own reason may be a
-            // moment behind; wait for it briefly, it says more.
-            let why = match e {
-                super::GatewayError::Gone { .. } => {
-                    tokio::time::timeout(Duration::from_millis(500), lifetime.ended()).await.ok()
-                }
-                _ => None,
-            };
-            lifetime.stop(grace).await;
-            conn.close();
-            return RunEnd::Failed(match why {
-                Some(why) => format!("ended during start-up: {why}"),
-                None => format!("initialize failed: {e}"),
-            });
-        }
-        Err(_) => {
-            lifetime.stop(grace).await;
-            conn.close();
-            return RunEnd::Failed(format!(
-                "no answer to initialize within {} ms (gateway.init_timeout)",
-                settings.init_timeout.as_millis()
-            ));
-        }
+        Ok((info, lists))
+    })
+    .await;
+    let Started { conn, mut lifetime, ready: (info, lists) } = match started {
+        Ok(s) => s,
+        Err(None) => return RunEnd::Stopped,
+        Err(Some(why)) => return RunEnd::Failed(why),
     };
     tracing::info!(
         server = %server.id,
@@ -397,7 +350,7 @@ async fn run_once(
         };
     });
     conn.close();
-    lifetime.stop(grace).await;
+    lifetime.stop(settings.shutdown_grace).await;
     if let (RunEnd::Failed(_), Some(g)) = (&end, gw.upgrade()) {
         g.broadcast(method::RESOURCES_LIST_CHANGED);
     }
@@ -435,29 +388,94 @@ pub(crate) async fn spawn_private(
     gw: &Arc<Gateway>,
     server: &Server,
 ) -> Result<(Arc<BackendConn>, crate::transport::link::Lifetime, InitInfo), String> {
-    let settings = &gw.settings;
-    let Link { outgoing, incoming, mut lifetime } = connect(server, &Target::Process, 0, settings.max_message_size)?;
+    let handler = super::upstream::handler(Arc::downgrade(gw));
+    // Never cancelled: the caller stops the process through the lifetime it gets.
+    let stop = CancellationToken::new();
+    let started = start(
+        server,
+        (&Target::Process, 0, "per-session".into(), |_| {}),
+        &gw.settings,
+        handler,
+        &stop,
+        |conn| async move { conn.connect().await },
+    )
+    .await;
+    match started {
+        Ok(Started { conn, lifetime, ready }) => Ok((conn, lifetime, ready)),
+        Err(why) => Err(why.unwrap_or_else(|| "stopped during start-up".into())),
+    }
+}
+
+/// A backend connected and past its start-up (`initialize`, and whatever else
+/// the caller waits for).
+struct Started<T> {
+    conn: Arc<BackendConn>,
+    lifetime: Lifetime,
+    ready: T,
+}
+
+/// Connects to `server` (`target` as replica `index`, logged as `label`, its
+/// pid handed to `spawned`) and waits for `ready`, run on the new connection,
+/// within `gateway.init_timeout`. On any failure the process or link is
+/// stopped and the error says why: `Err(None)` when `stop` was cancelled,
+/// `Err(Some(why))` otherwise. Shared by the supervised replicas and the
+/// per-session processes, so both fail start-up the same way.
+async fn start<T, Fut>(
+    server: &Server,
+    (target, index, label, spawned): (&Target, usize, String, impl FnOnce(Option<u32>)),
+    settings: &super::Settings,
+    handler: super::backend::Handler,
+    stop: &CancellationToken,
+    ready: impl FnOnce(Arc<BackendConn>) -> Fut,
+) -> Result<Started<T>, Option<String>>
+where
+    Fut: Future<Output = Result<T, super::GatewayError>>,
+{
+    let Link { outgoing, incoming, mut lifetime } = connect(server, target, index, settings.max_message_size)?;
+    let (pid, transport) = (lifetime.pid(), server.config.transport.as_str());
+    spawned(pid);
+    tracing::info!(server = %server.id, replica = %label, pid, transport, "connecting");
     let timeout = server.config.request_timeout.unwrap_or(settings.request_timeout);
     let conn = BackendConn::new(server.id.clone(), outgoing, timeout);
-    tokio::spawn(conn.clone().run(incoming, super::upstream::handler(Arc::downgrade(gw))));
+    tokio::spawn(conn.clone().run(incoming, handler));
+    let grace = settings.shutdown_grace;
     let init = tokio::select! {
-        r = tokio::time::timeout(settings.init_timeout, conn.connect()) => r,
+        // A link that ended says why (refused, TLS, HTTP status): that reason
+        // beats the "connection closed" the pending initialize gets at the same time.
+        biased;
         why = lifetime.ended() => {
+            lifetime.stop(grace).await;
             conn.close();
-            return Err(format!("ended during start-up: {why}"));
+            return Err(Some(format!("ended during start-up: {why}")));
         }
-    };
-    match init {
-        Ok(Ok(info)) => Ok((conn, lifetime, info)),
-        Ok(Err(e)) => {
-            lifetime.stop(settings.shutdown_grace).await;
+        _ = stop.cancelled() => {
+            lifetime.stop(grace).await;
             conn.close();
-            Err(format!("initialize failed: {e}"))
+            return Err(None);
+        }
+        r = tokio::time::timeout(settings.init_timeout, ready(conn.clone())) => r,
+    };
+    let why = match init {
+        Ok(Ok(ready)) => return Ok(Started { conn, lifetime, ready }),
+        Ok(Err(e)) => {
+            // The connection closed under initialize: its own reason may be a
+            // moment behind; wait for it briefly, it says more.
+            let ended = match e {
+                super::GatewayError::Gone { .. } => {
+                    tokio::time::timeout(Duration::from_millis(500), lifetime.ended()).await.ok()
+                }
+                _ => None,
+            };
+            match ended {
+                Some(why) => format!("ended during start-up: {why}"),
+                None => format!("initialize failed: {e}"),
+            }
         }
         Err(_) => {
-            lifetime.stop(settings.shutdown_grace).await;
-            conn.close();
-            Err(format!("no answer to initialize within {} ms", settings.init_timeout.as_millis()))
+            format!("no answer to initialize within {} ms (gateway.init_timeout)", settings.init_timeout.as_millis())
         }
-    }
+    };
+    lifetime.stop(grace).await;
+    conn.close();
+    Err(Some(why))
 }
