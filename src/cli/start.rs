@@ -336,6 +336,7 @@ async fn serve_http(
         keepalive: cfg.gateway.keepalive,
         session_idle_timeout: cfg.gateway.session_idle_timeout,
         read_timeout: cfg.gateway.read_timeout,
+        write_timeout: cfg.gateway.write_timeout,
     };
     let authenticator = match &cfg.auth {
         Some(a) => Some(Authenticator::new(a).map_err(|e| anyhow::anyhow!("[auth]: {e}"))?),

@@ -118,6 +118,7 @@ pub async fn run(mut args: MockArgs) -> anyhow::Result<()> {
                 keepalive: Duration::from_secs(15),
                 session_idle_timeout: Duration::from_secs(30 * 60),
                 read_timeout: Duration::from_secs(30),
+                write_timeout: Duration::from_secs(30),
             };
             let http = McpHttp::new(service.clone(), options.clone());
             let legacy = LegacySse::new(service.clone(), options.clone());

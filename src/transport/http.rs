@@ -48,6 +48,8 @@ pub struct HttpOptions {
     pub session_idle_timeout: Duration,
     /// How long a client may take to send a request's body.
     pub read_timeout: Duration,
+    /// How long a write to a WebSocket client may stay blocked.
+    pub write_timeout: Duration,
 }
 
 struct Entry<S> {

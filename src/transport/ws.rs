@@ -142,7 +142,7 @@ async fn serve<S: Service>(front: &McpWs<S>, socket: WebSocket, principal: Princ
     let (sink, mut stream) = socket.split();
     let (tx, rx) = mpsc::channel::<String>(1024);
     let (done, done_rx) = oneshot::channel();
-    let mut writer = tokio::spawn(write_loop(sink, rx, done_rx, front.options.keepalive));
+    let mut writer = tokio::spawn(write_loop(sink, rx, done_rx, front.options.keepalive, front.options.write_timeout));
     let session = match front.service.open("websocket", Outbound::attached(tx.clone()), principal) {
         Ok(s) => s,
         Err(e) => {
@@ -203,15 +203,14 @@ async fn serve<S: Service>(front: &McpWs<S>, socket: WebSocket, principal: Princ
 }
 
 /// Owns the sending half: messages from `rx`, a ping every `every`, and, once
-/// `done` fires, what is left in `rx` and the close frame.
-/// How long one write to a client may take before the connection is given up.
-const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
-
+/// `done` fires, what is left in `rx` and the close frame. A write blocked for
+/// `write_timeout` ends the connection.
 async fn write_loop(
     mut sink: SplitSink<WebSocket, WsMessage>,
     mut rx: mpsc::Receiver<String>,
     mut done: oneshot::Receiver<Option<CloseFrame>>,
     every: Duration,
+    write_timeout: Duration,
 ) {
     let mut ping = tokio::time::interval(every.max(Duration::from_millis(10)));
     ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -228,11 +227,16 @@ async fn write_loop(
         };
         // A client that stops reading would hold this task (and its queue) for
         // ever: a write that cannot complete in time ends the connection.
-        match tokio::time::timeout(WRITE_TIMEOUT, sink.send(msg)).await {
+        // (The front end's socket has the same deadline; this one also covers
+        // a WebSocket served without it, as `vmcp mock` does.)
+        match tokio::time::timeout(write_timeout, sink.send(msg)).await {
             Ok(Ok(())) => {}
             Ok(Err(_)) => return,
             Err(_) => {
-                tracing::info!("websocket client stopped reading for {} s; closing", WRITE_TIMEOUT.as_secs());
+                tracing::info!(
+                    "websocket client read nothing for {} ms (gateway.write_timeout); closing",
+                    write_timeout.as_millis()
+                );
                 return;
             }
         }
