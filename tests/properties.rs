@@ -41,7 +41,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, LazyLock, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use proptest::prelude::*;
@@ -49,7 +49,7 @@ use proptest::sample::select;
 use serde_json::value::RawValue;
 use tokio::sync::mpsc;
 
-use vmcp::config::{ConfigErrors, parse_duration, parse_percent, parse_rate, parse_size, parse_str};
+use vmcp::config::{ConfigErrors, keys, parse_duration, parse_percent, parse_rate, parse_size, parse_str};
 use vmcp::gateway::GatewayError;
 use vmcp::gateway::backend::{BackendConn, Handler};
 use vmcp::gateway::cursor::Composite;
@@ -825,98 +825,10 @@ const CONFIG_VALUES: &[&str] = &[
     "\"a__b\"",
 ];
 
-const GATEWAY_KEYS: &[&str] = &[
-    "listen",
-    "separator",
-    "prefix",
-    "state_dir",
-    "max_message_size",
-    "max_name_length",
-    "server_name",
-    "allowed_origins",
-    "request_timeout",
-    "init_timeout",
-    "shutdown_grace",
-    "session_idle_timeout",
-    "health_interval",
-    "health_timeout",
-    "health_failures",
-    "admin_listen",
-    "admin_token",
-    "max_concurrency",
-    "rate_limit",
-    "max_request_time",
-    "retry_budget",
-    "route_cache_ttl",
-    "allow_unauthenticated",
-    "audit_log",
-    "audit_arguments",
-    "max_sessions",
-    "max_json_depth",
-    "tls_cert",
-    "tls_key",
-    "tls_client_ca",
-    "max_connections",
-    "max_header_size",
-    "read_timeout",
-    "write_timeout",
-    "keepalive",
-    "worker_threads",
-    "no_such_key",
-];
-
-const SERVER_KEYS: &[&str] = &[
-    "transport",
-    "command",
-    "args",
-    "env",
-    "cwd",
-    "url",
-    "headers",
-    "ca_file",
-    "request_timeout",
-    "health_interval",
-    "health_timeout",
-    "health_failures",
-    "enabled",
-    "required",
-    "replicas",
-    "urls",
-    "balance",
-    "affinity",
-    "hash_key",
-    "isolation",
-    "max_processes",
-    "process_idle_timeout",
-    "allow_tools",
-    "deny_tools",
-    "rename_tools",
-    "timeouts",
-    "max_request_time",
-    "retries",
-    "breaker",
-    "max_concurrency",
-    "rate_limit",
-    "tool_rate_limits",
-    "description",
-    "listen",
-];
-
-const ROUTE_KEYS: &[&str] = &["method", "tool", "prompt", "resource", "to", "deny", "reason"];
-const AUTH_KEYS: &[&str] = &["api_keys", "resource", "authorization_servers", "scopes_supported"];
-const JWT_KEYS: &[&str] = &[
-    "algorithms",
-    "secret",
-    "public_key_file",
-    "jwks_url",
-    "jwks_refresh",
-    "issuer",
-    "audience",
-    "subject_claim",
-    "roles_claim",
-    "leeway",
-];
-const POLICY_KEYS: &[&str] = &["roles", "principals", "allow", "deny"];
+// The parser's own key lists, each with a key that does not belong there: an
+// unknown one, and a gateway key in a server table.
+static GATEWAY_KEYS: LazyLock<Vec<&str>> = LazyLock::new(|| [keys::GATEWAY_KEYS, &["no_such_key"]].concat());
+static SERVER_KEYS: LazyLock<Vec<&str>> = LazyLock::new(|| [keys::SERVER_KEYS, &["listen"]].concat());
 const SERVER_IDS: &[&str] = &["a", "b", "time", "x-1", "Bad", "1x", "a\u{e9}", "abcdefghijabcdefghijabcdefghijabc", ""];
 
 /// One table of a generated document: its header, and key = value lines.
@@ -926,17 +838,17 @@ fn config_table() -> impl Strategy<Value = String> {
             .prop_map(|kv| kv.into_iter().map(|(k, v)| format!("{k} = {v}\n")).collect::<String>())
     };
     prop_oneof![
-        lines(GATEWAY_KEYS).prop_map(|body| format!("[gateway]\n{body}")),
-        (select(SERVER_IDS), prop::bool::ANY, lines(SERVER_KEYS)).prop_map(|(id, command, body)| {
+        lines(GATEWAY_KEYS.as_slice()).prop_map(|body| format!("[gateway]\n{body}")),
+        (select(SERVER_IDS), prop::bool::ANY, lines(SERVER_KEYS.as_slice())).prop_map(|(id, command, body)| {
             let command = if command { "command = \"cmd\"\n" } else { "" };
             format!("[servers.\"{id}\"]\n{command}{body}")
         }),
-        (select(SERVER_IDS), lines(&["failures", "failure_rate", "min_requests", "window", "open_for"]))
+        (select(SERVER_IDS), lines(keys::BREAKER_KEYS))
             .prop_map(|(id, body)| format!("[servers.\"{id}\".breaker]\n{body}")),
-        lines(ROUTE_KEYS).prop_map(|body| format!("[[route]]\n{body}")),
-        lines(AUTH_KEYS).prop_map(|body| format!("[auth]\n{body}")),
-        lines(JWT_KEYS).prop_map(|body| format!("[auth.jwt]\n{body}")),
-        lines(POLICY_KEYS).prop_map(|body| format!("[[policy]]\n{body}")),
+        lines(keys::ROUTE_KEYS).prop_map(|body| format!("[[route]]\n{body}")),
+        lines(keys::AUTH_KEYS).prop_map(|body| format!("[auth]\n{body}")),
+        lines(keys::JWT_KEYS).prop_map(|body| format!("[auth.jwt]\n{body}")),
+        lines(keys::POLICY_KEYS).prop_map(|body| format!("[[policy]]\n{body}")),
         lines(&["gateway", "servers", "route", "auth", "policy", "listen", "secret", "nope"]),
     ]
 }

@@ -28,10 +28,10 @@ use super::{
 };
 
 /// The top-level tables a configuration may have.
-pub(crate) const TOP_KEYS: &[&str] = &["gateway", "servers", "route", "auth", "policy"];
+pub const TOP_KEYS: &[&str] = &["gateway", "servers", "route", "auth", "policy"];
 
 /// The keys of `[gateway]`.
-pub(crate) const GATEWAY_KEYS: &[&str] = &[
+pub const GATEWAY_KEYS: &[&str] = &[
     "listen",
     "separator",
     "prefix",
@@ -71,7 +71,7 @@ pub(crate) const GATEWAY_KEYS: &[&str] = &[
 ];
 
 /// The keys of `[servers.<id>]`.
-pub(crate) const SERVER_KEYS: &[&str] = &[
+pub const SERVER_KEYS: &[&str] = &[
     "transport",
     "command",
     "args",
@@ -108,16 +108,16 @@ pub(crate) const SERVER_KEYS: &[&str] = &[
 ];
 
 /// The keys of `[servers.<id>.breaker]`.
-pub(crate) const BREAKER_KEYS: &[&str] = &["failures", "failure_rate", "min_requests", "window", "open_for"];
+pub const BREAKER_KEYS: &[&str] = &["failures", "failure_rate", "min_requests", "window", "open_for"];
 
 /// The keys of a `[[route]]` table.
-pub(crate) const ROUTE_KEYS: &[&str] = &["method", "tool", "prompt", "resource", "to", "deny", "reason"];
+pub const ROUTE_KEYS: &[&str] = &["method", "tool", "prompt", "resource", "to", "deny", "reason"];
 
 /// The keys of `[auth]`.
-pub(crate) const AUTH_KEYS: &[&str] = &["api_keys", "jwt", "resource", "authorization_servers", "scopes_supported"];
+pub const AUTH_KEYS: &[&str] = &["api_keys", "jwt", "resource", "authorization_servers", "scopes_supported"];
 
 /// The keys of `[auth.jwt]`.
-pub(crate) const JWT_KEYS: &[&str] = &[
+pub const JWT_KEYS: &[&str] = &[
     "algorithms",
     "secret",
     "public_key_file",
@@ -131,10 +131,10 @@ pub(crate) const JWT_KEYS: &[&str] = &[
 ];
 
 /// The keys of a table in `[auth] api_keys`.
-pub(crate) const API_KEY_KEYS: &[&str] = &["name", "sha256", "roles"];
+pub const API_KEY_KEYS: &[&str] = &["name", "sha256", "roles"];
 
 /// The keys of a `[[policy]]` table.
-pub(crate) const POLICY_KEYS: &[&str] = &["roles", "principals", "allow", "deny"];
+pub const POLICY_KEYS: &[&str] = &["roles", "principals", "allow", "deny"];
 
 /// How to write one `api_keys` entry, for messages.
 const API_KEY_EXAMPLE: &str = "{ name = \"ci\", sha256 = \"<64 hex characters>\", roles = [\"dev\"] }";

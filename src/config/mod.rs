@@ -38,6 +38,13 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 pub use document::is_valid_server_id;
+/// The keys each table of the configuration accepts (what "unknown key" checks
+/// against), for tools and tests that generate or check configurations.
+pub mod keys {
+    pub use super::document::{
+        API_KEY_KEYS, AUTH_KEYS, BREAKER_KEYS, GATEWAY_KEYS, JWT_KEYS, POLICY_KEYS, ROUTE_KEYS, SERVER_KEYS, TOP_KEYS,
+    };
+}
 pub use error::{ConfigError, ConfigErrors};
 pub use import::{Imported, import_mcp_json};
 pub use load::{default_path, load, load_with_env, parse_str};
