@@ -33,16 +33,7 @@ pair() {
   local tag="$1"; shift
   listen "$WORK/mock-$tag.log" "$VMCP" mock --listen 127.0.0.1:0 --name direct "$@"
   MOCK_PID="$PID"; MOCK_URL="$URL"
-  cat >"$WORK/$tag.toml" <<TOML
-[gateway]
-listen = "127.0.0.1:0"
-state_dir = "$WORK/state-$tag"
-health_interval = "0s"
-worker_threads = $WORKERS
-[servers.mock]
-transport = "http"
-url = "$MOCK_URL/mcp"
-TOML
+  via_http_config "$WORK/$tag.toml" "$MOCK_URL" "worker_threads = $WORKERS"
   listen "$WORK/vmcp-$tag.log" "$VMCP" start --config "$WORK/$tag.toml" --log-level warn
   VIA_PID="$PID"; VIA_URL="$URL"
 }

@@ -3,7 +3,7 @@
 #
 # Sets VMCP (the release binary) and WORK; provides `listen LOG CMD...`, which
 # starts CMD in the background and sets PID and URL from its
-# "listening on http://ADDR/mcp" line.
+# "listening on http://ADDR/mcp" line, and `via_http_config FILE URL [LINE...]`.
 
 TARGET_DIR="${CARGO_TARGET_DIR:-target}"
 cargo build --release --quiet
@@ -16,6 +16,22 @@ cleanup() {
   rm -rf "$WORK"
 }
 trap cleanup EXIT
+
+# Writes FILE: a gateway config with one server, `mock`, at the streamable HTTP
+# URL given, state in a directory of its own; extra [gateway] lines may follow.
+via_http_config() {
+  local file="$1" url="$2"; shift 2
+  {
+    echo "[gateway]"
+    echo "listen = \"127.0.0.1:0\""
+    echo "state_dir = \"$file.state\""
+    echo "health_interval = \"0s\""
+    printf '%s\n' "$@"
+    echo "[servers.mock]"
+    echo "transport = \"http\""
+    echo "url = \"$url/mcp\""
+  } >"$file"
+}
 
 # The pid is kept for the cleanup (not started in a subshell).
 listen() {

@@ -18,15 +18,7 @@ source benches/lib.sh
 
 listen "$WORK/mock.log" "$VMCP" mock --listen 127.0.0.1:0 --name direct
 MOCK_URL="$URL"
-cat >"$WORK/http.toml" <<TOML
-[gateway]
-listen = "127.0.0.1:0"
-state_dir = "$WORK/state-http"
-health_interval = "0s"
-[servers.mock]
-transport = "http"
-url = "$MOCK_URL/mcp"
-TOML
+via_http_config "$WORK/http.toml" "$MOCK_URL"
 cat >"$WORK/stdio.toml" <<TOML
 [gateway]
 state_dir = "$WORK/state-stdio"

@@ -106,15 +106,9 @@ pub async fn serve<L>(
 /// Logs why a connection ended early: a client cut off for not reading is
 /// worth an operator's notice; resets and timeouts of idle peers are routine.
 fn ended(peer: &impl Debug, e: &hyper::Error) {
-    let mut why = e.to_string();
-    let mut cut_off = false;
-    let mut source = std::error::Error::source(e);
-    while let Some(s) = source {
-        cut_off |= s.downcast_ref::<io::Error>().is_some_and(|io| io.kind() == io::ErrorKind::TimedOut);
-        why.push_str(": ");
-        why.push_str(&s.to_string());
-        source = s.source();
-    }
+    let why = super::http_client::error_chain(e);
+    let cut_off = std::iter::successors(std::error::Error::source(e), |s| s.source())
+        .any(|s| s.downcast_ref::<io::Error>().is_some_and(|io| io.kind() == io::ErrorKind::TimedOut));
     if cut_off {
         tracing::info!(?peer, "closed an HTTP connection: {why}");
     } else {
