@@ -23,7 +23,7 @@ use serde_json::{Value, json};
 /// `initialize` handshake.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Era {
-    Modern,
+    Stateless,
     Legacy,
 }
 
@@ -95,7 +95,7 @@ fn check_scenario(run: &PyRun, transport: &str, era: Era) {
     let version = out["protocol_version"].as_str().expect("protocol_version");
     eprintln!("Python SDK ({transport}, {era:?}) negotiated {version}");
     match era {
-        Era::Modern => {
+        Era::Stateless => {
             let discover = out["discover"].as_array().expect("discover attempts");
             assert!(!discover.is_empty(), "the SDK in auto mode probes server/discover first: {out}");
             assert!(discover[0].get("error").is_none(), "vmcp answers server/discover: {}", discover[0]);
@@ -207,7 +207,7 @@ async fn over_http(test: &str, transport: &str, era: Era) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn python_sdk_over_stdio_2026() {
-    over_stdio("python_sdk_over_stdio_2026", Era::Modern).await;
+    over_stdio("python_sdk_over_stdio_2026", Era::Stateless).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -217,7 +217,7 @@ async fn python_sdk_over_stdio_handshake() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn python_sdk_over_streamable_http_2026() {
-    over_http("python_sdk_over_streamable_http_2026", "http", Era::Modern).await;
+    over_http("python_sdk_over_streamable_http_2026", "http", Era::Stateless).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -251,7 +251,7 @@ fn discover_or_initialize() -> ClientLifecycleMode {
 }
 
 /// The revision rmcp settled on through `server/discover`: must be 2026-07-28.
-fn negotiated_modern(client: &Client, transport: &str, mode: &str) {
+fn negotiated_stateless(client: &Client, transport: &str, mode: &str) {
     let info = client.peer_info().expect("rmcp knows the server after server/discover");
     let version = info.protocol_version.to_string();
     eprintln!("rmcp ({mode}) over {transport}: negotiated protocol version {version}");
@@ -260,7 +260,7 @@ fn negotiated_modern(client: &Client, transport: &str, mode: &str) {
 }
 
 /// What a 2026-07-28 rmcp client does with vmcp, on either transport.
-async fn modern_client_session(client: &Client, handler: &TestClient) {
+async fn stateless_client_session(client: &Client, handler: &TestClient) {
     list_and_echo(client).await;
     check_progress(client, handler).await;
 
@@ -306,8 +306,8 @@ async fn rmcp_2026_client_over_stdio() {
         bounded("rmcp server/discover over stdio", handler.clone().serve_with_lifecycle(transport, discover_only()))
             .await
             .expect("server/discover");
-    negotiated_modern(&client, "stdio", "Discover");
-    modern_client_session(&client, &handler).await;
+    negotiated_stateless(&client, "stdio", "Discover");
+    stateless_client_session(&client, &handler).await;
     bounded("rmcp cancel", client.cancel()).await.expect("close the client");
 }
 
@@ -323,8 +323,8 @@ async fn rmcp_2026_client_over_streamable_http() {
     )
     .await
     .expect("server/discover");
-    negotiated_modern(&client, "streamable HTTP", "Auto");
-    modern_client_session(&client, &handler).await;
+    negotiated_stateless(&client, "streamable HTTP", "Auto");
+    stateless_client_session(&client, &handler).await;
     bounded("rmcp cancel", client.cancel()).await.expect("close the client");
     let status = gw.stop().await;
     assert!(status.success(), "{status}");
@@ -631,7 +631,7 @@ async fn rmcp_2026_client_and_server_through_vmcp() {
         bounded("rmcp server/discover", TestClient::default().serve_with_lifecycle(transport, discover_only()))
             .await
             .expect("server/discover");
-    negotiated_modern(&client, "stdio, rmcp backend", "Discover");
+    negotiated_stateless(&client, "stdio, rmcp backend", "Discover");
     let r = call(&client, "rs__echo", json!({"text": "rmcp to rmcp"})).await;
     assert_eq!(first_text(&r), "rmcp to rmcp", "{r}");
     let r = call(&client, "rs__ask", json!({"question": "who answers?"})).await;

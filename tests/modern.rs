@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 fn meta(capabilities: Value) -> Value {
     json!({
         "io.modelcontextprotocol/protocolVersion": "2026-07-28",
-        "io.modelcontextprotocol/clientInfo": {"name": "modern-test", "version": "0"},
+        "io.modelcontextprotocol/clientInfo": {"name": "stateless-test", "version": "0"},
         "io.modelcontextprotocol/clientCapabilities": capabilities,
     })
 }

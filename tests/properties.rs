@@ -50,12 +50,12 @@ use serde_json::value::RawValue;
 use tokio::sync::mpsc;
 
 use vmcp::config::{ConfigErrors, keys, parse_duration, parse_percent, parse_rate, parse_size, parse_str};
+use vmcp::framing::lines::Line;
+use vmcp::framing::sse::{Event, KEEPALIVE, Parsed, Parser, message_event};
 use vmcp::gateway::GatewayError;
 use vmcp::gateway::backend::{BackendConn, Handler};
 use vmcp::gateway::cursor::Composite;
 use vmcp::protocol::jsonrpc::{self, Frame, Id, Message, ParseError, Response, code, parse_frame, parse_message};
-use vmcp::transport::lines::Line;
-use vmcp::transport::sse::{Event, KEEPALIVE, Parsed, Parser, message_event};
 
 /// A proptest configuration with `cases` cases, unless `PROPTEST_CASES` says otherwise, and no
 /// failure persistence (nothing is written into the repository).

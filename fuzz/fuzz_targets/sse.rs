@@ -1,4 +1,4 @@
-//! Server-Sent Events (`vmcp::transport::sse`): the incremental `Parser` reads
+//! Server-Sent Events (`vmcp::framing::sse`): the incremental `Parser` reads
 //! streams from remote MCP servers (streamable HTTP, legacy SSE), which arrive in
 //! chunks cut wherever the network cut them; `message_event` writes the gateway's
 //! own events.
@@ -20,7 +20,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use vmcp::transport::sse::{Parsed, Parser, message_event};
+use vmcp::framing::sse::{Parsed, Parser, message_event};
 
 /// Byte-at-a-time feeding is quadratic in a long unfinished line; keep it to small inputs.
 const BYTEWISE_MAX: usize = 4096;

@@ -25,7 +25,7 @@ use jsonwebtoken::{Algorithm, DecodingKey};
 use reqwest::header::ACCEPT;
 
 use super::error::{AuthError, quote};
-use crate::transport::http_client::error_chain;
+use crate::observe::error_chain;
 
 /// Longest a fetch may take, answer included.
 pub const FETCH_TIMEOUT: Duration = Duration::from_secs(5);
@@ -112,6 +112,16 @@ impl State {
             }
         }
     }
+}
+
+/// The HTTP client JWKS documents are fetched with: the identity provider is
+/// reached like any web service (system and bundled roots, TCP_NODELAY).
+pub fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .tcp_nodelay(true)
+        .connect_timeout(Duration::from_secs(10))
+        .build()
+        .unwrap_or_else(|_| reqwest::Client::new())
 }
 
 impl JwksCache {
@@ -335,7 +345,7 @@ pub(crate) mod tests {
     }
 
     /// Loopback only: no proxy from the environment.
-    fn client() -> reqwest::Client {
+    fn test_client() -> reqwest::Client {
         reqwest::Client::builder().no_proxy().build().unwrap()
     }
 
@@ -358,7 +368,7 @@ pub(crate) mod tests {
     #[tokio::test]
     async fn known_kid_then_unknown_kid_within_the_limit() {
         let server = JwksServer::start(JWKS).await;
-        let cache = JwksCache::new(&server.url, Duration::from_secs(600), client()).unwrap();
+        let cache = JwksCache::new(&server.url, Duration::from_secs(600), test_client()).unwrap();
         assert!(cache.key(Some("rsa-1"), Algorithm::RS256).await.is_ok());
         assert!(cache.key(Some("ec-1"), Algorithm::ES256).await.is_ok());
         assert_eq!(server.hits(), 1);
@@ -374,7 +384,7 @@ pub(crate) mod tests {
     #[tokio::test]
     async fn unknown_kid_refetches_once_per_interval() {
         let server = JwksServer::start(&only(&["rsa-1"])).await;
-        let cache = JwksCache::new(&server.url, Duration::from_secs(600), client())
+        let cache = JwksCache::new(&server.url, Duration::from_secs(600), test_client())
             .unwrap()
             .with_min_refetch(Duration::from_millis(300));
         assert!(cache.key(Some("rsa-1"), Algorithm::RS256).await.is_ok());
@@ -395,7 +405,8 @@ pub(crate) mod tests {
     #[tokio::test]
     async fn failure_keeps_cached_keys() {
         let server = JwksServer::start(JWKS).await;
-        let cache = JwksCache::new(&server.url, Duration::ZERO, client()).unwrap().with_min_refetch(Duration::ZERO);
+        let cache =
+            JwksCache::new(&server.url, Duration::ZERO, test_client()).unwrap().with_min_refetch(Duration::ZERO);
         assert!(cache.key(Some("rsa-1"), Algorithm::RS256).await.is_ok());
         *server.body.lock().unwrap() = "not json".into();
         // refresh = 0: every call refetches, fails, and still finds the key.
@@ -409,7 +420,7 @@ pub(crate) mod tests {
         // A port that was just free: connection refused.
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let cache =
-            JwksCache::new(&format!("http://127.0.0.1:{port}/jwks"), Duration::from_secs(600), client()).unwrap();
+            JwksCache::new(&format!("http://127.0.0.1:{port}/jwks"), Duration::from_secs(600), test_client()).unwrap();
         for _ in 0..2 {
             let err = cache.key(Some("rsa-1"), Algorithm::RS256).await.err().unwrap();
             assert!(matches!(err, AuthError::Keys(_)), "{err:?}");
@@ -422,14 +433,14 @@ pub(crate) mod tests {
     async fn oversized_document_is_refused() {
         let big = format!("{{\"keys\": [], \"pad\": \"{}\"}}", "x".repeat(MAX_BODY));
         let server = JwksServer::start(&big).await;
-        let cache = JwksCache::new(&server.url, Duration::from_secs(600), client()).unwrap();
+        let cache = JwksCache::new(&server.url, Duration::from_secs(600), test_client()).unwrap();
         let err = cache.key(Some("rsa-1"), Algorithm::RS256).await.err().unwrap();
         assert!(matches!(&err, AuthError::Keys(m) if m.contains("larger")), "{err:?}");
     }
 
     #[test]
     fn only_http_urls() {
-        assert!(JwksCache::new("file:///etc/jwks.json", Duration::ZERO, client()).is_err());
-        assert!(JwksCache::new("not a url", Duration::ZERO, client()).is_err());
+        assert!(JwksCache::new("file:///etc/jwks.json", Duration::ZERO, test_client()).is_err());
+        assert!(JwksCache::new("not a url", Duration::ZERO, test_client()).is_err());
     }
 }

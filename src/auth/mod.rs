@@ -5,15 +5,13 @@
 //! (or an [`AuthError`] and the `WWW-Authenticate` challenge that goes with
 //! it), the OAuth 2.0 protected resource metadata (RFC 9728) that tells MCP
 //! clients where to get a token, and the policy decisions over exposed names.
-//! The front ends call it through [`layer`].
+//! The HTTP front ends run it as a middleware (`crate::front::auth`).
 //!
 //! - [`Authenticator`] (this file): API keys, then JWTs; challenge and metadata.
 //! - `jwt`: which JWTs are accepted and whom they name.
 //! - `jwks`: the identity provider's signing keys, fetched and cached by `kid`.
 //! - `policy`: [`Policies`] and [`PolicyView`], what a principal may use.
 //! - `error`: [`AuthError`], [`AuthSetupError`].
-//! - [`layer`]: the axum middleware the HTTP front ends run it in, and the
-//!   metadata endpoint.
 //!
 //! Both kinds of credential travel as `Authorization: Bearer <credential>`.
 //! API keys are checked first: they are cheap, and a key never needs the
@@ -23,7 +21,6 @@
 mod error;
 mod jwks;
 mod jwt;
-pub mod layer;
 mod policy;
 
 use std::fmt::{self, Write as _};
@@ -114,9 +111,7 @@ impl Authenticator {
             })
             .collect::<Result<_, AuthSetupError>>()?;
         let jwt = match &config.jwt {
-            Some(jwt) => {
-                Some(JwtVerifier::new(jwt, config.resource.as_deref(), crate::transport::http_client::client())?)
-            }
+            Some(jwt) => Some(JwtVerifier::new(jwt, config.resource.as_deref(), jwks::client())?),
             None => None,
         };
         Ok(Authenticator {

@@ -19,10 +19,10 @@ use serde_json::value::RawValue;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::process::{Child, ChildStdin, ChildStdout, Command};
 
-use crate::protocol::{ErrorObject, Frame, Id, Message, RawObject, Response, jsonrpc, method};
-use crate::transport::http_client::error_chain;
-use crate::transport::lines::{Line, LineReader};
-use crate::transport::sse::{self, Parsed};
+use crate::framing::lines::{Line, LineReader};
+use crate::framing::sse::{self, Parsed};
+use crate::observe::error_chain;
+use crate::protocol::{ErrorObject, Frame, Id, Message, RawObject, Response, header, jsonrpc, method};
 
 /// The largest answer accepted, as the gateway's default.
 const MAX_MESSAGE: usize = 64 * 1024 * 1024;
@@ -169,8 +169,8 @@ impl HttpConn {
         let id = self.next_id;
         self.next_id += 1;
         let resp = self.send(request_json(id, method::INITIALIZE, params)).await?;
-        if let Some(s) = resp.headers().get("mcp-session-id").cloned() {
-            self.headers.insert(HeaderName::from_static("mcp-session-id"), s);
+        if let Some(s) = resp.headers().get(header::SESSION_ID).cloned() {
+            self.headers.insert(HeaderName::from_static(header::SESSION_ID), s);
         }
         match read_answer(resp, id).await? {
             Some(a) => Ok(a),
@@ -180,7 +180,7 @@ impl HttpConn {
 
     fn set_version(&mut self, version: &str) {
         if let Ok(v) = HeaderValue::from_str(version) {
-            self.headers.insert(HeaderName::from_static("mcp-protocol-version"), v);
+            self.headers.insert(HeaderName::from_static(header::PROTOCOL_VERSION), v);
         }
     }
 
@@ -216,7 +216,7 @@ impl HttpConn {
     }
 
     async fn close(self) {
-        if !self.headers.contains_key("mcp-session-id") {
+        if !self.headers.contains_key(header::SESSION_ID) {
             return;
         }
         let req = self.client.delete(self.url.clone()).headers(self.headers.clone());
@@ -435,7 +435,7 @@ impl StdioConn {
     async fn exited(&mut self, what: &str) -> String {
         // When the server is gone, how it ended says more than the broken pipe.
         let why = match tokio::time::timeout(Duration::from_millis(500), self.child.wait()).await {
-            Ok(s) => format!("it {}", crate::transport::child::exit_reason(s)),
+            Ok(s) => format!("it {}", crate::link::child::exit_reason(s)),
             Err(_) => what.to_owned(),
         };
         self.ended = Some(why.clone());

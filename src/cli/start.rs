@@ -18,17 +18,18 @@ use tokio_util::sync::CancellationToken;
 
 use crate::admin::{self, Admin};
 use crate::auth::Authenticator;
-use crate::auth::layer::{self, Guard};
 use crate::config::{self, Config};
+use crate::front::auth::{self as layer, Guard};
+use crate::front::http::McpHttp;
+use crate::front::legacy_sse::LegacySse;
+use crate::front::serve::{self, ConnLimits};
+use crate::front::shared::HttpOptions;
+use crate::front::tls::{Tls, TlsFiles};
+use crate::front::ws::McpWs;
 use crate::gateway::Gateway;
 use crate::gateway::reload::Reloader;
 use crate::observe::audit::Audit;
 use crate::registry::{InstanceLock, Store};
-use crate::transport::http::{HttpOptions, McpHttp};
-use crate::transport::legacy_sse::LegacySse;
-use crate::transport::serve::{self, ConnLimits};
-use crate::transport::tls::{Tls, TlsFiles};
-use crate::transport::ws::McpWs;
 
 #[derive(Args, Debug)]
 pub struct StartArgs {
@@ -314,7 +315,7 @@ async fn serve_stdio(gateway: &Arc<Gateway>, cfg: &Config, stop: CancellationTok
         g.drain(grace).await;
         c.cancel();
     });
-    crate::transport::stdio::serve(gateway, input, tokio::io::stdout(), cfg.gateway.max_message_size, close).await;
+    crate::front::stdio::serve(gateway, input, tokio::io::stdout(), cfg.gateway.max_message_size, close).await;
     drainer.abort();
     Ok(())
 }

@@ -19,13 +19,13 @@ use tokio_util::sync::CancellationToken;
 
 use super::error::GatewayError;
 use super::session::ClientSession;
+use crate::framing::lines::Line;
 use crate::observe::metrics::Metrics;
-use crate::protocol::modern;
+use crate::protocol::stateless;
 use crate::protocol::{
     ErrorObject, Id, Message, Notification, RawObject, Request, Response, Revision, jsonrpc, method,
 };
-use crate::transport::Tx;
-use crate::transport::lines::Line;
+use crate::service::Tx;
 
 /// What the server said about itself in `initialize`.
 #[derive(Debug, Clone)]
@@ -74,7 +74,7 @@ pub struct BackendConn {
     timeout: Duration,
     info: OnceLock<InitInfo>,
     /// A 2026-07-28 server: every request carries the client's `_meta`.
-    modern: AtomicBool,
+    stateless: AtomicBool,
     /// Requests in a row that timed out or lost the connection (passive health).
     failures: std::sync::atomic::AtomicU32,
     failed: Notify,
@@ -142,7 +142,7 @@ impl BackendConn {
             closed: CancellationToken::new(),
             timeout,
             info: OnceLock::new(),
-            modern: AtomicBool::new(false),
+            stateless: AtomicBool::new(false),
             failures: std::sync::atomic::AtomicU32::new(0),
             failed: Notify::new(),
             latency: Latency::default(),
@@ -327,7 +327,7 @@ impl BackendConn {
     ) -> Result<Box<RawValue>, GatewayError> {
         let deadline = sleep_or_never(cap);
         tokio::pin!(deadline);
-        let params = if self.modern.load(Ordering::Relaxed) { Some(with_modern_meta(params)) } else { params };
+        let params = if self.stateless.load(Ordering::Relaxed) { Some(with_stateless_meta(params)) } else { params };
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let (reply, mut rx) = oneshot::channel();
         if let Ok(mut p) = self.pending.lock() {
@@ -399,8 +399,13 @@ impl BackendConn {
     /// `initialize` when the server does not know it (any error, or silence for
     /// a few seconds, as the specification's fallback rule says).
     pub async fn connect(&self) -> Result<InitInfo, GatewayError> {
-        let discover =
-            self.call_with(method::SERVER_DISCOVER, Some(with_modern_meta(None)), None, None, Some(DISCOVER_TIMEOUT));
+        let discover = self.call_with(
+            method::SERVER_DISCOVER,
+            Some(with_stateless_meta(None)),
+            None,
+            None,
+            Some(DISCOVER_TIMEOUT),
+        );
         if let Ok(result) = discover.await
             && let Ok(obj) = RawObject::parse(&result)
             && obj
@@ -411,10 +416,10 @@ impl BackendConn {
             let info = InitInfo {
                 revision: Revision::V2026_07_28,
                 capabilities: obj.get_as("capabilities").unwrap_or_default(),
-                server_info: meta.get(modern::META_SERVER_INFO).map(|v| v.to_owned()),
+                server_info: meta.get(stateless::META_SERVER_INFO).map(|v| v.to_owned()),
                 instructions: obj.get_str("instructions"),
             };
-            self.modern.store(true, Ordering::Relaxed);
+            self.stateless.store(true, Ordering::Relaxed);
             let _ = self.info.set(info.clone());
             return Ok(info);
         }
@@ -427,8 +432,8 @@ impl BackendConn {
         self.failures.load(Ordering::Relaxed)
     }
 
-    pub fn is_modern(&self) -> bool {
-        self.modern.load(Ordering::Relaxed)
+    pub fn is_stateless(&self) -> bool {
+        self.stateless.load(Ordering::Relaxed)
     }
 
     /// The MCP handshake, with the gateway as the client.
@@ -454,7 +459,7 @@ impl BackendConn {
         };
         let obj = RawObject::parse(&result).map_err(|e| bad(e.to_string()))?;
         let version = obj.get_str("protocolVersion").ok_or_else(|| bad("no protocolVersion".into()))?;
-        let revision = Revision::parse(&version).filter(|r| !r.is_modern()).ok_or_else(|| {
+        let revision = Revision::parse(&version).filter(|r| !r.is_stateless()).ok_or_else(|| {
             bad(format!(
                 "protocol version {version:?} is not one vmcp speaks ({})",
                 Revision::HANDSHAKE.map(|r| r.as_str()).join(", ")
@@ -514,12 +519,12 @@ fn client_capabilities() -> serde_json::Value {
 }
 
 /// Adds the 2026-07-28 per-request `_meta` (revision, capabilities, client info).
-fn with_modern_meta(params: Option<Box<RawValue>>) -> Box<RawValue> {
+fn with_stateless_meta(params: Option<Box<RawValue>>) -> Box<RawValue> {
     let mut p = params.as_deref().and_then(|p| RawObject::parse(p).ok()).unwrap_or_default();
     let mut meta: RawObject = p.get_as("_meta").unwrap_or_default();
-    meta.set(modern::META_PROTOCOL_VERSION, Revision::V2026_07_28.as_str());
-    meta.set(modern::META_CLIENT_CAPABILITIES, &client_capabilities());
-    meta.set(modern::META_CLIENT_INFO, &serde_json::json!({ "name": "vmcp", "version": env!("CARGO_PKG_VERSION") }));
+    meta.set(stateless::META_PROTOCOL_VERSION, Revision::V2026_07_28.as_str());
+    meta.set(stateless::META_CLIENT_CAPABILITIES, &client_capabilities());
+    meta.set(stateless::META_CLIENT_INFO, &serde_json::json!({ "name": "vmcp", "version": env!("CARGO_PKG_VERSION") }));
     p.set("_meta", &meta);
     p.to_raw()
 }

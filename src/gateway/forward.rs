@@ -25,7 +25,7 @@ use super::session::ClientSession;
 use crate::config::{Affinity, Balance, HashKey};
 use crate::observe::metrics::Metrics;
 use crate::protocol::{RawObject, method};
-use crate::transport::Tx;
+use crate::service::Tx;
 
 type Routed = Result<Box<RawValue>, GatewayError>;
 
@@ -130,13 +130,14 @@ impl Gateway {
         // The tool's name is only needed when the server limits tools' rates.
         let tool = if m == method::TOOLS_CALL && !server.tool_rates.is_empty() { params.get_str("name") } else { None };
         let _permit = server.admit(tool.as_deref()).inspect_err(count_rejection)?;
-        crate::protocol::modern::strip_client_meta(&mut params);
+        crate::protocol::stateless::strip_client_meta(&mut params);
         let (idle, cap) = self.timeouts(&server, m);
 
         if server.per_session() {
             let lease =
                 server.processes.lease(session.gateway(), &server, session.id).await.inspect_err(count_rejection)?;
-            if session.is_modern() && matches!(m, method::TOOLS_CALL | method::PROMPTS_GET | method::RESOURCES_READ) {
+            if session.is_stateless() && matches!(m, method::TOOLS_CALL | method::PROMPTS_GET | method::RESOURCES_READ)
+            {
                 let conn = lease.conn.clone();
                 return self.forward_stateless(session, conn, None, m, params, related, (idle, cap)).await;
             }
@@ -144,7 +145,7 @@ impl Gateway {
         }
 
         let key = Self::hash_key(&server, session, &params);
-        if session.is_modern() && matches!(m, method::TOOLS_CALL | method::PROMPTS_GET | method::RESOURCES_READ) {
+        if session.is_stateless() && matches!(m, method::TOOLS_CALL | method::PROMPTS_GET | method::RESOURCES_READ) {
             let pick = self.pick_for(&server, session, &key, &[]).inspect_err(count_rejection)?;
             let conn = pick.conn.clone();
             return self
@@ -270,7 +271,7 @@ impl Gateway {
             };
             if !session.client_has(capability) {
                 return Err(GatewayError::Remote(crate::protocol::ErrorObject::new(
-                    crate::protocol::modern::code::MISSING_CAPABILITY,
+                    crate::protocol::stateless::code::MISSING_CAPABILITY,
                     format!(
                         "the server needs the client's '{capability}' capability ({m}), which the client did not announce"
                     ),

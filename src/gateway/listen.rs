@@ -17,7 +17,7 @@ use serde_json::value::RawValue;
 use super::Gateway;
 use super::error::GatewayError;
 use crate::protocol::{Id, Message, Notification, RawObject, Request, jsonrpc, method};
-use crate::transport::Tx;
+use crate::service::Tx;
 
 pub const ACKNOWLEDGED: &str = "notifications/subscriptions/acknowledged";
 const META_SUBSCRIPTION_ID: &str = "io.modelcontextprotocol/subscriptionId";

@@ -52,7 +52,7 @@ use crate::auth::{Policies, Principal};
 use crate::config::Config;
 use crate::observe::audit::Audit;
 use crate::protocol::{Message, Notification};
-use crate::transport::{Outbound, Refused, Service};
+use crate::service::{Outbound, Refused, Service};
 use catalog::{Catalog, Listing};
 pub use error::GatewayError;
 use names::Naming;
@@ -370,7 +370,7 @@ impl Gateway {
 }
 
 fn transport_close(s: &Arc<ClientSession>) {
-    use crate::transport::Session as _;
+    use crate::service::Session as _;
     s.close();
 }
 

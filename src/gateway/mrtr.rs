@@ -23,7 +23,7 @@ use tokio::task::JoinHandle;
 
 use super::error::GatewayError;
 use crate::protocol::{ErrorObject, RawObject};
-use crate::transport::{Outbound, Tx};
+use crate::service::{Outbound, Tx};
 
 /// Marks the gateway's own `requestState` tokens (a backend's pass through).
 const TOKEN_PREFIX: &str = "vmcp1.";

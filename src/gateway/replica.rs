@@ -19,12 +19,12 @@ use super::backend::{BackendConn, InitInfo};
 use super::breaker::{self, Breaker};
 use super::server::{Server, Status};
 use crate::config::TransportKind;
+use crate::link::RemoteSpec;
+use crate::link::child::{self, ChildSpec};
+use crate::link::{Lifetime, Link};
+use crate::link::{http as http_client, sse as sse_client, ws as ws_client};
 use crate::observe::metrics::Metrics;
 use crate::protocol::method;
-use crate::transport::child::{self, ChildSpec};
-use crate::transport::http_client::{self, HttpSpec};
-use crate::transport::link::{Lifetime, Link};
-use crate::transport::{sse_client, ws_client};
 
 /// Where a replica is reached.
 #[derive(Debug, Clone)]
@@ -201,7 +201,7 @@ enum RunEnd {
 /// their connection) `failures` times in a row, either of which restarts it. A
 /// 2026-07-28 server has no `ping`: it is asked `server/discover` instead.
 async fn health_checks(conn: &BackendConn, health: super::Health) -> String {
-    let probe = if conn.is_modern() { method::SERVER_DISCOVER } else { method::PING };
+    let probe = if conn.is_stateless() { method::SERVER_DISCOVER } else { method::PING };
     let mut missed = 0u32;
     loop {
         let tick = async {
@@ -259,7 +259,7 @@ pub(crate) fn connect(server: &Server, target: &Target, index: usize, max_messag
                 Target::Url(u) => u.clone(),
                 Target::Process => cfg.url.clone().ok_or_else(|| missing("url"))?,
             };
-            let spec = HttpSpec {
+            let spec = RemoteSpec {
                 server: server.id.to_string(),
                 url,
                 headers: cfg.headers.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
@@ -318,7 +318,7 @@ async fn run_once(
         s.last_error = None;
     });
     server.publish();
-    if conn.is_modern() {
+    if conn.is_stateless() {
         listen_for_changes(&conn);
     }
     if let Some(g) = gw.upgrade() {
@@ -387,7 +387,7 @@ pub(crate) fn resolve_command(command: String) -> String {
 pub(crate) async fn spawn_private(
     gw: &Arc<Gateway>,
     server: &Server,
-) -> Result<(Arc<BackendConn>, crate::transport::link::Lifetime, InitInfo), String> {
+) -> Result<(Arc<BackendConn>, crate::link::Lifetime, InitInfo), String> {
     let handler = super::upstream::handler(Arc::downgrade(gw));
     // Never cancelled: the caller stops the process through the lifetime it gets.
     let stop = CancellationToken::new();

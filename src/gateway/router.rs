@@ -20,7 +20,7 @@ use super::forward::count_rejection;
 use super::routes::{Decision, RouteTable, Subject};
 use super::session::ClientSession;
 use crate::protocol::{RawObject, Request, Revision, jsonrpc, method};
-use crate::transport::Tx;
+use crate::service::Tx;
 
 type Routed = Result<Box<RawValue>, GatewayError>;
 
@@ -172,7 +172,7 @@ impl Gateway {
             method::LOGGING_SET_LEVEL => {
                 self.ruled(&rules, m, Subject::default())?;
                 let mut params = object(req)?;
-                crate::protocol::modern::strip_client_meta(&mut params);
+                crate::protocol::stateless::strip_client_meta(&mut params);
                 // Every replica keeps its own level: all of them hear it.
                 let calls = self
                     .servers()
@@ -257,7 +257,7 @@ impl Gateway {
             // them share one allowance.
             let key = match session.principal.via {
                 crate::auth::Via::ApiKey | crate::auth::Via::Jwt => format!("principal:{}", session.principal.name),
-                _ if session.is_modern() && session.front != "stdio" => "stateless".to_owned(),
+                _ if session.is_stateless() && session.front != "stdio" => "stateless".to_owned(),
                 _ => format!("session:{}", session.id),
             };
             if let Err(wait) = rate.check(&key) {
@@ -441,7 +441,7 @@ impl Gateway {
                 .collect(),
         };
         let mut params = params;
-        crate::protocol::modern::strip_client_meta(&mut params);
+        crate::protocol::stateless::strip_client_meta(&mut params);
         let calls = targets.into_iter().map(|(server, conn, cursor)| {
             let mut p = params.clone();
             match &cursor {
@@ -454,7 +454,7 @@ impl Gateway {
         });
         let mut items: Vec<RawObject> = Vec::new();
         let mut next = Composite::new();
-        let mut hints = crate::protocol::modern::CacheHints::default();
+        let mut hints = crate::protocol::stateless::CacheHints::default();
         for (server, result) in join_all(calls).await {
             let page = match result.and_then(|r| RawObject::parse(&r).map_err(|e| bad(&server, m, e.to_string()))) {
                 Ok(page) => page,
@@ -593,7 +593,7 @@ impl Gateway {
         );
         if let Some(info) = init.get("serverInfo") {
             let mut meta = RawObject::new();
-            meta.set_raw(crate::protocol::modern::META_SERVER_INFO, info.to_owned());
+            meta.set_raw(crate::protocol::stateless::META_SERVER_INFO, info.to_owned());
             result.set("_meta", &meta);
         }
         if let Some(text) = init.get("instructions") {

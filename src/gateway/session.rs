@@ -17,10 +17,10 @@ use tracing::Instrument;
 use super::Gateway;
 use super::error::GatewayError;
 use crate::auth::{PolicyView, Principal};
-use crate::protocol::modern::{self, ModernMeta};
+use crate::protocol::stateless::{self, StatelessMeta};
 use crate::protocol::{ErrorObject, Message, Notification, RawObject, Request, Response, Revision, method};
-use crate::transport::peer::{InFlight, Outstanding};
-use crate::transport::{self, Outbound, Tx};
+use crate::service::{self, Outbound, Tx};
+use crate::service::{InFlight, Outstanding};
 
 /// How long a client may take to answer a server→client request (a human may be
 /// answering an elicitation).
@@ -114,8 +114,8 @@ impl ClientSession {
     }
 
     /// A stateless (2026-07-28) client: no handshake, requests only.
-    pub fn is_modern(&self) -> bool {
-        self.revision().is_some_and(Revision::is_modern)
+    pub fn is_stateless(&self) -> bool {
+        self.revision().is_some_and(Revision::is_stateless)
     }
 
     pub(crate) fn outbound(&self) -> &Outbound {
@@ -136,7 +136,7 @@ impl ClientSession {
         params: Option<Box<RawValue>>,
         related: Option<&Tx>,
     ) -> Result<Box<RawValue>, ErrorObject> {
-        let send = |msg: String| transport::send_related(related, &self.outbound, msg);
+        let send = |msg: String| service::send_related(related, &self.outbound, msg);
         self.outstanding.ask(id, method, params, send, CLIENT_ANSWER_TIMEOUT, self.inflight.closed()).await
     }
 
@@ -151,7 +151,7 @@ impl ClientSession {
 
     /// Takes a 2026-07-28 request's view of its client. The session never counts
     /// as initialized: a stateless client gets nothing outside its requests.
-    fn adopt(&self, m: &ModernMeta) {
+    fn adopt(&self, m: &StatelessMeta) {
         if let Ok(mut h) = self.handshake.lock() {
             h.revision = Some(Revision::V2026_07_28);
             h.capabilities = m.capabilities.clone();
@@ -201,7 +201,7 @@ impl ClientSession {
     }
 }
 
-impl transport::Session for ClientSession {
+impl service::Session for ClientSession {
     fn request(self: Arc<Self>, req: Request, related: Option<Tx>) -> impl Future<Output = Response> + Send + 'static {
         // Registered now, not when the future first runs: a cancellation sent
         // right behind the request must find it.
@@ -218,11 +218,11 @@ impl transport::Session for ClientSession {
             // A listen stream lasts as long as its client wants: a drain does not wait for it.
             let _busy = (req.method != method::SUBSCRIPTIONS_LISTEN).then(|| self.gateway.busy.enter());
             // A 2026-07-28 request says who its client is, every time.
-            let modern = match ModernMeta::from_request(&req) {
+            let stateless = match StatelessMeta::from_request(&req) {
                 Ok(m) => m,
                 Err(e) => return Response::err(req.id, e),
             };
-            if let Some(m) = &modern {
+            if let Some(m) = &stateless {
                 self.adopt(m);
                 // No initialize waited for servers still starting: the first
                 // stateless request does (at once, once they have).
@@ -233,8 +233,8 @@ impl transport::Session for ClientSession {
                 _ = registration.token.cancelled() => Err(GatewayError::Cancelled),
             };
             drop(registration);
-            let outcome = match modern {
-                Some(_) => outcome.map(|r| modern::complete(&req.method, r)),
+            let outcome = match stateless {
+                Some(_) => outcome.map(|r| stateless::complete(&req.method, r)),
                 None => outcome,
             };
             if let Err(e) = &outcome {

@@ -23,7 +23,7 @@ use super::Gateway;
 use super::backend::{BackendConn, Handler};
 use super::session::ClientSession;
 use crate::protocol::{ErrorObject, Id, Message, Notification, RawObject, Request, code, jsonrpc, method};
-use crate::transport::{self, Tx};
+use crate::service::{self, Tx};
 
 struct ProgressRoute {
     session: Weak<ClientSession>,
@@ -314,7 +314,7 @@ impl Gateway {
             && !s.client_has(capability)
         {
             let e = ErrorObject::new(
-                crate::protocol::modern::code::MISSING_CAPABILITY,
+                crate::protocol::stateless::code::MISSING_CAPABILITY,
                 format!(
                     "the client did not declare the '{capability}' capability, so vmcp cannot ask it for {}",
                     r.method
@@ -387,6 +387,6 @@ impl Gateway {
 
 impl ClientSession {
     pub(crate) fn send_related(&self, related: Option<&Tx>, msg: String) -> bool {
-        transport::send_related(related, self.outbound(), msg)
+        service::send_related(related, self.outbound(), msg)
     }
 }

@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 
 use super::session::{Handled, MockSession, invalid, text};
 use crate::protocol::{ErrorObject, code, method};
-use crate::transport::Tx;
+use crate::service::Tx;
 
 /// A 1×1 red PNG.
 const PNG: &str = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAIAAACQd1PeAAAADElEQVR42mP4z8AAAAMBAQD3A0FDAAAAAElFTkSuQmCC";

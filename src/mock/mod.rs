@@ -21,9 +21,10 @@ use clap::Args;
 use tokio::io::BufReader;
 use tokio_util::sync::CancellationToken;
 
-use crate::transport::http::{HttpOptions, McpHttp};
-use crate::transport::legacy_sse::LegacySse;
-use crate::transport::ws::McpWs;
+use crate::front::http::McpHttp;
+use crate::front::legacy_sse::LegacySse;
+use crate::front::shared::HttpOptions;
+use crate::front::ws::McpWs;
 
 #[derive(Args, Debug, Clone)]
 pub struct MockArgs {
@@ -107,7 +108,7 @@ pub async fn run(mut args: MockArgs) -> anyhow::Result<()> {
     match &args.listen {
         None => {
             let input = BufReader::with_capacity(64 * 1024, tokio::io::stdin());
-            crate::transport::stdio::serve(service.as_ref(), input, tokio::io::stdout(), 64 * 1024 * 1024, stop).await;
+            crate::front::stdio::serve(service.as_ref(), input, tokio::io::stdout(), 64 * 1024 * 1024, stop).await;
         }
         Some(addr) => {
             let listener = tokio::net::TcpListener::bind(addr).await?;

@@ -12,8 +12,8 @@ use super::MockArgs;
 use super::{catalog, conformance};
 use crate::auth::Principal;
 use crate::protocol::{ErrorObject, Message, Notification, Request, Response, Revision, code, jsonrpc, method};
-use crate::transport::peer::{InFlight, Outstanding, Registration};
-use crate::transport::{self, Outbound, Refused, Service, Session, Tx};
+use crate::service::{self, Outbound, Refused, Service, Session, Tx};
+use crate::service::{InFlight, Outstanding, Registration};
 
 /// State shared by every session of one mock process.
 #[derive(Default)]
@@ -106,7 +106,7 @@ impl MockSession {
     pub(super) fn notify_related(&self, related: Option<&Tx>, method: &str, params: Value) {
         let msg = Message::Notification(Notification { method: method.into(), params: Some(jsonrpc::to_raw(&params)) })
             .to_json();
-        transport::send_related(related, &self.outbound, msg);
+        service::send_related(related, &self.outbound, msg);
     }
 
     /// Whether the client announced `capability` (true before `initialize`, when nothing is known).
@@ -134,7 +134,7 @@ impl MockSession {
         params: Value,
     ) -> Result<Box<RawValue>, ErrorObject> {
         let id = self.outstanding.next_id();
-        let send = |msg: String| transport::send_related(related, &self.outbound, msg);
+        let send = |msg: String| service::send_related(related, &self.outbound, msg);
         self.outstanding
             .ask(id, method, Some(jsonrpc::to_raw(&params)), send, Duration::from_secs(60), self.inflight.closed())
             .await

@@ -1,22 +1,15 @@
-//! Observability: structured logs through `tracing`, always on stderr so that
-//! stdout stays MCP-only in `--stdio` mode; Prometheus metrics ([`metrics`]);
-//! and the audit log of tool calls, prompt gets and resource reads ([`audit`]).
+//! Observability: what vmcp tells its operators.
+//!
+//! - [`log`]: structured logs through `tracing`, on stderr (stdout stays
+//!   MCP-only in `--stdio` mode).
+//! - [`metrics`]: Prometheus metrics, and the summary `vmcp metrics show` prints.
+//! - [`audit`]: the audit log of tool calls, prompt gets and resource reads.
+//! - [`errors`]: how an error and its causes read on one line.
 
 pub mod audit;
+pub mod errors;
+pub mod log;
 pub mod metrics;
 
-use tracing_subscriber::EnvFilter;
-
-/// Installs the global subscriber. `level` is a filter directive (e.g. "info",
-/// "vmcp=debug"); `VMCP_LOG` overrides it when set.
-pub fn init_logging(level: &str, json: bool) {
-    let filter = std::env::var("VMCP_LOG")
-        .ok()
-        .and_then(|v| EnvFilter::try_new(v).ok())
-        .or_else(|| EnvFilter::try_new(level).ok())
-        .unwrap_or_else(|| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
-    let result = if json { builder.json().try_init() } else { builder.with_ansi(false).try_init() };
-    // A second init (tests) keeps the first subscriber.
-    let _ = result;
-}
+pub use errors::error_chain;
+pub use log::init_logging;

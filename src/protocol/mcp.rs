@@ -6,7 +6,7 @@
 ///
 /// Two eras: up to 2025-11-25 a session starts with the `initialize` handshake;
 /// 2026-07-28 is stateless, each request carrying its revision and the client's
-/// capabilities in `_meta` (see [`crate::protocol::modern`]).
+/// capabilities in `_meta` (see [`crate::protocol::stateless`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Revision {
     V2024_11_05,
@@ -46,7 +46,7 @@ impl Revision {
     }
 
     /// Stateless (2026-07-28 and later): no handshake, no session.
-    pub fn is_modern(self) -> bool {
+    pub fn is_stateless(self) -> bool {
         self >= Revision::V2026_07_28
     }
 
@@ -55,7 +55,7 @@ impl Revision {
     /// revision (a client asking for 2026-07-28 in `initialize`, as rmcp does,
     /// thereby learns that the server speaks the handshake era).
     pub fn negotiate(requested: &str) -> Revision {
-        Revision::parse(requested).filter(|r| !r.is_modern()).unwrap_or(Revision::LATEST_HANDSHAKE)
+        Revision::parse(requested).filter(|r| !r.is_stateless()).unwrap_or(Revision::LATEST_HANDSHAKE)
     }
 
     /// Elicitation (`elicitation/create`) exists from 2025-06-18 on.
@@ -114,8 +114,18 @@ mod tests {
         }
         assert_eq!(Revision::negotiate("1999-01-01"), Revision::LATEST_HANDSHAKE);
         assert_eq!(Revision::negotiate("2026-07-28"), Revision::V2025_11_25);
-        assert!(Revision::V2026_07_28.is_modern() && !Revision::V2025_11_25.is_modern());
+        assert!(Revision::V2026_07_28.is_stateless() && !Revision::V2025_11_25.is_stateless());
         assert!(Revision::V2024_11_05 < Revision::V2025_11_25);
         assert!(!Revision::V2025_03_26.has_elicitation());
     }
+}
+
+/// The HTTP headers MCP defines (lowercase, as HTTP/2 and `http` spell them).
+/// Streamable HTTP carries the session and the revision in headers; 2026-07-28
+/// mirrors the method and the tool, prompt or resource name in them too.
+pub mod header {
+    pub const SESSION_ID: &str = "mcp-session-id";
+    pub const PROTOCOL_VERSION: &str = "mcp-protocol-version";
+    pub const METHOD: &str = "mcp-method";
+    pub const NAME: &str = "mcp-name";
 }

@@ -85,7 +85,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         "--mode",
         default="auto",
         help="SDK connect mode: 'auto' (default: probe server/discover, fall back to initialize), "
-        "'legacy' (initialize handshake only) or a modern version such as 2026-07-28",
+        "'legacy' (initialize handshake only) or a stateless version such as 2026-07-28",
     )
     p.add_argument("--timeout", type=float, default=60.0, help="overall deadline in seconds (default 60)")
     p.add_argument("--header", action="append", default=[], metavar="K:V", help="extra HTTP header (--http only)")

@@ -1,4 +1,5 @@
-//! Server-Sent Events framing, as streamable HTTP uses it.
+//! Server-Sent Events framing, as streamable HTTP and the legacy HTTP+SSE
+//! transport use it: events written for clients, and parsed from servers.
 
 /// One `message` event carrying a JSON-RPC message. JSON can contain raw newlines
 /// only inside whitespace; each line becomes its own `data:` field so the event

@@ -12,10 +12,10 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use super::lines::{Line, LineReader};
-use super::{Outbound, Service, Session};
 use crate::auth::Principal;
+use crate::framing::lines::{self, Line, LineReader};
 use crate::protocol::{ErrorObject, Frame, Id, Message, Response, code, jsonrpc};
+use crate::service::{Outbound, Service, Session};
 
 /// Serves one session over `input`/`output` until end of input or `shutdown`.
 /// Returns once every response has been written.
@@ -26,7 +26,7 @@ where
     W: AsyncWrite + Unpin + Send + 'static,
 {
     let (tx, rx) = mpsc::channel::<String>(1024);
-    let writer = tokio::spawn(super::lines::write_lines(output, rx));
+    let writer = tokio::spawn(lines::write_lines(output, rx));
     let session = match service.open("stdio", Outbound::attached(tx.clone()), Principal::local()) {
         Ok(s) => s,
         Err(e) => {

@@ -28,29 +28,19 @@ use futures_util::future::join_all;
 use futures_util::stream::{self, Stream};
 use tokio::sync::mpsc;
 
-use super::{Outbound, Refused, Service, Session, principal_of, sse};
+use super::shared::{
+    HttpOptions, drain_sessions, error, forbidden_origin, json_body, new_session_id, principal_of, refused,
+};
 use crate::auth::Principal;
-use crate::protocol::modern::{self, ModernMeta};
+use crate::framing::sse;
+use crate::protocol::stateless::{self, StatelessMeta};
 use crate::protocol::{ErrorObject, Frame, Id, Message, Response, Revision, code, jsonrpc, method};
+use crate::service::{Outbound, Service, Session};
 
-pub const SESSION_HEADER: &str = "mcp-session-id";
-pub const VERSION_HEADER: &str = "mcp-protocol-version";
-pub const METHOD_HEADER: &str = "mcp-method";
-pub const NAME_HEADER: &str = "mcp-name";
-
-/// Front-end limits and policy.
-#[derive(Debug, Clone)]
-pub struct HttpOptions {
-    pub max_message_size: usize,
-    pub allowed_origins: Vec<String>,
-    pub keepalive: Duration,
-    /// A session with no request and no open GET stream for this long is closed.
-    pub session_idle_timeout: Duration,
-    /// How long a client may take to send a request's body.
-    pub read_timeout: Duration,
-    /// How long a write to a WebSocket client may stay blocked.
-    pub write_timeout: Duration,
-}
+const SESSION_HEADER: &str = crate::protocol::header::SESSION_ID;
+const VERSION_HEADER: &str = crate::protocol::header::PROTOCOL_VERSION;
+const METHOD_HEADER: &str = crate::protocol::header::METHOD;
+const NAME_HEADER: &str = crate::protocol::header::NAME;
 
 struct Entry<S> {
     session: Arc<S>,
@@ -116,7 +106,7 @@ impl<S: Service> McpHttp<S> {
 
     /// Closes every session (shutdown).
     pub fn close_all(&self) {
-        for e in super::drain_sessions(&self.sessions) {
+        for e in drain_sessions(&self.sessions) {
             e.outbound.detach();
             e.session.close();
         }
@@ -152,75 +142,11 @@ impl<S: Service> McpHttp<S> {
     }
 }
 
-/// Reads a POSTed JSON-RPC body: the content type must be JSON (when given), the
-/// body at most `max_message_size` bytes (which is all that is ever buffered),
-/// and all of it sent within `read_timeout`.
-pub async fn json_body(headers: &HeaderMap, body: Body, options: &HttpOptions) -> Result<Bytes, HttpResponse> {
-    if let Some(ct) = headers.get(header::CONTENT_TYPE) {
-        let ct = ct.to_str().unwrap_or("");
-        if !ct.trim_start().to_ascii_lowercase().starts_with("application/json") {
-            return Err(error(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                code::INVALID_REQUEST,
-                format!("Unsupported Media Type: Content-Type must be application/json, not {ct:?}"),
-            ));
-        }
-    }
-    let limit = options.max_message_size;
-    match tokio::time::timeout(options.read_timeout, axum::body::to_bytes(body, limit)).await {
-        Ok(Ok(bytes)) => Ok(bytes),
-        Ok(Err(_)) => Err(error(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            code::INVALID_REQUEST,
-            format!("Invalid request: body exceeds gateway.max_message_size ({limit} bytes)"),
-        )),
-        Err(_) => Err(error(
-            StatusCode::REQUEST_TIMEOUT,
-            code::INVALID_REQUEST,
-            format!(
-                "Request Timeout: the body did not arrive within {} ms (gateway.read_timeout)",
-                options.read_timeout.as_millis()
-            ),
-        )),
-    }
-}
-
-/// The service takes no more sessions (`gateway.max_sessions`).
-pub(crate) fn refused(e: Refused) -> HttpResponse {
-    error(StatusCode::SERVICE_UNAVAILABLE, code::OVERLOADED, format!("Service Unavailable: {e}"))
-}
-
-/// An HTTP error whose body is a JSON-RPC error response with a null id.
-pub fn error(status: StatusCode, code: i64, message: impl Into<String>) -> HttpResponse {
-    let body = Message::Response(Response::err(Id::Null, ErrorObject::new(code, message))).to_json();
-    (status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
-}
-
-/// Origin validation. Non-browser clients send no Origin and are allowed.
-pub fn origin_allowed(headers: &HeaderMap, allowed: &[String]) -> bool {
-    let Some(origin) = headers.get(header::ORIGIN) else { return true };
-    let Ok(origin) = origin.to_str() else { return false };
-    if allowed.iter().any(|a| a == "*" || a.eq_ignore_ascii_case(origin)) {
-        return true;
-    }
-    let host = origin.split_once("://").map(|(_, rest)| rest).unwrap_or("");
-    let host = match host.strip_prefix('[') {
-        Some(v6) => v6.split(']').next().unwrap_or(""),
-        None => host.split(':').next().unwrap_or(""),
-    };
-    matches!(host, "localhost" | "127.0.0.1" | "::1") || host.ends_with(".localhost")
-}
-
 /// Checks the headers every `/mcp` request must get right.
 #[allow(clippy::result_large_err, reason = "the error is the HTTP response itself, built once per failed request")]
 fn preflight(headers: &HeaderMap, options: &HttpOptions) -> Result<(), HttpResponse> {
-    if !origin_allowed(headers, &options.allowed_origins) {
-        let origin = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()).unwrap_or("?");
-        return Err(error(
-            StatusCode::FORBIDDEN,
-            code::INVALID_REQUEST,
-            format!("Forbidden: Origin {origin} is not allowed (see gateway.allowed_origins)"),
-        ));
+    if let Some(resp) = forbidden_origin(headers, options) {
+        return Err(resp);
     }
     if let Some(v) = headers.get(VERSION_HEADER) {
         let v = v.to_str().unwrap_or("");
@@ -282,12 +208,12 @@ async fn post_mcp<S: Service>(
 
     // 2026-07-28 requests are stateless: each gets a session of its own, closed
     // once it is answered, and no Mcp-Session-Id is minted or read.
-    let modern = match modern_check(&headers, &messages) {
+    let stateless = match stateless_check(&headers, &messages) {
         Ok(m) => m,
         Err(resp) => return resp,
     };
     let is_init = messages.iter().any(|m| matches!(m, Ok(Message::Request(r)) if r.method == method::INITIALIZE));
-    let (entry, new_session) = if modern {
+    let (entry, new_session) = if stateless {
         let outbound = Outbound::new();
         let session = match front.service.open("http", outbound.clone(), principal) {
             Ok(s) => s,
@@ -327,7 +253,7 @@ async fn post_mcp<S: Service>(
         }
     }
     if requests.is_empty() && immediate.is_empty() {
-        if modern {
+        if stateless {
             entry.session.close();
         }
         return StatusCode::ACCEPTED.into_response();
@@ -352,7 +278,7 @@ async fn post_mcp<S: Service>(
                 }
             });
             join_all(futs).await;
-            if modern {
+            if stateless {
                 session.close();
             }
         });
@@ -362,10 +288,10 @@ async fn post_mcp<S: Service>(
         let mut responses: Vec<Response> = join_all(futs).await;
         init_failed = responses.iter().any(|r| r.outcome.is_err());
         let mut status = StatusCode::OK;
-        if modern {
+        if stateless {
             entry.session.close();
             if let [Response { outcome: Err(e), .. }] = &responses[..] {
-                status = modern_status(e.code);
+                status = stateless_status(e.code);
             }
         }
         responses.extend(immediate);
@@ -402,41 +328,44 @@ async fn post_mcp<S: Service>(
 /// revision requires of it: `_meta` on every request, `MCP-Protocol-Version`,
 /// `Mcp-Method` and `Mcp-Name` agreeing with the body. Failures are 400s.
 #[allow(clippy::result_large_err, reason = "the error is the HTTP response itself, built once per failed request")]
-fn modern_check(headers: &HeaderMap, messages: &[Result<Message, jsonrpc::ParseError>]) -> Result<bool, HttpResponse> {
+fn stateless_check(
+    headers: &HeaderMap,
+    messages: &[Result<Message, jsonrpc::ParseError>],
+) -> Result<bool, HttpResponse> {
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
     let version = header(VERSION_HEADER);
-    let header_modern = version.and_then(Revision::parse).is_some_and(Revision::is_modern);
-    let mut any_modern = header_modern;
+    let header_stateless = version.and_then(Revision::parse).is_some_and(Revision::is_stateless);
+    let mut any_stateless = header_stateless;
     let reject = |id: &Id, e: ErrorObject| {
         let body = Message::Response(Response::err(id.clone(), e)).to_json();
         (StatusCode::BAD_REQUEST, [(header::CONTENT_TYPE, "application/json")], body).into_response()
     };
     for m in messages {
         let Ok(Message::Request(r)) = m else { continue };
-        match ModernMeta::from_request(r) {
+        match StatelessMeta::from_request(r) {
             Err(e) => return Err(reject(&r.id, e)),
             Ok(Some(_)) => {
-                any_modern = true;
-                if !header_modern {
+                any_stateless = true;
+                if !header_stateless {
                     let got = version.unwrap_or("(none)");
                     let e = ErrorObject::new(
-                        modern::code::HEADER_MISMATCH,
+                        stateless::code::HEADER_MISMATCH,
                         format!(
                             "Header mismatch: MCP-Protocol-Version header {got:?} does not match the body's 2026-07-28"
                         ),
                     );
                     return Err(reject(&r.id, e));
                 }
-                if let Err(e) = modern::check_headers(r, header(METHOD_HEADER), header(NAME_HEADER)) {
+                if let Err(e) = stateless::check_headers(r, header(METHOD_HEADER), header(NAME_HEADER)) {
                     return Err(reject(&r.id, e));
                 }
             }
-            Ok(None) if header_modern && r.method != method::INITIALIZE => {
+            Ok(None) if header_stateless && r.method != method::INITIALIZE => {
                 let e = ErrorObject::new(
                     code::INVALID_PARAMS,
                     format!(
                         "Invalid params: a 2026-07-28 request must carry _meta[\"{}\"]",
-                        modern::META_PROTOCOL_VERSION
+                        stateless::META_PROTOCOL_VERSION
                     ),
                 );
                 return Err(reject(&r.id, e));
@@ -444,24 +373,24 @@ fn modern_check(headers: &HeaderMap, messages: &[Result<Message, jsonrpc::ParseE
             Ok(None) => {}
         }
     }
-    Ok(any_modern)
+    Ok(any_stateless)
 }
 
 /// The HTTP status a 2026-07-28 error answer gets.
-fn modern_status(code: i64) -> StatusCode {
+fn stateless_status(code: i64) -> StatusCode {
     match code {
-        modern::code::HEADER_MISMATCH | modern::code::MISSING_CAPABILITY | modern::code::UNSUPPORTED_VERSION => {
-            StatusCode::BAD_REQUEST
-        }
+        stateless::code::HEADER_MISMATCH
+        | stateless::code::MISSING_CAPABILITY
+        | stateless::code::UNSUPPORTED_VERSION => StatusCode::BAD_REQUEST,
         code::METHOD_NOT_FOUND => StatusCode::NOT_FOUND,
         _ => StatusCode::OK,
     }
 }
 
 /// 2026-07-28 has no GET stream and no sessions to delete.
-fn modern_refusal(headers: &HeaderMap) -> Option<HttpResponse> {
+fn stateless_refusal(headers: &HeaderMap) -> Option<HttpResponse> {
     let v = headers.get(VERSION_HEADER).and_then(|v| v.to_str().ok()).and_then(Revision::parse)?;
-    v.is_modern().then(|| {
+    v.is_stateless().then(|| {
         let mut resp = error(
             StatusCode::METHOD_NOT_ALLOWED,
             code::INVALID_REQUEST,
@@ -481,7 +410,7 @@ async fn get_mcp<S: Service>(
     if let Err(resp) = preflight(&headers, &front.options) {
         return resp;
     }
-    if let Some(resp) = modern_refusal(&headers) {
+    if let Some(resp) = stateless_refusal(&headers) {
         return resp;
     }
     if !accepts(&headers, "text/event-stream") {
@@ -516,7 +445,7 @@ async fn delete_mcp<S: Service>(
     if let Err(resp) = preflight(&headers, &front.options) {
         return resp;
     }
-    if let Some(resp) = modern_refusal(&headers) {
+    if let Some(resp) = stateless_refusal(&headers) {
         return resp;
     }
     let entry = match front.lookup(&headers, &principal) {
@@ -546,11 +475,6 @@ async fn reap_idle<S: Service>(front: Weak<McpHttp<S>>) {
             tracing::info!(sessions = n, "closed idle HTTP sessions (gateway.session_idle_timeout)");
         }
     }
-}
-
-fn new_session_id() -> String {
-    let bytes: [u8; 16] = rand::random();
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Aborts the task producing a per-request stream when the client goes away, which
@@ -642,24 +566,6 @@ mod tests {
         assert_eq!(sse_frames("{}".into()), vec![Bytes::from(sse::message_event("{}"))]);
         let lines = format!("{{\n{}}}", " ".repeat(ZERO_COPY_FRAME));
         assert_eq!(sse_frames(lines.clone()), vec![Bytes::from(sse::message_event(&lines))]);
-    }
-
-    fn with_origin(o: &str) -> HeaderMap {
-        let mut h = HeaderMap::new();
-        h.insert(header::ORIGIN, HeaderValue::from_str(o).unwrap());
-        h
-    }
-
-    #[test]
-    fn origins() {
-        assert!(origin_allowed(&HeaderMap::new(), &[]));
-        for ok in ["http://localhost:5173", "http://127.0.0.1", "https://[::1]:8080", "http://app.localhost"] {
-            assert!(origin_allowed(&with_origin(ok), &[]), "{ok}");
-        }
-        for bad in ["http://evil.example", "null", "http://localhost.evil.example", "http://127.0.0.1.evil.example"] {
-            assert!(!origin_allowed(&with_origin(bad), &[]), "{bad}");
-        }
-        assert!(origin_allowed(&with_origin("https://app.example"), &["https://app.example".into()]));
     }
 
     #[test]

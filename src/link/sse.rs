@@ -13,13 +13,14 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use super::http_client::{ConnectError, HttpSpec, client_for, error_chain};
-use super::lines::Line;
-use super::link::{Lifetime, Link, Remote};
-use super::sse::{self, Parsed};
+use super::lifetime::{Lifetime, Link, StopSignal};
+use super::remote::{ConnectError, RemoteSpec, client_for};
+use crate::framing::lines::Line;
+use crate::framing::sse::{self, Parsed};
+use crate::observe::error_chain;
 use crate::protocol::{ErrorObject, Message, Response, code, jsonrpc};
 
-pub fn connect(spec: HttpSpec) -> Result<Link, ConnectError> {
+pub fn connect(spec: RemoteSpec) -> Result<Link, ConnectError> {
     let url = reqwest::Url::parse(&spec.url).map_err(|e| ConnectError::Url(spec.url.clone(), e.to_string()))?;
     if !matches!(url.scheme(), "http" | "https") {
         return Err(ConnectError::Url(spec.url.clone(), "expected http:// or https://".into()));
@@ -35,13 +36,14 @@ pub fn connect(spec: HttpSpec) -> Result<Link, ConnectError> {
     let http = client_for(&spec)?;
     let (out_tx, out_rx) = mpsc::channel::<String>(256);
     let (in_tx, in_rx) = mpsc::channel::<Line>(256);
-    let stop = CancellationToken::new();
+    let signal = StopSignal::new();
+    let stop = signal.token().clone();
     let task = tokio::spawn(run(spec, http, url, headers, out_rx, in_tx, stop.clone()));
-    Ok(Link { outgoing: out_tx, incoming: in_rx, lifetime: Lifetime::Remote(Remote::new(stop, task)) })
+    Ok(Link { outgoing: out_tx, incoming: in_rx, lifetime: Lifetime::new(None, signal, task) })
 }
 
 async fn run(
-    spec: HttpSpec,
+    spec: RemoteSpec,
     http: reqwest::Client,
     url: reqwest::Url,
     headers: reqwest::header::HeaderMap,

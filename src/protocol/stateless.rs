@@ -1,7 +1,7 @@
 //! MCP 2026-07-28, the stateless revision: what every request carries in
 //! `_meta`, the HTTP headers that mirror the body, and what results must say.
 //!
-//! A request is "modern" when its `_meta` names a revision under
+//! A request is "stateless" when its `_meta` names a revision under
 //! `io.modelcontextprotocol/protocolVersion`; it then also carries the client's
 //! capabilities, and there is no `initialize`, no session. Handshake-era
 //! requests carry no such key and are served as before: both eras share every
@@ -27,18 +27,18 @@ pub mod code {
     pub const UNSUPPORTED_VERSION: i64 = -32022;
 }
 
-/// What a modern request says about its client.
+/// What a stateless request says about its client.
 #[derive(Debug, Clone, Default)]
-pub struct ModernMeta {
+pub struct StatelessMeta {
     pub capabilities: RawObject,
     pub client_info: Option<Box<RawValue>>,
 }
 
-impl ModernMeta {
+impl StatelessMeta {
     /// Reads a request's `_meta`: `Ok(None)` for a handshake-era request (no
     /// revision in `_meta`), `Ok(Some)` for a 2026-07-28 one, and the error to
     /// answer when the revision is unknown or the capabilities are missing.
-    pub fn from_request(req: &Request) -> Result<Option<ModernMeta>, ErrorObject> {
+    pub fn from_request(req: &Request) -> Result<Option<StatelessMeta>, ErrorObject> {
         let Some(meta) =
             req.params.as_deref().and_then(|p| RawObject::parse(p).ok()).and_then(|p| p.get_as::<RawObject>("_meta"))
         else {
@@ -52,7 +52,7 @@ impl ModernMeta {
             )
         })?;
         match Revision::parse(&version) {
-            Some(r) if r.is_modern() => {}
+            Some(r) if r.is_stateless() => {}
             // A handshake revision in `_meta` adds nothing: serve the request as handshake-era.
             Some(_) => return Ok(None),
             None => return Err(unsupported_version(&version)),
@@ -71,7 +71,7 @@ impl ModernMeta {
                 ));
             }
         };
-        Ok(Some(ModernMeta { capabilities, client_info: meta.get(META_CLIENT_INFO).map(|v| v.to_owned()) }))
+        Ok(Some(StatelessMeta { capabilities, client_info: meta.get(META_CLIENT_INFO).map(|v| v.to_owned()) }))
     }
 }
 
@@ -244,21 +244,21 @@ mod tests {
 
     #[test]
     fn meta_decides_the_era() {
-        assert!(ModernMeta::from_request(&req("tools/list", json!({}))).unwrap().is_none());
+        assert!(StatelessMeta::from_request(&req("tools/list", json!({}))).unwrap().is_none());
         let legacy = req("tools/list", json!({"_meta": {META_PROTOCOL_VERSION: "2025-11-25"}}));
-        assert!(ModernMeta::from_request(&legacy).unwrap().is_none());
-        let modern = req(
+        assert!(StatelessMeta::from_request(&legacy).unwrap().is_none());
+        let stateless = req(
             "tools/list",
             json!({"_meta": {META_PROTOCOL_VERSION: "2026-07-28", META_CLIENT_CAPABILITIES: {"sampling": {}}}}),
         );
-        let m = ModernMeta::from_request(&modern).unwrap().unwrap();
+        let m = StatelessMeta::from_request(&stateless).unwrap().unwrap();
         assert!(m.capabilities.contains("sampling"));
-        let e =
-            ModernMeta::from_request(&req("x", json!({"_meta": {META_PROTOCOL_VERSION: "2099-01-01"}}))).unwrap_err();
+        let e = StatelessMeta::from_request(&req("x", json!({"_meta": {META_PROTOCOL_VERSION: "2099-01-01"}})))
+            .unwrap_err();
         assert_eq!(e.code, code::UNSUPPORTED_VERSION);
         assert!(e.data.unwrap().get().contains("2026-07-28"));
-        let e =
-            ModernMeta::from_request(&req("x", json!({"_meta": {META_PROTOCOL_VERSION: "2026-07-28"}}))).unwrap_err();
+        let e = StatelessMeta::from_request(&req("x", json!({"_meta": {META_PROTOCOL_VERSION: "2026-07-28"}})))
+            .unwrap_err();
         assert_eq!(e.code, -32602);
     }
 

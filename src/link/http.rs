@@ -15,7 +15,7 @@
 //! so no caller ever waits for an answer that cannot come.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -24,67 +24,13 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use super::lines::Line;
-use super::link::{Lifetime, Link, Remote};
-use super::sse::{self, Parsed};
-use crate::protocol::modern::{self, ModernMeta};
-use crate::protocol::{ErrorObject, Id, Message, RawObject, Response, code, jsonrpc, method};
-
-/// What to connect to.
-#[derive(Debug, Clone)]
-pub struct HttpSpec {
-    /// The server id, for messages and logs.
-    pub server: String,
-    pub url: String,
-    /// Extra headers from the config (the backend's own credentials).
-    pub headers: Vec<(String, String)>,
-    pub max_message_size: usize,
-    /// CA certificates (PEM) trusted besides the system's and the bundled roots.
-    pub ca_file: Option<std::path::PathBuf>,
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum ConnectError {
-    #[error("invalid url {0:?}: {1}")]
-    Url(String, String),
-    #[error("invalid header {0:?}: {1}")]
-    Header(String, String),
-    #[error("ca_file {0}: {1}")]
-    CaFile(String, String),
-}
-
-/// The HTTP client for a backend: the shared one, or one of its own when the
-/// server trusts an extra CA file.
-pub fn client_for(spec: &HttpSpec) -> Result<reqwest::Client, ConnectError> {
-    let Some(path) = &spec.ca_file else { return Ok(client()) };
-    let shown = path.display().to_string();
-    let pem = std::fs::read(path).map_err(|e| ConnectError::CaFile(shown.clone(), e.to_string()))?;
-    let certs =
-        reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| ConnectError::CaFile(shown.clone(), e.to_string()))?;
-    if certs.is_empty() {
-        return Err(ConnectError::CaFile(shown, "no PEM certificate in it".into()));
-    }
-    let mut b = reqwest::Client::builder().tcp_nodelay(true).connect_timeout(Duration::from_secs(10));
-    for c in certs {
-        b = b.add_root_certificate(c);
-    }
-    b.build().map_err(|e| ConnectError::CaFile(shown, error_chain(&e)))
-}
-
-/// One HTTP client for every backend: its connection pool is shared.
-pub fn client() -> reqwest::Client {
-    static CLIENT: OnceLock<reqwest::Client> = OnceLock::new();
-    CLIENT
-        .get_or_init(|| {
-            reqwest::Client::builder()
-                .tcp_nodelay(true)
-                .pool_idle_timeout(Duration::from_secs(90))
-                .connect_timeout(Duration::from_secs(10))
-                .build()
-                .unwrap_or_else(|_| reqwest::Client::new())
-        })
-        .clone()
-}
+use super::lifetime::{Lifetime, Link, StopSignal};
+use super::remote::{ConnectError, RemoteSpec, client_for};
+use crate::framing::lines::Line;
+use crate::framing::sse::{self, Parsed};
+use crate::observe::error_chain;
+use crate::protocol::stateless::{self, StatelessMeta};
+use crate::protocol::{ErrorObject, Id, Message, RawObject, Response, code, header, jsonrpc, method};
 
 /// Methods the transport may replay after re-initializing an expired session.
 fn safe_to_repeat(m: &str) -> bool {
@@ -106,15 +52,15 @@ fn safe_to_repeat(m: &str) -> bool {
 
 // Header names and values used on every request, made once rather than parsed
 // from strings each time.
-const VERSION_HEADER: HeaderName = HeaderName::from_static("mcp-protocol-version");
-const SESSION_HEADER: HeaderName = HeaderName::from_static("mcp-session-id");
-const METHOD_HEADER: HeaderName = HeaderName::from_static("mcp-method");
-const NAME_HEADER: HeaderName = HeaderName::from_static("mcp-name");
+const VERSION_HEADER: HeaderName = HeaderName::from_static(header::PROTOCOL_VERSION);
+const SESSION_HEADER: HeaderName = HeaderName::from_static(header::SESSION_ID);
+const METHOD_HEADER: HeaderName = HeaderName::from_static(header::METHOD);
+const NAME_HEADER: HeaderName = HeaderName::from_static(header::NAME);
 const JSON: HeaderValue = HeaderValue::from_static("application/json");
 const JSON_OR_SSE: HeaderValue = HeaderValue::from_static("application/json, text/event-stream");
 
 struct Shared {
-    spec: HttpSpec,
+    spec: RemoteSpec,
     /// `spec.url`, parsed once (reqwest would parse the string on every request).
     url: reqwest::Url,
     headers: HeaderMap,
@@ -135,7 +81,7 @@ struct Shared {
 }
 
 /// Creates the link. Nothing is sent until the gateway's first message.
-pub fn connect(spec: HttpSpec) -> Result<Link, ConnectError> {
+pub fn connect(spec: RemoteSpec) -> Result<Link, ConnectError> {
     let url = reqwest::Url::parse(&spec.url).map_err(|e| ConnectError::Url(spec.url.clone(), e.to_string()))?;
     if !matches!(url.scheme(), "http" | "https") {
         return Err(ConnectError::Url(spec.url.clone(), "expected http:// or https://".into()));
@@ -149,7 +95,8 @@ pub fn connect(spec: HttpSpec) -> Result<Link, ConnectError> {
     let http = client_for(&spec)?;
     let (out_tx, out_rx) = mpsc::channel::<String>(256);
     let (in_tx, in_rx) = mpsc::channel::<Line>(256);
-    let stop = CancellationToken::new();
+    let signal = StopSignal::new();
+    let stop = signal.token().clone();
     let shared = Arc::new(Shared {
         url,
         spec,
@@ -167,7 +114,7 @@ pub fn connect(spec: HttpSpec) -> Result<Link, ConnectError> {
         tasks: TaskTracker::new(),
     });
     let task = tokio::spawn(run(shared, out_rx));
-    Ok(Link { outgoing: out_tx, incoming: in_rx, lifetime: Lifetime::Remote(Remote::new(stop, task)) })
+    Ok(Link { outgoing: out_tx, incoming: in_rx, lifetime: Lifetime::new(None, signal, task) })
 }
 
 async fn run(shared: Arc<Shared>, mut out: mpsc::Receiver<String>) -> String {
@@ -200,17 +147,18 @@ struct Peek {
     id: Option<Id>,
     method: String,
     /// For a 2026-07-28 request: the `Mcp-Name` value, if its method has one.
-    modern: Option<Option<String>>,
+    stateless: Option<Option<String>>,
 }
 
 fn peek(msg: &str) -> Peek {
     match jsonrpc::parse_message(msg.as_bytes()) {
         Ok(Message::Request(r)) => {
-            let modern = matches!(ModernMeta::from_request(&r), Ok(Some(_))).then(|| modern::expected_name(&r));
-            Peek { id: Some(r.id), method: r.method, modern }
+            let stateless =
+                matches!(StatelessMeta::from_request(&r), Ok(Some(_))).then(|| stateless::expected_name(&r));
+            Peek { id: Some(r.id), method: r.method, stateless }
         }
-        Ok(Message::Notification(n)) => Peek { id: None, method: n.method, modern: None },
-        _ => Peek { id: None, method: String::new(), modern: None },
+        Ok(Message::Notification(n)) => Peek { id: None, method: n.method, stateless: None },
+        _ => Peek { id: None, method: String::new(), stateless: None },
     }
 }
 
@@ -251,9 +199,9 @@ impl Shared {
             let _ = tokio::time::timeout(Duration::from_secs(2), self.get_opened.cancelled()).await;
         }
         let generation = self.generation.load(Ordering::Acquire);
-        if let Some(name) = &p.modern {
+        if let Some(name) = &p.stateless {
             // Stateless: no session, and the headers that mirror the body.
-            let outcome = self.post_modern(&msg, &p.method, name.as_deref(), p.id.as_ref()).await;
+            let outcome = self.post_stateless(&msg, &p.method, name.as_deref(), p.id.as_ref()).await;
             if let (Err(f), Some(id)) = (outcome, p.id) {
                 let why = match f {
                     Failure::Other(why) => why,
@@ -308,7 +256,7 @@ impl Shared {
     /// POSTs a 2026-07-28 request: no session; `MCP-Protocol-Version`,
     /// `Mcp-Method` and `Mcp-Name` from the body. A 4xx with a JSON-RPC error
     /// body is that request's answer.
-    async fn post_modern(&self, msg: &Bytes, m: &str, name: Option<&str>, id: Option<&Id>) -> Result<(), Failure> {
+    async fn post_stateless(&self, msg: &Bytes, m: &str, name: Option<&str>, id: Option<&Id>) -> Result<(), Failure> {
         let mut b = self
             .http
             .post(self.url.clone())
@@ -391,7 +339,7 @@ impl Shared {
             return Err(Failure::Other(format!("answered HTTP {status}{body}")));
         }
         if is_init
-            && let Some(s) = resp.headers().get("mcp-session-id").and_then(|v| v.to_str().ok())
+            && let Some(s) = resp.headers().get(SESSION_HEADER).and_then(|v| v.to_str().ok())
             && let Ok(mut slot) = self.session.lock()
         {
             *slot = Some(s.to_owned());
@@ -558,18 +506,6 @@ fn open_get_stream_once(shared: &Arc<Shared>) {
             backoff = (backoff * 2).min(Duration::from_secs(30));
         }
     });
-}
-
-/// The error and its causes, on one line (reqwest's top-level message alone is vague).
-pub fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut cur = e.source();
-    while let Some(c) = cur {
-        s.push_str(": ");
-        s.push_str(&c.to_string());
-        cur = c.source();
-    }
-    s
 }
 
 /// A short, single-line excerpt of an error body, to say what the server said.

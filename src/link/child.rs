@@ -17,8 +17,8 @@ use tokio::io::BufReader;
 use tokio::process::{Child, Command};
 use tokio::sync::mpsc;
 
-use super::lines::{Line, LineReader};
-use super::link::{Lifetime, Link};
+use super::lifetime::{Lifetime, Link, StopSignal};
+use crate::framing::lines::{self, Line, LineReader};
 
 /// What to run.
 #[derive(Debug, Clone)]
@@ -71,7 +71,7 @@ pub fn spawn(spec: &ChildSpec) -> Result<Link, ChildError> {
     let (in_tx, in_rx) = mpsc::channel::<Line>(256);
     // Dropping stdin (when the link goes) closes the pipe: the polite way to ask
     // a stdio server to exit.
-    tokio::spawn(super::lines::write_lines(stdin, out_rx));
+    tokio::spawn(lines::write_lines(stdin, out_rx));
     let limit = spec.max_message_size;
     tokio::spawn(async move {
         let mut reader = LineReader::new(BufReader::with_capacity(64 * 1024, stdout), limit);
@@ -96,7 +96,25 @@ pub fn spawn(spec: &ChildSpec) -> Result<Link, ChildError> {
         }
     });
     let process = ChildProcess { child, pgid: pid };
-    Ok(Link { outgoing: out_tx, incoming: in_rx, lifetime: Lifetime::Process(process) })
+    let stop = StopSignal::new();
+    let task = tokio::spawn(drive(process, stop.clone()));
+    let lifetime = Lifetime::new(pid.map(|p| p.as_raw() as u32), stop, task);
+    Ok(Link { outgoing: out_tx, incoming: in_rx, lifetime })
+}
+
+/// The child's life: until it exits by itself (its group is then killed too,
+/// so nothing it started outlives it), or until a stop is asked for.
+async fn drive(mut process: ChildProcess, stop: StopSignal) -> String {
+    tokio::select! {
+        status = process.child.wait() => {
+            process.kill_group();
+            exit_reason(status)
+        }
+        grace = stop.requested() => {
+            process.terminate(grace).await;
+            "stopped".to_owned()
+        }
+    }
 }
 
 /// A readable account of how a process ended.
@@ -113,33 +131,29 @@ pub fn exit_reason(status: std::io::Result<ExitStatus>) -> String {
 }
 
 /// The child process and its process group.
-pub struct ChildProcess {
+struct ChildProcess {
     child: Child,
     pgid: Option<Pid>,
 }
 
 impl ChildProcess {
-    pub fn pid(&self) -> Option<u32> {
-        self.pgid.map(|p| p.as_raw() as u32)
-    }
-
-    /// Waits for the child to exit by itself.
-    pub async fn wait(&mut self) -> std::io::Result<ExitStatus> {
-        self.child.wait().await
+    /// Kills what is left of the group (a leader that exited may leave children).
+    fn kill_group(&self) {
+        if let Some(pgid) = self.pgid {
+            let _ = killpg(pgid, Signal::SIGKILL);
+        }
     }
 
     /// Stops the whole process group: SIGTERM, up to `grace` to exit, then SIGKILL
     /// for the group in every case (a leader that exited may leave children).
-    pub async fn terminate(&mut self, grace: Duration) {
+    async fn terminate(&mut self, grace: Duration) {
         if let Some(pgid) = self.pgid {
             let _ = killpg(pgid, Signal::SIGTERM);
         }
         if tokio::time::timeout(grace, self.child.wait()).await.is_err() {
             tracing::debug!(pid = ?self.pgid, "child did not exit within the grace period; killing its group");
         }
-        if let Some(pgid) = self.pgid {
-            let _ = killpg(pgid, Signal::SIGKILL);
-        }
+        self.kill_group();
         let _ = self.child.start_kill();
         let _ = self.child.wait().await;
     }

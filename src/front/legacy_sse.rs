@@ -10,7 +10,6 @@
 //!   session is closed and what it has in flight is cancelled.
 //!
 //! Checks are those of `/mcp`: `Origin` (403), body size (413), content type (415).
-//! [`dispatch`] and [`forbidden_origin`] are shared with the WebSocket front.
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -24,15 +23,18 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response as HttpResponse};
 use axum::routing::{get, post};
 use axum::{Extension, Router};
-use futures_util::future::{Either, join_all};
+
 use futures_util::stream::{self, Stream};
 use tokio::sync::mpsc;
 use tokio_util::task::TaskTracker;
 
-use super::http::{HttpOptions, error, origin_allowed};
-use super::{Outbound, Service, Session, Tx, principal_of, sse};
+use super::shared::{
+    HttpOptions, dispatch, drain_sessions, error, forbidden_origin, json_body, new_session_id, principal_of, refused,
+};
 use crate::auth::Principal;
+use crate::framing::sse;
 use crate::protocol::{Frame, Message, code, jsonrpc};
+use crate::service::{Outbound, Service, Session, Tx};
 
 struct Entry<S> {
     session: Arc<S>,
@@ -84,7 +86,7 @@ impl<S: Service> LegacySse<S> {
     /// Closes every session (shutdown). Each stream ends once the requests it
     /// had in flight have written their cancellation errors.
     pub fn close_all(&self) {
-        for e in super::drain_sessions(&self.sessions) {
+        for e in drain_sessions(&self.sessions) {
             e.close();
         }
     }
@@ -98,61 +100,6 @@ impl<S: Service> LegacySse<S> {
     }
 }
 
-/// The 403 for a disallowed `Origin` (DNS-rebinding protection), as `/mcp` sends it.
-pub(crate) fn forbidden_origin(headers: &HeaderMap, options: &HttpOptions) -> Option<HttpResponse> {
-    if origin_allowed(headers, &options.allowed_origins) {
-        return None;
-    }
-    let origin = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()).unwrap_or("?");
-    Some(error(
-        StatusCode::FORBIDDEN,
-        code::INVALID_REQUEST,
-        format!("Forbidden: Origin {origin} is not allowed (see gateway.allowed_origins)"),
-    ))
-}
-
-/// Hands one frame from the client to `session`, on a front where everything for
-/// the client travels on one stream, `tx`. Each request runs as its own task on
-/// `tasks`; a batch's responses go out together, as one array.
-pub(crate) fn dispatch<S: Session>(session: &Arc<S>, frame: Frame, tx: &Tx, tasks: &TaskTracker) {
-    let items = match frame {
-        Frame::Single(Ok(Message::Request(r))) => {
-            // Called here, not in the task: the session registers the request now,
-            // so a cancellation right behind it finds it.
-            let fut = session.clone().request(r, None);
-            let tx = tx.clone();
-            tasks.spawn(async move {
-                let _ = tx.send(fut.await.into_json()).await;
-            });
-            return;
-        }
-        Frame::Single(Ok(Message::Notification(n))) => return session.notification(n),
-        Frame::Single(Ok(Message::Response(r))) => return session.response(r),
-        Frame::Single(Err(e)) => {
-            let tx = tx.clone();
-            tasks.spawn(async move { tx.send(Message::Response(e.to_response()).to_json()).await });
-            return;
-        }
-        Frame::Batch(items) => items,
-    };
-    let mut futures = Vec::new();
-    for item in items {
-        match item {
-            Ok(Message::Request(r)) => futures.push(Either::Left(session.clone().request(r, None))),
-            Ok(Message::Notification(n)) => session.notification(n),
-            Ok(Message::Response(r)) => session.response(r),
-            Err(e) => futures.push(Either::Right(std::future::ready(e.to_response()))),
-        }
-    }
-    if !futures.is_empty() {
-        let tx = tx.clone();
-        tasks.spawn(async move {
-            let responses: Vec<Message> = join_all(futures).await.into_iter().map(Message::Response).collect();
-            let _ = tx.send(jsonrpc::to_raw(&responses).get().to_owned()).await;
-        });
-    }
-}
-
 /// No `Accept`, or one that admits `text/event-stream`.
 fn accepts_event_stream(headers: &HeaderMap) -> bool {
     let mut values = headers.get_all(header::ACCEPT).iter().peekable();
@@ -163,11 +110,6 @@ fn accepts_event_stream(headers: &HeaderMap) -> bool {
         let mime = part.split(';').next().unwrap_or("").trim();
         matches!(mime, "text/event-stream" | "text/*" | "*/*")
     })
-}
-
-fn new_session_id() -> String {
-    let bytes: [u8; 16] = rand::random();
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 async fn get_sse<S: Service>(
@@ -189,7 +131,7 @@ async fn get_sse<S: Service>(
     let outbound = Outbound::attached(tx.clone());
     let session = match front.service.open("sse", outbound.clone(), principal_of(principal)) {
         Ok(s) => s,
-        Err(e) => return super::http::refused(e),
+        Err(e) => return refused(e),
     };
     let id = new_session_id();
     let entry = Entry { session, outbound, tx: Mutex::new(Some(tx)), tasks: TaskTracker::new() };
@@ -247,7 +189,7 @@ async fn post_message<S: Service>(
             "Forbidden: this session belongs to another client; open a GET /sse stream of your own",
         );
     }
-    let bytes = match super::http::json_body(&headers, body, &front.options).await {
+    let bytes = match json_body(&headers, body, &front.options).await {
         Ok(b) => b,
         Err(resp) => return resp,
     };

@@ -19,7 +19,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
-use super::{Authenticator, Principal};
+use crate::auth::{Authenticator, Principal};
 use crate::protocol::code;
 
 /// Where the metadata is served, and the well-known prefix clients derive from
@@ -69,7 +69,7 @@ pub async fn authenticate(State(guard): State<Arc<Guard>>, mut req: Request, nex
                 Err(e) => {
                     tracing::info!(path = %req.uri().path(), "unauthorized: {e}");
                     let challenge = a.challenge(&e, &guard.metadata_url(req.headers()));
-                    let mut resp = crate::transport::http::error(
+                    let mut resp = crate::front::shared::error(
                         StatusCode::UNAUTHORIZED,
                         code::INVALID_REQUEST,
                         format!("Unauthorized: {e}"),

@@ -33,11 +33,10 @@ use tokio_tungstenite::tungstenite;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use super::http::{HttpOptions, error};
-use super::legacy_sse::{dispatch, forbidden_origin};
-use super::{Outbound, Service, Session, principal_of};
+use super::shared::{HttpOptions, dispatch, error, forbidden_origin, principal_of};
 use crate::auth::Principal;
 use crate::protocol::{ErrorObject, Id, Message, Response, code, jsonrpc};
+use crate::service::{Outbound, Service, Session};
 
 /// How long a closing connection waits for its cancelled requests to answer and
 /// for its close frame to go out.

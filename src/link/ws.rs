@@ -12,12 +12,13 @@ use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::{self, Message as Frame};
 use tokio_util::sync::CancellationToken;
 
-use super::http_client::{ConnectError, HttpSpec, error_chain};
-use super::lines::Line;
-use super::link::{Lifetime, Link, Remote};
+use super::lifetime::{Lifetime, Link, StopSignal};
+use super::remote::{ConnectError, RemoteSpec};
+use crate::framing::lines::Line;
+use crate::observe::error_chain;
 
 /// Connects in the background: a refused connection ends the link with the reason.
-pub fn connect(spec: HttpSpec) -> Result<Link, ConnectError> {
+pub fn connect(spec: RemoteSpec) -> Result<Link, ConnectError> {
     let mut request =
         spec.url.as_str().into_client_request().map_err(|e| ConnectError::Url(spec.url.clone(), e.to_string()))?;
     if !matches!(request.uri().scheme_str(), Some("ws" | "wss")) {
@@ -34,9 +35,10 @@ pub fn connect(spec: HttpSpec) -> Result<Link, ConnectError> {
     }
     let (out_tx, out_rx) = mpsc::channel::<String>(256);
     let (in_tx, in_rx) = mpsc::channel::<Line>(256);
-    let stop = CancellationToken::new();
+    let signal = StopSignal::new();
+    let stop = signal.token().clone();
     let task = tokio::spawn(run(spec, request, connector, out_rx, in_tx, stop.clone()));
-    Ok(Link { outgoing: out_tx, incoming: in_rx, lifetime: Lifetime::Remote(Remote::new(stop, task)) })
+    Ok(Link { outgoing: out_tx, incoming: in_rx, lifetime: Lifetime::new(None, signal, task) })
 }
 
 /// A TLS connector trusting the bundled and system roots plus the certificates
@@ -71,7 +73,7 @@ fn tls_with_ca_file(path: &std::path::Path) -> Result<Connector, ConnectError> {
 }
 
 async fn run(
-    spec: HttpSpec,
+    spec: RemoteSpec,
     request: tungstenite::handshake::client::Request,
     connector: Option<Connector>,
     mut out: mpsc::Receiver<String>,

@@ -106,7 +106,7 @@ pub async fn serve<L>(
 /// Logs why a connection ended early: a client cut off for not reading is
 /// worth an operator's notice; resets and timeouts of idle peers are routine.
 fn ended(peer: &impl Debug, e: &hyper::Error) {
-    let why = super::http_client::error_chain(e);
+    let why = crate::observe::error_chain(e);
     let cut_off = std::iter::successors(std::error::Error::source(e), |s| s.source())
         .any(|s| s.downcast_ref::<io::Error>().is_some_and(|io| io.kind() == io::ErrorKind::TimedOut));
     if cut_off {
