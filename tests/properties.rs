@@ -6,7 +6,7 @@
 //!    whatever parses serializes to a message that parses back to itself; generated requests,
 //!    notifications, results and errors (odd ids, odd numbers such as `1.50` and `1e400`,
 //!    `_meta`, unknown members, odd whitespace, member order, batches) keep their raw bodies
-//!    byte for byte through `to_json`; nesting past `set_max_depth` is refused before any parser
+//!    byte for byte through `to_json`; nesting past the depth given to `parse_frame` is refused before any parser
 //!    recurses (up to 100,000 levels), and deep bodies never overflow the stack.
 //! 2. Configuration (`config::parse_str`): arbitrary text and randomly assembled documents never
 //!    panic, every error names a line and column inside the text; `${VAR}`, `${VAR:-default}`,
@@ -41,7 +41,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, LazyLock, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
 use proptest::prelude::*;
@@ -55,7 +55,8 @@ use vmcp::framing::sse::{Event, KEEPALIVE, Parsed, Parser, message_event};
 use vmcp::gateway::GatewayError;
 use vmcp::gateway::backend::{BackendConn, Handler};
 use vmcp::gateway::cursor::Composite;
-use vmcp::protocol::jsonrpc::{self, Frame, Id, Message, ParseError, Response, code, parse_frame, parse_message};
+use vmcp::observe::metrics::Metrics;
+use vmcp::protocol::jsonrpc::{Frame, Id, Message, ParseError, Response, code, parse_frame, parse_message};
 
 /// A proptest configuration with `cases` cases, unless `PROPTEST_CASES` says otherwise, and no
 /// failure persistence (nothing is written into the repository).
@@ -185,21 +186,8 @@ fn json_params() -> BoxedStrategy<String> {
 // 1. JSON-RPC envelopes
 // ---------------------------------------------------------------------------------------------
 
-/// `set_max_depth` is process-wide; tests that depend on it take this lock.
-static DEPTH_LOCK: Mutex<()> = Mutex::new(());
-
-fn depth_lock() -> MutexGuard<'static, ()> {
-    DEPTH_LOCK.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
-/// Restores the default depth limit when a depth test case ends, however it ends.
-struct RestoreDepth;
-
-impl Drop for RestoreDepth {
-    fn drop(&mut self) {
-        jsonrpc::set_max_depth(vmcp::config::DEFAULT_MAX_JSON_DEPTH);
-    }
-}
+/// The depth limit the gateway has by default (`gateway.max_json_depth`).
+const DEPTH: u32 = vmcp::config::DEFAULT_MAX_JSON_DEPTH;
 
 /// What a generated message must parse to.
 #[derive(Debug, Clone)]
@@ -484,7 +472,7 @@ proptest! {
             json_junk(),
         ]
     ) {
-        match parse_frame(&bytes) {
+        match parse_frame(&bytes, DEPTH) {
             Frame::Single(result) => check_any(&result)?,
             Frame::Batch(items) => {
                 prop_assert!(!items.is_empty());
@@ -503,8 +491,7 @@ proptest! {
     /// Generated messages parse to what they say, and `to_json` keeps their bodies byte for byte.
     #[test]
     fn jsonrpc_messages_round_trip_byte_for_byte(generated in message()) {
-        let _lock = depth_lock();
-        match parse_frame(generated.text.as_bytes()) {
+        match parse_frame(generated.text.as_bytes(), DEPTH) {
             Frame::Single(result) => check_message(&result, &generated)?,
             Frame::Batch(_) => return Err(TestCaseError::fail("a single message parsed as a batch")),
         }
@@ -519,10 +506,9 @@ proptest! {
     /// Batches: every item parses on its own, in order.
     #[test]
     fn jsonrpc_batches_keep_every_item(items in prop::collection::vec((message(), ws()), 1..5), lead in ws()) {
-        let _lock = depth_lock();
         let inner: Vec<String> = items.iter().map(|(g, w)| format!("{w}{}", g.text)).collect();
         let text = format!("{lead}[{}]", inner.join(","));
-        let Frame::Batch(parsed) = parse_frame(text.as_bytes()) else {
+        let Frame::Batch(parsed) = parse_frame(text.as_bytes(), DEPTH) else {
             return Err(TestCaseError::fail(format!("not a batch: {text}")));
         };
         prop_assert_eq!(parsed.len(), items.len());
@@ -555,9 +541,6 @@ proptest! {
         ],
         shape in 0u8..5,
     ) {
-        let _lock = depth_lock();
-        let _restore = RestoreDepth;
-        jsonrpc::set_max_depth(max);
         let limit = max.max(2) as usize;
         let depth = match depth {
             Depth::Any(d) => d,
@@ -586,7 +569,7 @@ proptest! {
             // Brackets inside a string (with escaped quotes) nest nothing.
             _ => (format!(r#"{{"jsonrpc":"2.0","id":1,"method":"m","params":{{"s":"\"{}\""}}}}"#, "[{".repeat(depth)), 2),
         };
-        let errors: Vec<ParseError> = match parse_frame(text.as_bytes()) {
+        let errors: Vec<ParseError> = match parse_frame(text.as_bytes(), max) {
             Frame::Single(Ok(_)) => Vec::new(),
             Frame::Single(Err(e)) => vec![e],
             Frame::Batch(items) => items.into_iter().filter_map(Result::err).collect(),
@@ -615,7 +598,6 @@ proptest! {
 /// as deep as 100,000 levels must still not overflow the stack, and stay byte for byte.
 #[test]
 fn jsonrpc_very_deep_bodies_do_not_overflow_the_stack() {
-    let _lock = depth_lock();
     for depth in [1_000usize, 10_000, 100_000] {
         let params = format!("{{\"a\":{}{}}}", "[".repeat(depth), "]".repeat(depth));
         let text = format!(r#"{{"jsonrpc":"2.0","id":1,"method":"m","params":{params}}}"#);
@@ -628,7 +610,7 @@ fn jsonrpc_very_deep_bodies_do_not_overflow_the_stack() {
         let objects = format!("{}1{}", "{\"a\":".repeat(depth), "}".repeat(depth));
         assert!(parse_message(objects.as_bytes()).is_err());
         for frame in [&text, &open, &objects] {
-            match parse_frame(frame.as_bytes()) {
+            match parse_frame(frame.as_bytes(), DEPTH) {
                 Frame::Single(Err(ParseError::Json(m))) => assert!(m.contains("max_json_depth"), "{m}"),
                 other => panic!("depth {depth}: {other:?}"),
             }
@@ -648,7 +630,7 @@ fn jsonrpc_very_deep_bodies_do_not_overflow_the_stack() {
 fn jsonrpc_arrays_are_not_messages() {
     assert!(parse_message(br#"["2.0",1,"ping"]"#).is_err(), "an array read as a request");
     assert!(parse_message(br#"["2.0",7,null,null,{"x":1}]"#).is_err(), "an array read as a response");
-    let Frame::Batch(items) = parse_frame(br#"[["2.0",1,"ping"]]"#) else { panic!("not a batch") };
+    let Frame::Batch(items) = parse_frame(br#"[["2.0",1,"ping"]]"#, DEPTH) else { panic!("not a batch") };
     assert!(items[0].is_err(), "a batch item that is an array read as a request: {:?}", items[0]);
 }
 
@@ -665,7 +647,7 @@ proptest! {
     ) {
         let positional = format!("[{}]", positional.join(",")).into_bytes();
         let batch = [b"[".as_slice(), &positional, b"]"].concat();
-        if let Frame::Batch(items) = parse_frame(&batch) {
+        if let Frame::Batch(items) = parse_frame(&batch, DEPTH) {
             prop_assert!(items.iter().all(Result::is_err), "{}: {:?}", String::from_utf8_lossy(&batch), items);
         }
         for input in [generated.text.into_bytes(), bytes, positional] {
@@ -1478,7 +1460,7 @@ fn run_backend_case(calls: Vec<CallSpec>, order: Vec<usize>, noise: Vec<Option<N
         let n = calls.len();
         let (to_backend, mut from_gateway) = mpsc::channel::<String>(n + 8);
         let (to_gateway, incoming) = mpsc::channel::<Line>(4);
-        let conn = BackendConn::new(Arc::from("fake"), to_backend, Duration::from_secs(30));
+        let conn = BackendConn::new(Arc::from("fake"), to_backend, Duration::from_secs(30), Arc::new(Metrics::new()));
         let handled = Arc::new(AtomicUsize::new(0));
         let handler: Handler = {
             let handled = handled.clone();

@@ -21,7 +21,7 @@ use vmcp::protocol::jsonrpc::{self, Frame, Id, Message, ParseError, Response, co
 fuzz_target!(|data: &[u8]| {
     let single = jsonrpc::parse_message(data);
     check(&single);
-    match jsonrpc::parse_frame(data) {
+    match jsonrpc::parse_frame(data, 64) {
         Frame::Single(framed) => {
             check(&framed);
             match (&framed, &single) {

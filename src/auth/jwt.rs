@@ -31,7 +31,7 @@ use serde_json::{Map, Value};
 
 use super::error::{AuthError, AuthSetupError, quote};
 use super::jwks::JwksCache;
-use super::{Principal, Via};
+use super::principal::{Principal, Via};
 use crate::config::JwtConfig;
 
 /// Upper bound on `leeway`: the library computes `now - leeway`, which must

@@ -26,7 +26,7 @@ use std::sync::Arc;
 
 use globset::{Glob, GlobSet, GlobSetBuilder};
 
-use super::Principal;
+use super::principal::Principal;
 use crate::config::Policy;
 
 /// All `[[policy]]` tables, compiled.

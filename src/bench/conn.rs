@@ -129,7 +129,7 @@ fn find_answer(bytes: &[u8], id: i64) -> Option<Answer> {
         Ok(Message::Response(Response { id: Id::Number(n), outcome })) if n == id => Some(outcome),
         _ => None,
     };
-    match jsonrpc::parse_frame(bytes) {
+    match jsonrpc::parse_frame(bytes, u32::MAX) {
         Frame::Single(m) => mine(m),
         Frame::Batch(ms) => ms.into_iter().find_map(mine),
     }

@@ -11,7 +11,7 @@ use std::time::Duration;
 use hdrhistogram::Histogram;
 use serde::Serialize;
 
-use super::Kind;
+use super::kind::Kind;
 
 /// How one measured request ended.
 pub enum Outcome {

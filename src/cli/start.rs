@@ -24,11 +24,13 @@ use crate::front::http::McpHttp;
 use crate::front::legacy_sse::LegacySse;
 use crate::front::serve::{self, ConnLimits};
 use crate::front::shared::HttpOptions;
+use crate::front::stdio;
 use crate::front::tls::{Tls, TlsFiles};
 use crate::front::ws::McpWs;
 use crate::gateway::Gateway;
 use crate::gateway::reload::Reloader;
 use crate::observe::audit::Audit;
+use crate::observe::metrics::Metrics;
 use crate::registry::{InstanceLock, Store};
 
 #[derive(Args, Debug)]
@@ -171,7 +173,6 @@ pub fn run(args: StartArgs) -> anyhow::Result<ExitCode> {
         }
         _ => None,
     };
-    crate::protocol::jsonrpc::set_max_depth(cfg.gateway.max_json_depth);
     if args.daemon {
         return daemonize(&args, &cfg);
     }
@@ -192,7 +193,7 @@ pub fn run(args: StartArgs) -> anyhow::Result<ExitCode> {
                 .with_context(|| format!("cannot open the audit log {target} (gateway.audit_log)"))?,
             None => Audit::disabled(),
         };
-        let gateway = Gateway::start(&cfg, audit);
+        let gateway = Gateway::start(&cfg, audit, Arc::new(Metrics::new()));
         restore_mounts(&gateway, &store);
         let reloader = Reloader::new(paths.clone(), gateway.clone(), cfg.clone());
         tokio::spawn(reloader.clone().watch(Duration::from_secs(2), stop.clone()));
@@ -256,14 +257,14 @@ fn restore_mounts(gateway: &Arc<Gateway>, store: &Store) {
     };
     let env = |k: &str| std::env::var(k).ok();
     for m in mounts {
-        if gateway.server(&m.id).is_some() {
+        if gateway.supervisor().server(&m.id).is_some() {
             tracing::warn!(server = %m.id, "a mounted server has the id of a configured one; the configuration wins");
             continue;
         }
         match config::parse_server_snippet(&m.id, &format!("registry:{}", m.id), &m.snippet, &env) {
             Ok(mut c) => {
                 c.enabled = c.enabled && m.enabled;
-                if let Err(e) = gateway.mount(&m.id, c) {
+                if let Err(e) = gateway.supervisor().mount(&m.id, c) {
                     tracing::error!(server = %m.id, "cannot restore mount: {e}");
                 }
             }
@@ -315,7 +316,9 @@ async fn serve_stdio(gateway: &Arc<Gateway>, cfg: &Config, stop: CancellationTok
         g.drain(grace).await;
         c.cancel();
     });
-    crate::front::stdio::serve(gateway, input, tokio::io::stdout(), cfg.gateway.max_message_size, close).await;
+    let limits =
+        stdio::Limits { max_message_size: cfg.gateway.max_message_size, max_json_depth: cfg.gateway.max_json_depth };
+    stdio::serve(gateway, input, tokio::io::stdout(), limits, close).await;
     drainer.abort();
     Ok(())
 }
@@ -333,6 +336,7 @@ async fn serve_http(
     let local = listener.local_addr().context("listener address")?;
     let options = HttpOptions {
         max_message_size: cfg.gateway.max_message_size,
+        max_json_depth: cfg.gateway.max_json_depth,
         allowed_origins: cfg.gateway.allowed_origins.clone(),
         keepalive: cfg.gateway.keepalive,
         session_idle_timeout: cfg.gateway.session_idle_timeout,
@@ -379,6 +383,7 @@ async fn serve_http(
     };
     let limits = ConnLimits {
         max_connections: cfg.gateway.max_connections as usize,
+        metrics: gateway.metrics().clone(),
         max_header_size: cfg.gateway.max_header_size,
         read_timeout: cfg.gateway.read_timeout,
         write_timeout: cfg.gateway.write_timeout,
@@ -408,14 +413,11 @@ async fn serve_http(
 }
 
 /// `/metrics`: names every server and method, so it sits behind authentication.
-fn metrics_route(_gateway: Arc<Gateway>) -> Router {
+fn metrics_route(gateway: Arc<Gateway>) -> Router {
     Router::new().route(
         "/metrics",
-        get(|| async {
-            (
-                [("content-type", "text/plain; version=0.0.4; charset=utf-8")],
-                crate::observe::metrics::Metrics::global().encode(),
-            )
+        get(move || async move {
+            ([("content-type", "text/plain; version=0.0.4; charset=utf-8")], gateway.metrics().encode())
         }),
     )
 }

@@ -197,7 +197,7 @@ async fn post_mcp<S: Service>(
         Ok(b) => b,
         Err(resp) => return resp,
     };
-    let (messages, batch) = match jsonrpc::parse_frame(&bytes) {
+    let (messages, batch) = match jsonrpc::parse_frame(&bytes, front.options.max_json_depth) {
         Frame::Single(Ok(m)) => (vec![Ok(m)], false),
         Frame::Single(Err(e)) => {
             let body = Message::Response(e.to_response()).to_json();

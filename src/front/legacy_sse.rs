@@ -193,7 +193,7 @@ async fn post_message<S: Service>(
         Ok(b) => b,
         Err(resp) => return resp,
     };
-    let frame = jsonrpc::parse_frame(&bytes);
+    let frame = jsonrpc::parse_frame(&bytes, front.options.max_json_depth);
     if let Frame::Single(Err(e)) = &frame {
         let body = Message::Response(e.to_response()).to_json();
         return (StatusCode::BAD_REQUEST, [(header::CONTENT_TYPE, "application/json")], body).into_response();

@@ -38,10 +38,14 @@ use tokio::time::{Instant, Sleep};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::observe::metrics::Metrics;
+
 /// Per-connection limits of the HTTP front end (see the module comment).
 #[derive(Debug, Clone)]
 pub struct ConnLimits {
     pub max_connections: usize,
+    /// Counts connections refused over `max_connections`.
+    pub metrics: Arc<Metrics>,
     pub max_header_size: usize,
     pub read_timeout: Duration,
     pub write_timeout: Duration,
@@ -75,7 +79,7 @@ pub async fn serve<L>(
             _ = stop.cancelled() => break,
         };
         let Ok(slot) = slots.clone().try_acquire_owned() else {
-            crate::observe::metrics::Metrics::global().rejected("connections");
+            limits.metrics.rejected("connections");
             tracing::warn!(?peer, max = limits.max_connections, "connection refused: gateway.max_connections reached");
             connections.spawn(refuse(io, limits.max_connections));
             continue;

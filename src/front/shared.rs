@@ -22,6 +22,8 @@ use crate::service::{Refused, Session, Tx};
 #[derive(Debug, Clone)]
 pub struct HttpOptions {
     pub max_message_size: usize,
+    /// Deepest JSON nesting accepted in a client's message.
+    pub max_json_depth: u32,
     pub allowed_origins: Vec<String>,
     pub keepalive: Duration,
     /// A session with no request and no open GET stream for this long is closed.

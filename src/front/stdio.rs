@@ -17,9 +17,18 @@ use crate::framing::lines::{self, Line, LineReader};
 use crate::protocol::{ErrorObject, Frame, Id, Message, Response, code, jsonrpc};
 use crate::service::{Outbound, Service, Session};
 
+/// What one message from the client may be.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Largest message, in bytes: a longer line is refused without being buffered.
+    pub max_message_size: usize,
+    /// Deepest JSON nesting.
+    pub max_json_depth: u32,
+}
+
 /// Serves one session over `input`/`output` until end of input or `shutdown`.
 /// Returns once every response has been written.
-pub async fn serve<S, R, W>(service: &S, input: R, output: W, max_message_size: usize, shutdown: CancellationToken)
+pub async fn serve<S, R, W>(service: &S, input: R, output: W, limits: Limits, shutdown: CancellationToken)
 where
     S: Service,
     R: AsyncBufRead + Unpin,
@@ -37,7 +46,7 @@ where
         }
     };
     let tasks = TaskTracker::new();
-    let mut reader = LineReader::new(input, max_message_size);
+    let mut reader = LineReader::new(input, limits.max_message_size);
     loop {
         let line = tokio::select! {
             line = reader.next() => line,
@@ -46,7 +55,7 @@ where
         let bytes = match line {
             Ok(Some(Line::Data(bytes))) => bytes,
             Ok(Some(Line::TooLong(n))) => {
-                let err = too_large(n, max_message_size);
+                let err = too_large(n, limits.max_message_size);
                 let _ = tx.send(Message::Response(err).to_json()).await;
                 continue;
             }
@@ -56,7 +65,7 @@ where
                 break;
             }
         };
-        match jsonrpc::parse_frame(&bytes) {
+        match jsonrpc::parse_frame(&bytes, limits.max_json_depth) {
             Frame::Single(msg) => dispatch_one(&session, msg, &tx, &tasks).await,
             Frame::Batch(items) => {
                 let mut futures = Vec::new();

@@ -178,7 +178,9 @@ async fn serve<S: Service>(front: &McpWs<S>, socket: WebSocket, principal: Princ
         };
         heard = true;
         match next {
-            Some(Ok(WsMessage::Text(text))) => dispatch(&session, jsonrpc::parse_frame(text.as_bytes()), &tx, &tasks),
+            Some(Ok(WsMessage::Text(text))) => {
+                dispatch(&session, jsonrpc::parse_frame(text.as_bytes(), front.options.max_json_depth), &tx, &tasks)
+            }
             Some(Ok(WsMessage::Binary(_))) => {
                 let tx = tx.clone();
                 tasks.spawn(async move { tx.send(binary_frame_error()).await });

@@ -74,6 +74,18 @@ impl GatewayError {
         self.is_replica_failure() || matches!(self, GatewayError::CircuitOpen { .. })
     }
 
+    /// When the gateway itself refused the request (a limit, an open circuit,
+    /// a rule), the reason it is counted under in `vmcp_rejected_total`.
+    pub fn rejection(&self) -> Option<&'static str> {
+        Some(match self {
+            GatewayError::Overloaded { .. } => "overloaded",
+            GatewayError::RateLimited { .. } => "rate_limited",
+            GatewayError::CircuitOpen { .. } => "circuit_open",
+            GatewayError::Denied { .. } => "denied",
+            _ => return None,
+        })
+    }
+
     pub fn to_error_object(&self) -> ErrorObject {
         let with = |code: i64, server: &str, reason: &'static str| {
             ErrorObject::new(code, self.to_string()).with_data(&Data { server, reason })

@@ -17,8 +17,8 @@ use std::time::{Duration, SystemTime};
 use serde::Serialize;
 use tokio_util::sync::CancellationToken;
 
-use super::Gateway;
-use super::server::{Server, Source};
+use super::core::Gateway;
+use super::rules::RuleTable;
 use crate::config::{self, Config, ConfigErrors};
 
 /// What a reload changed.
@@ -65,7 +65,7 @@ impl Reloader {
         if let Ok(mut seen) = self.seen.lock() {
             *seen = mtimes(&self.paths);
         }
-        let report = self.gateway.apply_servers(&current, &fresh).await;
+        let applied = self.gateway.supervisor().apply(&current, &fresh).await;
         let (old, new) = (&current.gateway, &fresh.gateway);
         let mut needs_restart = Vec::new();
         macro_rules! differs {
@@ -112,14 +112,22 @@ impl Reloader {
         }
         let routes_changed = current.routes != fresh.routes || old.route_cache_ttl != new.route_cache_ttl;
         if routes_changed {
-            self.gateway.set_routes(super::routes::RouteTable::new(&fresh.routes, new.route_cache_ttl));
+            let metrics = self.gateway.metrics().clone();
+            self.gateway.router().set_rules(RuleTable::new(&fresh.routes, new.route_cache_ttl, metrics));
             tracing::info!(rules = fresh.routes.len(), "routing rules replaced");
         }
         if !needs_restart.is_empty() {
             tracing::warn!(settings = %needs_restart.join(", "), "changed; they apply at the next start");
         }
         *current = fresh;
-        let report = ReloadReport { needs_restart, routes_changed, policies_changed, ..report };
+        let report = ReloadReport {
+            added: applied.added,
+            removed: applied.removed,
+            changed: applied.changed,
+            needs_restart,
+            routes_changed,
+            policies_changed,
+        };
         tracing::info!(added = ?report.added, removed = ?report.removed, changed = ?report.changed, "configuration reloaded");
         Ok(report)
     }
@@ -138,60 +146,6 @@ impl Reloader {
                 tracing::info!("a configuration file changed; reloading");
                 let _ = self.reload().await;
             }
-        }
-    }
-}
-
-impl Gateway {
-    /// Applies the difference between two configurations' servers.
-    async fn apply_servers(self: &Arc<Self>, old: &Config, new: &Config) -> ReloadReport {
-        let mut report = ReloadReport::default();
-        for id in old.servers.keys().filter(|id| !new.servers.contains_key(*id)) {
-            if self.remove_configured(id).await {
-                report.removed.push(id.clone());
-            }
-        }
-        for (id, cfg) in &new.servers {
-            match old.servers.get(id) {
-                Some(before) if before == cfg => {}
-                Some(_) => {
-                    self.remove_configured(id).await;
-                    self.add_configured(id, cfg);
-                    report.changed.push(id.clone());
-                }
-                None => {
-                    if self.server(id).is_some_and(|s| s.source == Source::Mounted) {
-                        tracing::warn!(server = %id, "the configuration now defines a server mounted at runtime; unmount it to use the configured one");
-                        continue;
-                    }
-                    self.add_configured(id, cfg);
-                    report.added.push(id.clone());
-                }
-            }
-        }
-        if !report.removed.is_empty() || !report.changed.is_empty() {
-            self.rebuild_catalog();
-        }
-        report
-    }
-
-    async fn remove_configured(&self, id: &str) -> bool {
-        let Some(server) = self.server(id).filter(|s| s.source == Source::Config) else { return false };
-        if let Ok(mut servers) = self.servers.write() {
-            servers.remove(id);
-        }
-        server.stop_run().await;
-        crate::observe::metrics::Metrics::global().server_removed(id);
-        true
-    }
-
-    fn add_configured(self: &Arc<Self>, id: &str, cfg: &crate::config::ServerConfig) {
-        let server = Server::new(id, cfg.clone(), Source::Config);
-        if let Ok(mut servers) = self.servers.write() {
-            servers.insert(id.to_owned(), server.clone());
-        }
-        if server.config.enabled {
-            self.start_server(&server);
         }
     }
 }

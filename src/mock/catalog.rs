@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 
-use super::MockArgs;
+use super::args::MockArgs;
 
 /// The built-in tools and what they exercise.
 pub const BUILTINS: &[(&str, &str, &str)] = &[

@@ -14,9 +14,10 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use serde_json::{Value, json};
 
-use super::session::{Handled, MockSession, invalid, text};
+use super::reply::{Handled, invalid, text};
 use crate::protocol::{ErrorObject, code, method};
 use crate::service::Tx;
+use serde_json::value::RawValue;
 
 /// A 1×1 red PNG.
 const PNG: &str = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAIAAACQd1PeAAAADElEQVR42mP4z8AAAAMBAQD3A0FDAAAAAElFTkSuQmCC";
@@ -283,9 +284,26 @@ fn tool_error(message: impl Into<String>) -> Value {
 
 const STEP: Duration = Duration::from_millis(50);
 
-impl MockSession {
-    /// `tools/call` of a conformance tool.
-    pub(super) async fn conformance_tool(&self, params: &Value, related: Option<&Tx>) -> Handled {
+/// What the conformance tools need of the session that runs them.
+pub trait Peer: Sync {
+    /// Whether the client announced `capability`.
+    fn client_supports(&self, capability: &str) -> bool;
+    /// Sends a `notifications/message` at `level`.
+    fn log(&self, related: Option<&Tx>, level: &str, message: &str);
+    /// Sends a notification on the request's stream (or the session's).
+    fn notify_related(&self, related: Option<&Tx>, method: &str, params: Value);
+    /// Asks the client and waits for its answer.
+    fn ask(
+        &self,
+        related: Option<&Tx>,
+        method: &str,
+        params: Value,
+    ) -> impl Future<Output = Result<Box<RawValue>, ErrorObject>> + Send;
+}
+
+/// `tools/call` of a conformance tool.
+pub async fn call_tool(peer: &impl Peer, params: &Value, related: Option<&Tx>) -> Handled {
+    {
         let name = params.get("name").and_then(Value::as_str).ok_or_else(|| invalid("missing name"))?;
         let args = params.get("arguments").cloned().unwrap_or_else(|| json!({}));
         let arg = |k: &str| args.get(k).and_then(Value::as_str).map(str::to_owned);
@@ -316,7 +334,7 @@ impl MockSession {
                     if i > 0 {
                         tokio::time::sleep(STEP).await;
                     }
-                    self.log(related, "info", message);
+                    peer.log(related, "info", message);
                 }
                 Ok(text("Logged three messages."))
             }
@@ -329,13 +347,13 @@ impl MockSession {
                     }
                     if let Some(token) = &token {
                         let p = json!({ "progressToken": token, "progress": progress, "total": 100 });
-                        self.notify_related(related, method::PROGRESS, p);
+                        peer.notify_related(related, method::PROGRESS, p);
                     }
                 }
                 Ok(text(if token.is_some() { "Reported progress three times." } else { "Done (no progress token)." }))
             }
             "test_sampling" => {
-                if !self.client_supports("sampling") {
+                if !peer.client_supports("sampling") {
                     return Ok(tool_error("The client does not support sampling."));
                 }
                 let prompt = arg("prompt").ok_or_else(|| invalid("test_sampling: missing prompt"))?;
@@ -343,7 +361,7 @@ impl MockSession {
                     "messages": [{ "role": "user", "content": { "type": "text", "text": prompt } }],
                     "maxTokens": 100,
                 });
-                let r = self.ask_value(related, method::SAMPLING_CREATE_MESSAGE, p).await?;
+                let r = ask_value(peer, related, method::SAMPLING_CREATE_MESSAGE, p).await?;
                 Ok(text(format!("LLM response: {}", sampled(&r))))
             }
             "test_elicitation" => {
@@ -356,13 +374,13 @@ impl MockSession {
                     },
                     "required": ["username", "email"],
                 });
-                self.elicit(related, &message, schema, "User response").await
+                elicit(peer, related, &message, schema, "User response").await
             }
             "test_elicitation_sep1034_defaults" => {
-                self.elicit(related, "Check these details", defaults_schema(), "Elicitation completed").await
+                elicit(peer, related, "Check these details", defaults_schema(), "Elicitation completed").await
             }
             "test_elicitation_sep1330_enums" => {
-                self.elicit(related, "Choose some options", enum_schema(), "Elicitation completed").await
+                elicit(peer, related, "Choose some options", enum_schema(), "Elicitation completed").await
             }
             "json_schema_2020_12_tool" => Ok(text(format!("Received: {args}"))),
             "test_reconnection" => {
@@ -372,18 +390,22 @@ impl MockSession {
             _ => Err(invalid(format!("Unknown tool: {name}"))),
         }
     }
+}
 
-    async fn elicit(&self, related: Option<&Tx>, message: &str, schema: Value, label: &str) -> Handled {
-        if !self.client_supports("elicitation") {
+async fn elicit(peer: &impl Peer, related: Option<&Tx>, message: &str, schema: Value, label: &str) -> Handled {
+    {
+        if !peer.client_supports("elicitation") {
             return Ok(tool_error("The client does not support elicitation."));
         }
         let p = json!({ "message": message, "requestedSchema": schema });
-        let r = self.ask_value(related, method::ELICITATION_CREATE, p).await?;
+        let r = ask_value(peer, related, method::ELICITATION_CREATE, p).await?;
         Ok(text(format!("{label}: {}", elicited(&r))))
     }
+}
 
-    async fn ask_value(&self, related: Option<&Tx>, m: &str, params: Value) -> Result<Value, ErrorObject> {
-        let raw = self.ask(related, m, params).await?;
+async fn ask_value(peer: &impl Peer, related: Option<&Tx>, m: &str, params: Value) -> Result<Value, ErrorObject> {
+    {
+        let raw = peer.ask(related, m, params).await?;
         serde_json::from_str(raw.get())
             .map_err(|e| ErrorObject::new(code::INTERNAL_ERROR, format!("{m}: the client's answer is not JSON: {e}")))
     }

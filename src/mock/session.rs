@@ -8,8 +8,10 @@ use std::time::Duration;
 use serde_json::value::RawValue;
 use serde_json::{Value, json};
 
-use super::MockArgs;
-use super::{catalog, conformance};
+use super::args::MockArgs;
+use super::catalog;
+use super::conformance::{self, Peer};
+use super::reply::{Handled, invalid, text};
 use crate::auth::Principal;
 use crate::protocol::{ErrorObject, Message, Notification, Request, Response, Revision, code, jsonrpc, method};
 use crate::service::{self, Outbound, Refused, Service, Session, Tx};
@@ -74,21 +76,11 @@ pub struct MockSession {
     client_capabilities: Mutex<Option<Value>>,
 }
 
-pub(super) type Handled = Result<Value, ErrorObject>;
-
-pub(super) fn invalid(msg: impl Into<String>) -> ErrorObject {
-    ErrorObject::new(code::INVALID_PARAMS, msg)
-}
-
 /// Log levels, least severe first (RFC 5424 as MCP names them).
 const LOG_LEVELS: [&str; 8] = ["debug", "info", "notice", "warning", "error", "critical", "alert", "emergency"];
 
 fn severity(level: &str) -> Option<usize> {
     LOG_LEVELS.iter().position(|l| *l == level)
-}
-
-pub(super) fn text(t: impl Into<String>) -> Value {
-    json!({ "content": [{ "type": "text", "text": t.into() }] })
 }
 
 impl MockSession {
@@ -101,43 +93,6 @@ impl MockSession {
         for s in sessions {
             s.outbound.send(msg.clone());
         }
-    }
-
-    pub(super) fn notify_related(&self, related: Option<&Tx>, method: &str, params: Value) {
-        let msg = Message::Notification(Notification { method: method.into(), params: Some(jsonrpc::to_raw(&params)) })
-            .to_json();
-        service::send_related(related, &self.outbound, msg);
-    }
-
-    /// Whether the client announced `capability` (true before `initialize`, when nothing is known).
-    pub(super) fn client_supports(&self, capability: &str) -> bool {
-        match self.client_capabilities.lock().as_deref() {
-            Ok(Some(caps)) => caps.get(capability).is_some_and(|c| !c.is_null()),
-            _ => true,
-        }
-    }
-
-    /// Sends a `notifications/message` at `level`, unless `logging/setLevel` asked for less.
-    pub(super) fn log(&self, related: Option<&Tx>, level: &str, message: &str) {
-        let threshold = self.shared.log_level.lock().ok().and_then(|l| l.as_deref().and_then(severity));
-        if threshold.is_some_and(|t| severity(level).is_some_and(|s| s < t)) {
-            return;
-        }
-        let p = json!({ "level": level, "logger": self.args.name, "data": message });
-        self.notify_related(related, method::MESSAGE, p);
-    }
-
-    pub(super) async fn ask(
-        &self,
-        related: Option<&Tx>,
-        method: &str,
-        params: Value,
-    ) -> Result<Box<RawValue>, ErrorObject> {
-        let id = self.outstanding.next_id();
-        let send = |msg: String| service::send_related(related, &self.outbound, msg);
-        self.outstanding
-            .ask(id, method, Some(jsonrpc::to_raw(&params)), send, Duration::from_secs(60), self.inflight.closed())
-            .await
     }
 
     async fn handle(&self, req: &Request, related: Option<Tx>) -> Handled {
@@ -256,7 +211,7 @@ impl MockSession {
                 }
                 Ok(json!({}))
             }
-            method::TOOLS_CALL if conf => self.conformance_tool(&params, related.as_ref()).await,
+            method::TOOLS_CALL if conf => conformance::call_tool(self, &params, related.as_ref()).await,
             method::TOOLS_CALL => self.call_tool(&params, related.as_ref()).await,
             other => Err(ErrorObject::new(code::METHOD_NOT_FOUND, format!("Method not found: {other}"))),
         }
@@ -404,6 +359,40 @@ impl MockSession {
             _ = registration.token.cancelled() => Err(ErrorObject::new(code::REQUEST_CANCELLED, "Request cancelled")),
         };
         Response { id: req.id, outcome: outcome.map(|v| jsonrpc::to_raw(&v)) }
+    }
+}
+
+impl Peer for MockSession {
+    fn notify_related(&self, related: Option<&Tx>, method: &str, params: Value) {
+        let msg = Message::Notification(Notification { method: method.into(), params: Some(jsonrpc::to_raw(&params)) })
+            .to_json();
+        service::send_related(related, &self.outbound, msg);
+    }
+
+    /// Whether the client announced `capability` (true before `initialize`, when nothing is known).
+    fn client_supports(&self, capability: &str) -> bool {
+        match self.client_capabilities.lock().as_deref() {
+            Ok(Some(caps)) => caps.get(capability).is_some_and(|c| !c.is_null()),
+            _ => true,
+        }
+    }
+
+    /// Sends a `notifications/message` at `level`, unless `logging/setLevel` asked for less.
+    fn log(&self, related: Option<&Tx>, level: &str, message: &str) {
+        let threshold = self.shared.log_level.lock().ok().and_then(|l| l.as_deref().and_then(severity));
+        if threshold.is_some_and(|t| severity(level).is_some_and(|s| s < t)) {
+            return;
+        }
+        let p = json!({ "level": level, "logger": self.args.name, "data": message });
+        self.notify_related(related, method::MESSAGE, p);
+    }
+
+    async fn ask(&self, related: Option<&Tx>, method: &str, params: Value) -> Result<Box<RawValue>, ErrorObject> {
+        let id = self.outstanding.next_id();
+        let send = |msg: String| service::send_related(related, &self.outbound, msg);
+        self.outstanding
+            .ask(id, method, Some(jsonrpc::to_raw(&params)), send, Duration::from_secs(60), self.inflight.closed())
+            .await
     }
 }
 

@@ -313,9 +313,11 @@ pub enum Frame {
     Batch(Vec<Result<Message, ParseError>>),
 }
 
-/// Parses one frame of bytes.
-pub fn parse_frame(bytes: &[u8]) -> Frame {
-    let max = MAX_DEPTH.load(std::sync::atomic::Ordering::Relaxed);
+/// Parses one frame of bytes, refusing nesting deeper than `max_depth` levels
+/// of arrays and objects (`gateway.max_json_depth` for what clients send)
+/// before any parser recurses into it.
+pub fn parse_frame(bytes: &[u8], max_depth: u32) -> Frame {
+    let max = max_depth.max(2);
     if let Err(depth) = check_depth(bytes, max) {
         return Frame::Single(Err(ParseError::Json(format!(
             "nesting deeper than {max} levels (at least {depth}; gateway.max_json_depth)"
@@ -390,15 +392,6 @@ pub fn take_result(mut bytes: Vec<u8>) -> Result<Response, Vec<u8>> {
         Ok(raw) => Ok(Response { id, outcome: Ok(raw) }),
         Err(_) => Err(Vec::new()),
     }
-}
-
-/// The deepest nesting [`parse_frame`] accepts (`gateway.max_json_depth`).
-/// Process-wide, like the limit it mirrors: set once at start.
-static MAX_DEPTH: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(64);
-
-/// Sets the deepest nesting of arrays and objects a client's message may have.
-pub fn set_max_depth(depth: u32) {
-    MAX_DEPTH.store(depth.max(2), std::sync::atomic::Ordering::Relaxed);
 }
 
 /// Scans for nesting deeper than `max` without parsing: one pass over the
@@ -529,7 +522,7 @@ mod tests {
     use super::*;
 
     fn single(text: &str) -> Result<Message, ParseError> {
-        match parse_frame(text.as_bytes()) {
+        match parse_frame(text.as_bytes(), 64) {
             Frame::Single(m) => m,
             Frame::Batch(_) => panic!("unexpected batch"),
         }
@@ -656,12 +649,12 @@ mod tests {
 
     #[test]
     fn batches() {
-        let Frame::Batch(items) = parse_frame(br#"[{"jsonrpc":"2.0","id":1,"method":"ping"}, 5]"#) else {
+        let Frame::Batch(items) = parse_frame(br#"[{"jsonrpc":"2.0","id":1,"method":"ping"}, 5]"#, 64) else {
             panic!("not a batch")
         };
         assert!(items[0].is_ok());
         assert!(items[1].is_err());
-        let Frame::Single(Err(e)) = parse_frame(b" []") else { panic!() };
+        let Frame::Single(Err(e)) = parse_frame(b" []", 64) else { panic!() };
         assert!(matches!(e, ParseError::Invalid { .. }));
     }
 }

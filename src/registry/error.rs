@@ -2,6 +2,7 @@
 //! fix it: the file involved, and what was found there.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 /// An error from the registry database or the instance lock.
 #[derive(Debug, thiserror::Error)]
@@ -20,9 +21,9 @@ pub enum RegistryError {
         "the registry database {} is locked by another process (waited {}s); \
          is another vmcp or an sqlite3 shell using it?",
         path.display(),
-        super::store::BUSY_TIMEOUT.as_secs()
+        waited.as_secs()
     )]
-    Locked { path: PathBuf },
+    Locked { path: PathBuf, waited: Duration },
     /// The file is not a SQLite database, fails its integrity check, or has a
     /// schema this version does not know.
     #[error("the registry database {} is unusable: {detail}; move it aside to start with no runtime mounts", path.display())]

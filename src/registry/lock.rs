@@ -12,7 +12,8 @@ use std::path::{Path, PathBuf};
 use nix::errno::Errno;
 use nix::fcntl::{Flock, FlockArg};
 
-use super::{RegistryError, create_state_dir};
+use super::error::RegistryError;
+use super::state_dir::create_state_dir;
 
 /// The lock file's name inside the state directory.
 pub const LOCK_FILE_NAME: &str = "vmcp.lock";

@@ -13,26 +13,13 @@
 //!   write one durable transaction, so `kill -9` loses no acknowledged mount.
 //! - [`InstanceLock`] (`lock.rs`): the exclusive `flock`.
 //! - [`RegistryError`] (`error.rs`): every failure, with the path involved.
+//! - `state_dir.rs`: the state directory, created with mode 0700.
 
 mod error;
 mod lock;
+mod state_dir;
 mod store;
-
-use std::fs::DirBuilder;
-use std::os::unix::fs::DirBuilderExt;
-use std::path::Path;
 
 pub use error::RegistryError;
 pub use lock::{InstanceLock, LOCK_FILE_NAME};
 pub use store::{BUSY_TIMEOUT, FILE_NAME, Mount, Store};
-
-/// Creates `dir` and any missing parents with mode 0700 (the state directory
-/// holds the registry and the admin socket: its owner's only). An existing
-/// directory is left as it is.
-fn create_state_dir(dir: &Path) -> Result<(), RegistryError> {
-    DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(dir)
-        .map_err(|e| RegistryError::Open { path: dir.to_owned(), source: Box::new(e) })
-}

@@ -19,8 +19,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use rusqlite::{Connection, ErrorCode, Transaction, TransactionBehavior, params};
 
-use super::RegistryError;
-use super::create_state_dir;
+use super::error::RegistryError;
+use super::state_dir::create_state_dir;
 use crate::config::is_valid_server_id;
 
 /// The database's file name inside the state directory.
@@ -254,7 +254,9 @@ fn newer_schema(path: &Path, found: i64, current: i64) -> RegistryError {
 /// Sorts SQLite's failures into what a user can act on.
 fn classify(path: &Path, error: rusqlite::Error) -> RegistryError {
     match error.sqlite_error_code() {
-        Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => RegistryError::Locked { path: path.to_owned() },
+        Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => {
+            RegistryError::Locked { path: path.to_owned(), waited: BUSY_TIMEOUT }
+        }
         Some(ErrorCode::NotADatabase) => RegistryError::Corrupt { path: path.to_owned(), detail: what_is_there(path) },
         Some(ErrorCode::DatabaseCorrupt) => {
             RegistryError::Corrupt { path: path.to_owned(), detail: format!("SQLite reports: {error}") }
@@ -434,7 +436,7 @@ mod tests {
         let started = Instant::now();
         let e = store.insert("search", "command = \"b\"", true).unwrap_err();
         let waited = started.elapsed();
-        assert!(matches!(&e, RegistryError::Locked { path } if path == store.path()), "{e:?}");
+        assert!(matches!(&e, RegistryError::Locked { path, .. } if path == store.path()), "{e:?}");
         assert!(waited >= BUSY_TIMEOUT - Duration::from_millis(200), "gave up too early: {waited:?}");
         assert!(waited < BUSY_TIMEOUT + Duration::from_secs(5), "waited too long: {waited:?}");
         assert!(e.to_string().contains("is locked by another process"), "{e}");
@@ -457,7 +459,7 @@ mod tests {
         other.execute_batch("BEGIN EXCLUSIVE; CREATE TABLE t (x);").unwrap();
         let started = Instant::now();
         let e = Store::open(dir.path()).unwrap_err();
-        assert!(matches!(&e, RegistryError::Locked { path: p } if *p == path), "{e:?}");
+        assert!(matches!(&e, RegistryError::Locked { path: p, .. } if *p == path), "{e:?}");
         assert!(started.elapsed() < BUSY_TIMEOUT + Duration::from_secs(5));
         other.execute_batch("ROLLBACK").unwrap();
         drop(other);

@@ -46,6 +46,11 @@ impl Drop for Registration {
 }
 
 impl InFlight {
+    /// Requests that are also cancelled when `parent` is (the client went away).
+    pub fn under(parent: &CancellationToken) -> InFlight {
+        InFlight { root: parent.child_token(), by_id: ById::default(), seq: AtomicU64::new(0) }
+    }
+
     /// Registers a request; its token is cancelled by a `notifications/cancelled`
     /// for its id ([`InFlight::cancel_from`]) or by [`InFlight::cancel_all`].
     /// Call this before the request's future first runs, so a cancellation that

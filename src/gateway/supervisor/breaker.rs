@@ -9,7 +9,7 @@
 //! opens it again for another `open_for`.
 //!
 //! What counts as a failure is decided by the caller
-//! ([`super::error::GatewayError::is_replica_failure`]); a request that ends
+//! ([`crate::gateway::error::GatewayError::is_replica_failure`]); a request that ends
 //! without an outcome (cancelled by its client) counts as neither, and a probe
 //! that ends so frees the half-open slot for the next one.
 

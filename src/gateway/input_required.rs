@@ -1,5 +1,5 @@
-//! Multi-round-trip requests: how a stateless (2026-07-28) client answers a
-//! backend's sampling, elicitation or roots request.
+//! `input_required`: how a stateless (2026-07-28) client answers a backend's
+//! sampling, elicitation or roots request (multi-round-trip requests).
 //!
 //! A handshake-era backend asks the client mid-call, with a request of its own.
 //! A 2026-07-28 client cannot receive requests; instead its `tools/call`,
@@ -127,72 +127,74 @@ pub fn start(
     Pending { task, relay, progress, inbox, asked: HashMap::new(), next_key: 1 }
 }
 
-/// Resumes a call from a client's retry: hands over its `inputResponses`, and
-/// points the call's progress at the retry's stream.
-pub fn resume(table: &Table, params: &RawObject, related: Option<Tx>) -> Result<Option<Pending>, GatewayError> {
-    let Some(token) = params.get_str("requestState") else { return Ok(None) };
-    if !token.starts_with(TOKEN_PREFIX) {
-        // A 2026-07-28 backend's own state, passed through to the client: the
-        // retry goes back to that backend as it is.
-        return Ok(None);
-    }
-    let Some(mut pending) = table.take(&token) else {
-        return Err(GatewayError::InvalidParams(
-            "requestState is unknown or expired (vmcp keeps a call waiting for input for 10 minutes)".into(),
-        ));
-    };
-    if let Some(r) = related {
-        pending.relay.attach(r);
-    }
-    let answers: RawObject = params.get_as("inputResponses").unwrap_or_default();
-    let keys: Vec<String> = pending.asked.keys().cloned().collect();
-    for key in keys {
-        if let Some(answer) = answers.get(&key)
-            && let Some((_, reply)) = pending.asked.remove(&key)
-        {
-            let _ = reply.send(Ok(answer.to_owned()));
+impl Table {
+    /// Resumes a call from a client's retry: hands over its `inputResponses`, and
+    /// points the call's progress at the retry's stream.
+    pub fn resume(&self, params: &RawObject, related: Option<Tx>) -> Result<Option<Pending>, GatewayError> {
+        let Some(token) = params.get_str("requestState") else { return Ok(None) };
+        if !token.starts_with(TOKEN_PREFIX) {
+            // A 2026-07-28 backend's own state, passed through to the client: the
+            // retry goes back to that backend as it is.
+            return Ok(None);
         }
+        let Some(mut pending) = self.take(&token) else {
+            return Err(GatewayError::InvalidParams(
+                "requestState is unknown or expired (vmcp keeps a call waiting for input for 10 minutes)".into(),
+            ));
+        };
+        if let Some(r) = related {
+            pending.relay.attach(r);
+        }
+        let answers: RawObject = params.get_as("inputResponses").unwrap_or_default();
+        let keys: Vec<String> = pending.asked.keys().cloned().collect();
+        for key in keys {
+            if let Some(answer) = answers.get(&key)
+                && let Some((_, reply)) = pending.asked.remove(&key)
+            {
+                let _ = reply.send(Ok(answer.to_owned()));
+            }
+        }
+        Ok(Some(pending))
     }
-    Ok(Some(pending))
-}
 
-/// Waits for the call to finish, or to need input: then parks it in `table`
-/// and returns the `input_required` result.
-pub async fn wait(table: &Table, mut pending: Pending) -> Result<Box<RawValue>, GatewayError> {
-    if pending.asked.is_empty() {
-        tokio::select! {
-            r = &mut pending.task => return joined(r),
-            req = pending.inbox.recv() => {
-                if let Some(req) = req {
-                    pending.ask(req);
+    /// Waits for the call to finish, or to need input: then parks it in `table`
+    /// and returns the `input_required` result.
+    pub async fn wait(&self, mut pending: Pending) -> Result<Box<RawValue>, GatewayError> {
+        if pending.asked.is_empty() {
+            tokio::select! {
+                r = &mut pending.task => return joined(r),
+                req = pending.inbox.recv() => {
+                    if let Some(req) = req {
+                        pending.ask(req);
+                    }
                 }
             }
         }
-    }
-    // Whatever else is already waiting goes into the same round.
-    while let Ok(req) = pending.inbox.try_recv() {
-        pending.ask(req);
-    }
-    if pending.asked.is_empty() {
-        return joined((&mut pending.task).await);
-    }
-    let mut requests = RawObject::new();
-    for (key, (shape, _)) in &pending.asked {
-        let mut r = RawObject::new();
-        r.set("method", &shape.method);
-        if let Some(p) = &shape.params {
-            r.set_raw("params", p.clone());
+        // Whatever else is already waiting goes into the same round.
+        while let Ok(req) = pending.inbox.try_recv() {
+            pending.ask(req);
         }
-        requests.set(key, &r);
+        if pending.asked.is_empty() {
+            return joined((&mut pending.task).await);
+        }
+        let mut requests = RawObject::new();
+        for (key, (shape, _)) in &pending.asked {
+            let mut r = RawObject::new();
+            r.set("method", &shape.method);
+            if let Some(p) = &shape.params {
+                r.set_raw("params", p.clone());
+            }
+            requests.set(key, &r);
+        }
+        // Between rounds no client request waits: let its stream end.
+        pending.relay.detach();
+        let token = self.put(pending)?;
+        let mut result = RawObject::new();
+        result.set("resultType", "input_required");
+        result.set("inputRequests", &requests);
+        result.set("requestState", &token);
+        Ok(result.to_raw())
     }
-    // Between rounds no client request waits: let its stream end.
-    pending.relay.detach();
-    let token = table.put(pending)?;
-    let mut result = RawObject::new();
-    result.set("resultType", "input_required");
-    result.set("inputRequests", &requests);
-    result.set("requestState", &token);
-    Ok(result.to_raw())
 }
 
 impl Pending {

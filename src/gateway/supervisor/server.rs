@@ -9,43 +9,22 @@
 //! replicas: the limits (concurrency and rates), the tool filter, and with
 //! `isolation = "per_session"` the processes of each client session.
 
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Mutex};
 
 use tokio_util::sync::CancellationToken;
 
-use super::Gateway;
-use super::backend::{BackendConn, InitInfo};
 use super::balance::{Balancer, Candidate};
-use super::breaker::{Breaker, Ticket};
-use super::error::GatewayError;
-use super::filter::ToolFilter;
+use super::breaker::{self, Breaker, Ticket};
 use super::isolation::Processes;
-use super::limit::{Concurrency, Permit, RateLimiter};
-use super::replica::{self, Replica, Target};
+use super::replica::{Replica, Status, Target};
+use super::start::Where;
 use crate::config::{Isolation, ServerConfig, TransportKind};
+use crate::gateway::backend::{BackendConn, InitInfo, list_all};
+use crate::gateway::catalog::{Lists, ToolFilter};
+use crate::gateway::error::GatewayError;
+use crate::gateway::limit::{Concurrency, Permit, RateLimiter};
 use crate::observe::metrics::Metrics;
-use crate::protocol::{RawObject, method};
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Status {
-    Starting,
-    Ready,
-    Down,
-    Stopped,
-    Disabled,
-}
-
-impl Status {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Status::Starting => "starting",
-            Status::Ready => "ready",
-            Status::Down => "down",
-            Status::Stopped => "stopped",
-            Status::Disabled => "disabled",
-        }
-    }
-}
-
+use crate::protocol::method;
 /// Where a server was defined.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Source {
@@ -70,13 +49,6 @@ struct Run {
     done: CancellationToken,
 }
 
-/// A server's tools and prompts, as it last listed them.
-#[derive(Debug, Clone, Default)]
-pub struct Lists {
-    pub tools: Arc<Vec<RawObject>>,
-    pub prompts: Arc<Vec<RawObject>>,
-}
-
 /// The replica chosen for one request, with its breaker's permission.
 pub struct Pick {
     pub replica: Arc<Replica>,
@@ -94,8 +66,9 @@ pub struct Server {
     pub rate: Option<RateLimiter>,
     pub tool_rates: Vec<(String, RateLimiter)>,
     pub filter: ToolFilter,
-    pub(crate) processes: Processes,
+    pub processes: Processes,
     lists: Mutex<Lists>,
+    metrics: Arc<Metrics>,
     disabled: Mutex<bool>,
     run: Mutex<Option<Run>>,
     /// Which replicas have finished a first start attempt.
@@ -105,7 +78,7 @@ pub struct Server {
 }
 
 impl Server {
-    pub fn new(id: &str, config: ServerConfig, source: Source) -> Arc<Server> {
+    pub fn new(id: &str, config: ServerConfig, source: Source, metrics: Arc<Metrics>) -> Arc<Server> {
         let status = if config.enabled { Status::Starting } else { Status::Disabled };
         let settled = CancellationToken::new();
         if !config.enabled {
@@ -140,7 +113,27 @@ impl Server {
             run: Mutex::new(None),
             first_attempts: Mutex::new(vec![false; n]),
             settled,
+            metrics,
         })
+    }
+
+    /// Where starts of this server go (its id and configuration).
+    pub fn at(&self) -> Where<'_> {
+        Where { id: &self.id, config: &self.config }
+    }
+
+    /// Tells the replica's breaker how a request it admitted went; a change
+    /// of the circuit's state is logged and shown in the metrics.
+    pub fn record(&self, pick: &Pick, failed: bool) {
+        let Some(state) = pick.ticket.record(failed) else { return };
+        let replica = &pick.replica;
+        match state {
+            breaker::State::Open => {
+                tracing::warn!(server = %self.id, replica = %replica.label(), "circuit open: too many failures; out of balancing")
+            }
+            other => tracing::info!(server = %self.id, replica = %replica.label(), "circuit {}", other.as_str()),
+        }
+        self.metrics.breaker_state(&self.id, &replica.index.to_string(), state.as_str());
     }
 
     /// Whether each client session gets processes of its own.
@@ -149,7 +142,7 @@ impl Server {
     }
 
     /// Records the supervisor now running this server.
-    pub(crate) fn set_run(&self, stop: CancellationToken, done: CancellationToken) {
+    pub(super) fn set_run(&self, stop: CancellationToken, done: CancellationToken) {
         if let Ok(mut r) = self.run.lock() {
             *r = Some(Run { stop, done });
         }
@@ -157,7 +150,7 @@ impl Server {
 
     /// Stops the supervisor, if one runs, and waits until it has stopped every
     /// replica (and every per-session process).
-    pub(crate) async fn stop_run(&self) {
+    pub(super) async fn stop_run(&self) {
         let run = self.run.lock().ok().and_then(|mut r| r.take());
         if let Some(run) = run {
             run.stop.cancel();
@@ -168,7 +161,7 @@ impl Server {
 
     /// `Disabled` takes the server out of service; `Starting` puts it back
     /// before its supervisor starts again.
-    pub(crate) fn set_status(&self, status: Status) {
+    pub(super) fn set_status(&self, status: Status) {
         if let Ok(mut d) = self.disabled.lock() {
             *d = status == Status::Disabled;
         }
@@ -181,8 +174,8 @@ impl Server {
     }
 
     /// Shows the current state in the metrics.
-    pub(crate) fn publish(&self) {
-        Metrics::global().server_state(&self.id, self.status().as_str());
+    pub(super) fn publish(&self) {
+        self.metrics.server_state(&self.id, self.status().as_str());
     }
 
     /// How the server last answered `initialize` or `server/discover`.
@@ -263,7 +256,7 @@ impl Server {
     /// A replica finished a start attempt: the server is settled once every
     /// replica has tried (as the gateway waits for every server), so the first
     /// client finds the whole group, not just its fastest replica.
-    pub(crate) fn replica_settled(&self, index: usize) {
+    pub(super) fn replica_settled(&self, index: usize) {
         let all = match self.first_attempts.lock() {
             Ok(mut tried) => {
                 if let Some(t) = tried.get_mut(index) {
@@ -278,31 +271,9 @@ impl Server {
         }
     }
 
-    pub(crate) fn set_lists(&self, lists: Lists) {
+    pub(super) fn set_lists(&self, lists: Lists) {
         if let Ok(mut l) = self.lists.lock() {
             *l = lists;
-        }
-    }
-
-    /// Starts every replica's supervisor; `done` is cancelled once all have stopped.
-    pub(crate) fn spawn_replicas(
-        self: &Arc<Self>,
-        gw: Weak<Gateway>,
-        stop: CancellationToken,
-    ) -> impl std::future::Future<Output = ()> + Send + 'static {
-        let tasks: Vec<_> = self
-            .replicas
-            .iter()
-            .map(|r| tokio::spawn(replica::supervise(gw.clone(), self.clone(), r.clone(), stop.clone())))
-            .collect();
-        let gw2 = gw.clone();
-        async move {
-            futures_util::future::join_all(tasks).await;
-            if let Some(g) = gw2.upgrade()
-                && !g.is_shutting_down()
-            {
-                g.rebuild_catalog();
-            }
         }
     }
 
@@ -399,8 +370,8 @@ impl Server {
 }
 
 /// Fetches the lists the catalog keeps, for the capabilities the server announced.
-pub(crate) async fn fetch_lists(conn: &BackendConn, info: &InitInfo) -> Result<Lists, super::GatewayError> {
-    let tools = if info.has("tools") { conn.list_all(method::TOOLS_LIST, "tools").await? } else { Vec::new() };
-    let prompts = if info.has("prompts") { conn.list_all(method::PROMPTS_LIST, "prompts").await? } else { Vec::new() };
+pub async fn fetch_lists(conn: &BackendConn, info: &InitInfo) -> Result<Lists, GatewayError> {
+    let tools = if info.has("tools") { list_all(conn, method::TOOLS_LIST, "tools").await? } else { Vec::new() };
+    let prompts = if info.has("prompts") { list_all(conn, method::PROMPTS_LIST, "prompts").await? } else { Vec::new() };
     Ok(Lists { tools: Arc::new(tools), prompts: Arc::new(prompts) })
 }

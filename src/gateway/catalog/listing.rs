@@ -1,10 +1,7 @@
-//! The merged catalog of tools and prompts: what clients list, and how an
-//! exposed name finds its server and original name.
-//!
-//! Rebuilt from every ready server's lists whenever one of them changes (a
-//! server starts, stops, or says `list_changed`), then swapped in whole, so a
-//! reader never sees half a rebuild. The list result each client receives is
-//! serialized once per rebuild, not once per request.
+//! [`Listing`]: one kind of item (tools or prompts) merged across servers:
+//! what clients list, and how an exposed name finds its server and original
+//! name. The list result each client receives is serialized once per build,
+//! not once per request; a principal's filtered list once per set of policies.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -163,18 +160,6 @@ impl Listing {
 fn is_safe(tool: &RawObject) -> bool {
     let Some(annotations) = tool.get_as::<RawObject>("annotations") else { return false };
     ["readOnlyHint", "idempotentHint"].iter().any(|k| annotations.get(k).is_some_and(|v| v.get() == "true"))
-}
-
-#[derive(Debug)]
-pub struct Catalog {
-    pub tools: Listing,
-    pub prompts: Listing,
-}
-
-impl Catalog {
-    pub fn empty(naming: &Naming) -> Catalog {
-        Catalog { tools: Listing::build("tools", naming, &[]), prompts: Listing::build("prompts", naming, &[]) }
-    }
 }
 
 #[cfg(test)]

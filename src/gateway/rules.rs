@@ -18,14 +18,15 @@
 //! replaced whole on reload, cache included.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use globset::{Glob, GlobMatcher};
 use serde::Serialize;
 
 use crate::config::{RouteAction, RouteRule};
+use crate::observe::metrics::Metrics;
 use crate::protocol::method;
 
 /// What the rules say about one request.
@@ -59,12 +60,13 @@ type CacheKey = (String, String);
 /// The matching rule (if any), and when it was found.
 type Cached = (Option<usize>, Instant);
 
-pub struct RouteTable {
+pub struct RuleTable {
     rules: Vec<Compiled>,
     ttl: Duration,
     cache: Mutex<HashMap<CacheKey, Cached>>,
     hits: AtomicU64,
     misses: AtomicU64,
+    metrics: Arc<Metrics>,
 }
 
 /// What a request offers the rules to match on.
@@ -119,8 +121,8 @@ impl Pat {
     }
 }
 
-impl RouteTable {
-    pub fn new(rules: &[RouteRule], ttl: Duration) -> RouteTable {
+impl RuleTable {
+    pub fn new(rules: &[RouteRule], ttl: Duration, metrics: Arc<Metrics>) -> RuleTable {
         let rules = rules
             .iter()
             .map(|r| Compiled {
@@ -131,7 +133,14 @@ impl RouteTable {
                 rule: r.clone(),
             })
             .collect();
-        RouteTable { rules, ttl, cache: Mutex::new(HashMap::new()), hits: AtomicU64::new(0), misses: AtomicU64::new(0) }
+        RuleTable {
+            rules,
+            ttl,
+            cache: Mutex::new(HashMap::new()),
+            hits: AtomicU64::new(0),
+            misses: AtomicU64::new(0),
+            metrics,
+        }
     }
 
     pub fn is_empty(&self) -> bool {
@@ -165,11 +174,11 @@ impl RouteTable {
             && at.elapsed() < self.ttl
         {
             self.hits.fetch_add(1, Ordering::Relaxed);
-            crate::observe::metrics::Metrics::global().route_cache(true);
+            self.metrics.route_cache(true);
             return *index;
         }
         self.misses.fetch_add(1, Ordering::Relaxed);
-        crate::observe::metrics::Metrics::global().route_cache(false);
+        self.metrics.route_cache(false);
         let index = self.evaluate(m, subject);
         if let Ok(mut cache) = self.cache.lock() {
             if cache.len() >= CACHE_MAX {
@@ -213,19 +222,24 @@ mod tests {
         }
     }
 
+    fn metrics() -> Arc<Metrics> {
+        Arc::new(Metrics::new())
+    }
+
     fn tool(name: &str) -> Subject<'_> {
         Subject { tool: Some(name), ..Subject::default() }
     }
 
     #[test]
     fn first_matching_rule_wins_and_every_glob_must_match() {
-        let t = RouteTable::new(
+        let t = RuleTable::new(
             &[
                 rule(None, Some("*__delete_*"), None, RouteAction::Deny(Some("no deletes".into()))),
                 rule(Some("tools/call"), Some("search*"), None, RouteAction::To("pool".into())),
                 rule(Some("resources/*"), None, Some("files+file:///secret/*"), RouteAction::Deny(None)),
             ],
             Duration::from_secs(10),
+            metrics(),
         );
         assert_eq!(
             t.decide("tools/call", tool("git__delete_branch")),
@@ -243,15 +257,19 @@ mod tests {
 
     #[test]
     fn decisions_are_cached_with_hit_and_miss_counts() {
-        let t =
-            RouteTable::new(&[rule(Some("prompts/*"), None, None, RouteAction::Deny(None))], Duration::from_secs(60));
+        let t = RuleTable::new(
+            &[rule(Some("prompts/*"), None, None, RouteAction::Deny(None))],
+            Duration::from_secs(60),
+            metrics(),
+        );
         for _ in 0..3 {
             assert_eq!(t.decide("tools/call", tool("a")), Decision::Catalog);
         }
         assert!(matches!(t.decide("prompts/get", Subject::default()), Decision::Deny { .. }));
         let s = t.stats();
         assert_eq!((s.hits, s.misses, s.entries), (2, 2, 2));
-        let uncached = RouteTable::new(&[rule(Some("x"), None, None, RouteAction::Deny(None))], Duration::ZERO);
+        let uncached =
+            RuleTable::new(&[rule(Some("x"), None, None, RouteAction::Deny(None))], Duration::ZERO, metrics());
         uncached.decide("tools/call", tool("a"));
         assert_eq!(uncached.stats().entries, 0);
     }

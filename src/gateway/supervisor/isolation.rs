@@ -21,12 +21,17 @@ use std::time::{Duration, Instant};
 use tokio::sync::OnceCell;
 use tokio_util::sync::CancellationToken;
 
-use super::Gateway;
-use super::backend::BackendConn;
-use super::error::GatewayError;
-use super::server::Server;
+use super::context::Context;
+use super::start::{Started, Where, spawn_private};
+use crate::gateway::backend::BackendConn;
+use crate::gateway::error::GatewayError;
 
+/// The per-session processes of one server.
 pub struct Processes {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
     max: u32,
     idle: Duration,
     by_session: Mutex<HashMap<u64, Arc<Slot>>>,
@@ -70,28 +75,31 @@ impl Slot {
 
 impl Processes {
     pub fn new(max: u32, idle: Duration) -> Processes {
-        Processes { max: max.max(1), idle, by_session: Mutex::new(HashMap::new()), stopping: Mutex::new(Vec::new()) }
+        let inner =
+            Inner { max: max.max(1), idle, by_session: Mutex::new(HashMap::new()), stopping: Mutex::new(Vec::new()) };
+        Processes { inner: Arc::new(inner) }
     }
 
     /// Processes running (or starting) now.
     pub fn count(&self) -> usize {
-        self.by_session.lock().map(|m| m.len()).unwrap_or(0)
+        self.inner.by_session.lock().map(|m| m.len()).unwrap_or(0)
     }
 
     /// The session's process, started if it has none.
-    pub async fn lease(&self, gw: &Arc<Gateway>, server: &Arc<Server>, session: u64) -> Result<Lease, GatewayError> {
+    pub async fn lease(&self, cx: &Context, at: Where<'_>, session: u64) -> Result<Lease, GatewayError> {
+        let inner = &self.inner;
         let slot = {
-            let Ok(mut map) = self.by_session.lock() else {
-                return Err(GatewayError::Unavailable { server: server.id.to_string(), reason: "poisoned".into() });
+            let Ok(mut map) = inner.by_session.lock() else {
+                return Err(GatewayError::Unavailable { server: at.id.to_string(), reason: "poisoned".into() });
             };
             match map.get(&session) {
                 Some(slot) => slot.clone(),
                 None => {
-                    if map.len() >= self.max as usize {
+                    if map.len() >= inner.max as usize {
                         return Err(GatewayError::Overloaded {
-                            server: Some(server.id.to_string()),
-                            scope: format!("server '{}' (max_processes, one per client session)", server.id),
-                            limit: self.max,
+                            server: Some(at.id.to_string()),
+                            scope: format!("server '{}' (max_processes, one per client session)", at.id),
+                            limit: inner.max,
                         });
                     }
                     let slot = Arc::new(Slot {
@@ -108,12 +116,12 @@ impl Processes {
         };
         slot.in_flight.fetch_add(1, Ordering::Relaxed);
         slot.touch();
-        let started = slot.conn.get_or_try_init(|| self.start(gw, server, session, slot.clone())).await;
+        let started = slot.conn.get_or_try_init(|| self.start(cx, at, session, slot.clone())).await;
         match started {
             Ok(conn) => Ok(Lease { conn: conn.clone(), slot }),
             Err(e) => {
                 slot.in_flight.fetch_sub(1, Ordering::Relaxed);
-                self.forget(session, &slot);
+                inner.forget(session, &slot);
                 Err(e)
             }
         }
@@ -121,19 +129,19 @@ impl Processes {
 
     async fn start(
         &self,
-        gw: &Arc<Gateway>,
-        server: &Arc<Server>,
+        cx: &Context,
+        at: Where<'_>,
         session: u64,
         slot: Arc<Slot>,
     ) -> Result<Arc<BackendConn>, GatewayError> {
-        let (conn, mut lifetime, _info) = super::replica::spawn_private(gw, server)
+        let Started { conn, mut lifetime, .. } = spawn_private(cx, at)
             .await
-            .map_err(|reason| GatewayError::Unavailable { server: server.id.to_string(), reason })?;
-        tracing::info!(server = %server.id, session, pid = lifetime.pid(), "started a process for the session");
-        let grace = gw.settings.shutdown_grace;
-        let idle = self.idle;
+            .map_err(|reason| GatewayError::Unavailable { server: at.id.to_string(), reason })?;
+        tracing::info!(server = %at.id, session, pid = lifetime.pid(), "started a process for the session");
+        let grace = cx.settings.shutdown_grace;
+        let idle = self.inner.idle;
         let c = conn.clone();
-        let weak = Arc::downgrade(server);
+        let weak = Arc::downgrade(&self.inner);
         tokio::spawn(async move {
             let check = (idle / 4).clamp(Duration::from_millis(50), Duration::from_secs(30));
             let why = loop {
@@ -149,8 +157,8 @@ impl Processes {
                 }
             };
             tracing::info!(server = %c.server, session, "session process ends: {why}");
-            if let Some(server) = weak.upgrade() {
-                server.processes.forget(session, &slot);
+            if let Some(inner) = weak.upgrade() {
+                inner.forget(session, &slot);
             }
             c.close();
             lifetime.stop(grace).await;
@@ -158,7 +166,9 @@ impl Processes {
         });
         Ok(conn)
     }
+}
 
+impl Inner {
     /// Drops the entry for `session` if it is still `slot`.
     fn forget(&self, session: u64, slot: &Arc<Slot>) {
         if let Ok(mut map) = self.by_session.lock()
@@ -167,13 +177,16 @@ impl Processes {
             map.remove(&session);
         }
     }
+}
 
+impl Processes {
     /// The session closed: its process is stopped.
     pub fn release(&self, session: u64) {
-        let slot = self.by_session.lock().ok().and_then(|mut m| m.remove(&session));
+        let inner = &self.inner;
+        let slot = inner.by_session.lock().ok().and_then(|mut m| m.remove(&session));
         if let Some(slot) = slot {
             slot.stop.cancel();
-            if let Ok(mut stopping) = self.stopping.lock() {
+            if let Ok(mut stopping) = inner.stopping.lock() {
                 stopping.retain(|s| !s.done.is_cancelled());
                 if slot.conn.initialized() {
                     stopping.push(slot);
@@ -185,7 +198,7 @@ impl Processes {
     /// Stops every process and waits until each is gone.
     pub async fn stop_all(&self) {
         let slots: Vec<Arc<Slot>> =
-            self.by_session.lock().map(|mut m| m.drain().map(|(_, s)| s).collect()).unwrap_or_default();
+            self.inner.by_session.lock().map(|mut m| m.drain().map(|(_, s)| s).collect()).unwrap_or_default();
         for s in &slots {
             s.stop.cancel();
         }

@@ -1,13 +1,12 @@
-//! The JSON shapes the admin API answers with: stable, as `--json` output of the
-//! CLI is built from them.
+//! The gateway's servers as JSON: what `vmcp/servers/*`, the admin API and
+//! `vmcp list --json` / `vmcp info --json` show. Stable: scripts read them.
 
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use super::Admin;
-use crate::gateway::Gateway;
-use crate::gateway::server::{Server, Status};
+use super::catalog::Naming;
+use super::supervisor::{Replica, Server, Status};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ServerView {
@@ -70,22 +69,6 @@ pub struct ReplicaView {
     pub last_error: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct StatusView {
-    pub version: String,
-    pub pid: u32,
-    pub uptime_seconds: u64,
-    pub listen: Option<String>,
-    pub state_dir: String,
-    pub servers: usize,
-    pub ready: usize,
-    pub down: usize,
-    pub sessions: usize,
-    /// Every server marked `required` is ready.
-    pub ready_for_traffic: bool,
-    pub not_ready: Vec<String>,
-}
-
 pub fn server(s: &Arc<Server>) -> ServerView {
     let lists = s.lists();
     let conn = s.conn();
@@ -125,7 +108,7 @@ pub fn server(s: &Arc<Server>) -> ServerView {
     }
 }
 
-fn replica(r: &crate::gateway::replica::Replica) -> ReplicaView {
+fn replica(r: &Replica) -> ReplicaView {
     let conn = r.conn();
     ReplicaView {
         index: r.index,
@@ -142,9 +125,8 @@ fn replica(r: &crate::gateway::replica::Replica) -> ReplicaView {
     }
 }
 
-pub fn server_detail(gateway: &Gateway, s: &Arc<Server>) -> ServerView {
+pub fn server_detail(naming: &Naming, s: &Arc<Server>) -> ServerView {
     let mut v = server(s);
-    let naming = &gateway.settings.naming;
     let lists = s.lists();
     v.prompt_names = lists.prompts.iter().filter_map(|t| t.get_str("name")).map(|n| naming.expose(&s.id, &n)).collect();
     let filter = &s.filter;
@@ -178,24 +160,6 @@ pub fn redact_url(url: &str) -> String {
             u.to_string()
         }
         Err(_) => "<unparsable URL>".to_owned(),
-    }
-}
-
-pub fn status(a: &Admin) -> StatusView {
-    let servers = a.gateway.servers();
-    let not_ready = a.gateway.is_ready().err().unwrap_or_default();
-    StatusView {
-        version: env!("CARGO_PKG_VERSION").to_owned(),
-        pid: std::process::id(),
-        uptime_seconds: a.started.elapsed().as_secs(),
-        listen: a.listen.clone(),
-        state_dir: a.state_dir.display().to_string(),
-        servers: servers.len(),
-        ready: servers.iter().filter(|s| s.status() == Status::Ready).count(),
-        down: servers.iter().filter(|s| s.status() == Status::Down).count(),
-        sessions: a.gateway.session_count(),
-        ready_for_traffic: not_ready.is_empty(),
-        not_ready,
     }
 }
 
