@@ -32,7 +32,7 @@ use super::rules::{RuleTable, Subject};
 use super::sessions::Sessions;
 use super::settings::Settings;
 use super::subscriptions::Subscriptions;
-use super::supervisor::{Context, Events, Supervisor};
+use super::supervisor::{Context, Events, Server, Supervisor};
 use crate::auth::Policies;
 use crate::config::Config;
 use crate::observe::audit::{Audit, Entry};
@@ -418,16 +418,12 @@ fn call_method_get(kind: Kind) -> &'static str {
 
 impl Events for Gateway {
     fn lists_changed(&self) {
-        let servers = self.supervisor.servers();
-        let sources: Vec<Source<'_>> = servers
-            .iter()
-            .map(|s| Source {
-                server: s.id.clone(),
-                lists: s.lists(),
-                filter: (!s.filter.is_empty()).then_some(&s.filter),
-            })
-            .collect();
-        let changed = self.catalog.rebuild(&sources);
+        let source = |s: Arc<Server>| Source {
+            server: s.id.clone(),
+            lists: s.lists(),
+            filter: (!s.filter.is_empty()).then(|| s.filter.clone()),
+        };
+        let changed = self.catalog.rebuild(|| self.supervisor.servers().into_iter().map(source).collect());
         if changed.tools {
             self.broadcast(method::TOOLS_LIST_CHANGED);
         }

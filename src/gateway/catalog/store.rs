@@ -27,10 +27,10 @@ pub struct Lists {
 
 /// One server's contribution to a rebuild: its id, its lists, and the filter
 /// its configuration puts on its tools.
-pub struct Source<'a> {
+pub struct Source {
     pub server: Arc<str>,
     pub lists: Lists,
-    pub filter: Option<&'a ToolFilter>,
+    pub filter: Option<Arc<ToolFilter>>,
 }
 
 #[derive(Debug)]
@@ -86,11 +86,15 @@ impl CatalogStore {
         }
     }
 
-    /// Rebuilds from `sources` (in the order their items should appear) and
-    /// says which lists changed.
-    pub fn rebuild(&self, sources: &[Source<'_>]) -> Changed {
+    /// Rebuilds from what `sources` reads (each server, in the order its items
+    /// should appear) and says which lists changed. The sources are read under
+    /// the rebuild's lock: a rebuild that read them earlier could otherwise
+    /// finish later and swap in lists older than the ones in force.
+    pub fn rebuild(&self, sources: impl FnOnce() -> Vec<Source>) -> Changed {
         let _serial = self.rebuilding.lock().unwrap_or_else(|p| p.into_inner());
-        let tools: Vec<_> = sources.iter().map(|s| (s.server.clone(), &s.lists.tools[..], s.filter)).collect();
+        let sources = sources();
+        let tools: Vec<_> =
+            sources.iter().map(|s| (s.server.clone(), &s.lists.tools[..], s.filter.as_deref())).collect();
         let prompts: Vec<_> = sources.iter().map(|s| (s.server.clone(), &s.lists.prompts[..])).collect();
         let new = Catalog {
             tools: Listing::build_filtered("tools", &self.naming, &tools),
