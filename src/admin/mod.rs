@@ -262,13 +262,12 @@ async fn restart(State(a): State<Arc<Admin>>, UrlPath(id): UrlPath<String>) -> R
     }
 }
 
+/// The metrics as a JSON [`Summary`](crate::observe::metrics::Summary), like the
+/// rest of this API: `vmcp metrics show` prints it as it comes, with nothing to
+/// parse back. The Prometheus text stays where scrapers look for it, `/metrics`
+/// on the data plane (and the `vmcp/metrics` method).
 async fn metrics(State(_a): State<Arc<Admin>>) -> Response {
-    (
-        StatusCode::OK,
-        [("content-type", "text/plain; version=0.0.4")],
-        crate::observe::metrics::Metrics::global().encode(),
-    )
-        .into_response()
+    Json(crate::observe::metrics::Metrics::global().summary()).into_response()
 }
 
 async fn reload(State(a): State<Arc<Admin>>) -> Response {
