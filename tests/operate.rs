@@ -142,9 +142,39 @@ async fn mount_survives_kill_9_and_clients_see_every_change() {
     assert_eq!(code, 0, "{err}");
     let (code, _, _) = cli(&setup, &["unmount", "ghost"]);
     assert_eq!(code, 0);
-    let (code, out, _) = cli(&setup, &["metrics", "show"]);
-    assert_eq!(code, 0);
-    assert!(out.contains("requests"), "{out}");
+
+    // Metrics: two tool calls through the restarted gateway show up per server
+    // and per method, and unmounted servers are gone.
+    let mut client = HttpClient::new(gw.url("/mcp"));
+    client.initialize(json!({})).await;
+    for text in ["one", "two"] {
+        client.call("tools/call", json!({"name": "alpha__echo", "arguments": {"text": text}})).await;
+    }
+    let (code, out, err) = cli(&setup, &["metrics", "show"]);
+    assert_eq!(code, 0, "{err}");
+    let line =
+        |start: &str, has: &[&str]| out.lines().any(|l| l.starts_with(start) && has.iter().all(|h| l.contains(h)));
+    assert!(line("vmcp ", &[env!("CARGO_PKG_VERSION")]), "{out}");
+    assert!(line("requests ", &["ok "]), "{out}");
+    assert!(line("sessions ", &["http 1"]), "{out}");
+    assert!(line("alpha ", &["ready"]), "server row: {out}");
+    assert!(line("alpha ", &["tools/call", "ok 2", "0.0%"]), "method row: {out}");
+    assert!(!out.contains("beta") && !out.contains("ghost"), "{out}");
+    let summary = cli_json(&setup, &["metrics", "show", "--json"]);
+    assert_eq!(summary["version"], env!("CARGO_PKG_VERSION"));
+    let servers = summary["servers"].as_array().expect("servers");
+    assert_eq!(servers.len(), 1, "{summary}");
+    let alpha = &servers[0];
+    assert_eq!(alpha["server"], "alpha");
+    assert_eq!(alpha["state"], "ready");
+    let call = alpha["methods"].as_array().and_then(|m| m.iter().find(|m| m["method"] == "tools/call"));
+    let call = call.expect("a tools/call row");
+    assert_eq!(call["requests"]["total"], 2);
+    assert_eq!(call["requests"]["outcomes"], json!({ "ok": 2 }));
+    assert_eq!(call["requests"]["error_rate"], 0.0);
+    assert!(call["requests"]["latency"]["p99"]["seconds"].as_f64().is_some_and(|s| s > 0.0), "{call}");
+    assert_eq!(summary["sessions"]["http"], 1);
+    assert!(summary["catalog"]["tools"].as_i64().is_some_and(|n| n > 0), "{summary}");
 
     // stop returns once the process is gone, and takes the backends with it.
     let backends = pids(&cli_json(&setup, &["list", "--json"]));

@@ -1460,7 +1460,7 @@ fn run_backend_case(calls: Vec<CallSpec>, order: Vec<usize>, noise: Vec<Option<N
         let n = calls.len();
         let (to_backend, mut from_gateway) = mpsc::channel::<String>(n + 8);
         let (to_gateway, incoming) = mpsc::channel::<Line>(4);
-        let conn = BackendConn::new(Arc::from("fake"), to_backend, Duration::from_secs(30), Arc::new(Metrics::new()));
+        let conn = BackendConn::new(Arc::from("fake"), to_backend, Duration::from_secs(30), Metrics::new());
         let handled = Arc::new(AtomicUsize::new(0));
         let handler: Handler = {
             let handled = handled.clone();

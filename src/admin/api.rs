@@ -257,8 +257,12 @@ async fn restart(State(a): State<Arc<Admin>>, UrlPath(id): UrlPath<String>) -> R
     }
 }
 
+/// The metrics as a JSON [`Summary`](crate::observe::metrics::Summary), like the
+/// rest of this API: `vmcp metrics show` prints it as it comes, with nothing to
+/// parse back. The Prometheus text stays where scrapers look for it, `/metrics`
+/// on the data plane (and the `vmcp/metrics` method).
 async fn metrics(State(a): State<Arc<Admin>>) -> Response {
-    (StatusCode::OK, [("content-type", "text/plain; version=0.0.4")], a.gateway.metrics().encode()).into_response()
+    Json(a.gateway.metrics().summary()).into_response()
 }
 
 async fn reload(State(a): State<Arc<Admin>>) -> Response {

@@ -66,7 +66,7 @@ pub enum HealthCommand {
 #[derive(Subcommand, Debug)]
 pub enum MetricsCommand {
     /// A readable summary of the gateway's metrics.
-    Show(remote::Target),
+    Show(remote::ReadArgs),
 }
 
 #[derive(Subcommand, Debug)]

@@ -350,12 +350,23 @@ pub async fn health(args: Target) -> anyhow::Result<ExitCode> {
     }
 }
 
-pub async fn metrics(args: Target) -> anyhow::Result<ExitCode> {
-    let c = client(&args)?;
-    let answer = c.send("GET", "/admin/v1/metrics", None).await?;
-    if answer.status >= 400 {
-        bail!("the gateway answered HTTP {}: {}", answer.status, answer.body);
+pub async fn metrics(args: ReadArgs) -> anyhow::Result<ExitCode> {
+    let c = client(&args.target)?;
+    let value = match c.json("GET", "/admin/v1/metrics", None).await {
+        Ok(v) => v,
+        // Gateways before the JSON summary answered with Prometheus text.
+        Err(crate::admin::client::ClientError::Garbled(body)) if body.contains("# TYPE vmcp_") => bail!(
+            "the gateway answers /admin/v1/metrics in an older format (it runs an older vmcp): \
+             restart it with this version, or read its /metrics endpoint"
+        ),
+        Err(e) => return Err(e.into()),
+    };
+    let summary: crate::observe::metrics::Summary =
+        serde_json::from_value(value).context("the gateway's metrics summary has an unexpected shape")?;
+    if args.json {
+        print_json(&summary)?;
+    } else {
+        print!("{}", summary.to_text());
     }
-    print!("{}", crate::observe::metrics::summarize(&answer.body));
     Ok(ExitCode::SUCCESS)
 }

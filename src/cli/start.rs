@@ -193,7 +193,7 @@ pub fn run(args: StartArgs) -> anyhow::Result<ExitCode> {
                 .with_context(|| format!("cannot open the audit log {target} (gateway.audit_log)"))?,
             None => Audit::disabled(),
         };
-        let gateway = Gateway::start(&cfg, audit, Arc::new(Metrics::new()));
+        let gateway = Gateway::start(&cfg, audit, Metrics::new());
         restore_mounts(&gateway, &store);
         let reloader = Reloader::new(paths.clone(), gateway.clone(), cfg.clone());
         tokio::spawn(reloader.clone().watch(Duration::from_secs(2), stop.clone()));

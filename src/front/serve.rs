@@ -45,7 +45,7 @@ use crate::observe::metrics::Metrics;
 pub struct ConnLimits {
     pub max_connections: usize,
     /// Counts connections refused over `max_connections`.
-    pub metrics: Arc<Metrics>,
+    pub metrics: Metrics,
     pub max_header_size: usize,
     pub read_timeout: Duration,
     pub write_timeout: Duration,

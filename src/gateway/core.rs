@@ -58,7 +58,7 @@ pub struct Gateway {
     audit: Audit,
     /// Client requests being handled, for a draining shutdown.
     drain: Drain,
-    metrics: Arc<Metrics>,
+    metrics: Metrics,
 }
 
 /// What the audit log says of a named call, gathered on its way.
@@ -73,7 +73,7 @@ struct Facts {
 impl Gateway {
     /// Builds the gateway and starts every enabled server in parallel. Returns
     /// at once; [`Gateway::wait_started`] waits for the first start attempts.
-    pub fn start(config: &Config, audit: Audit, metrics: Arc<Metrics>) -> Arc<Gateway> {
+    pub fn start(config: &Config, audit: Audit, metrics: Metrics) -> Arc<Gateway> {
         let settings = Settings::new(config);
         let g = &config.gateway;
         let gateway = Arc::new_cyclic(|me: &Weak<Gateway>| {
@@ -136,7 +136,7 @@ impl Gateway {
         &self.subscriptions
     }
 
-    pub fn metrics(&self) -> &Arc<Metrics> {
+    pub fn metrics(&self) -> &Metrics {
         &self.metrics
     }
 

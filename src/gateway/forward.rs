@@ -51,7 +51,7 @@ pub struct Forwarder {
     retry_budget: RetryBudget,
     request_timeout: Duration,
     max_request_time: Duration,
-    metrics: Arc<Metrics>,
+    metrics: Metrics,
 }
 
 /// The capability a server must have announced for a client method.
@@ -66,7 +66,7 @@ fn capability_for(m: &str) -> Option<&'static str> {
 }
 
 impl Forwarder {
-    pub fn new(g: &GatewayConfig, supervisor: Arc<Supervisor>, relay: Arc<Relay>, metrics: Arc<Metrics>) -> Forwarder {
+    pub fn new(g: &GatewayConfig, supervisor: Arc<Supervisor>, relay: Arc<Relay>, metrics: Metrics) -> Forwarder {
         Forwarder {
             supervisor,
             relay,

@@ -54,7 +54,7 @@ pub struct Router {
     /// `[[route]]`, swapped whole on reload.
     rules: RwLock<Arc<RuleTable>>,
     resource_owners: Mutex<HashMap<String, Arc<str>>>,
-    metrics: Arc<Metrics>,
+    metrics: Metrics,
 }
 
 impl Router {
@@ -63,7 +63,7 @@ impl Router {
         rules: RuleTable,
         catalog: Arc<CatalogStore>,
         supervisor: Arc<Supervisor>,
-        metrics: Arc<Metrics>,
+        metrics: Metrics,
     ) -> Router {
         Router {
             naming,

@@ -19,7 +19,7 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use globset::{Glob, GlobMatcher};
@@ -66,7 +66,7 @@ pub struct RuleTable {
     cache: Mutex<HashMap<CacheKey, Cached>>,
     hits: AtomicU64,
     misses: AtomicU64,
-    metrics: Arc<Metrics>,
+    metrics: Metrics,
 }
 
 /// What a request offers the rules to match on.
@@ -122,7 +122,7 @@ impl Pat {
 }
 
 impl RuleTable {
-    pub fn new(rules: &[RouteRule], ttl: Duration, metrics: Arc<Metrics>) -> RuleTable {
+    pub fn new(rules: &[RouteRule], ttl: Duration, metrics: Metrics) -> RuleTable {
         let rules = rules
             .iter()
             .map(|r| Compiled {
@@ -222,8 +222,8 @@ mod tests {
         }
     }
 
-    fn metrics() -> Arc<Metrics> {
-        Arc::new(Metrics::new())
+    fn metrics() -> Metrics {
+        Metrics::new()
     }
 
     fn tool(name: &str) -> Subject<'_> {

@@ -49,11 +49,11 @@ pub struct BackendConn {
     failures: std::sync::atomic::AtomicU32,
     failed: Notify,
     pub latency: Latency,
-    metrics: Arc<Metrics>,
+    metrics: Metrics,
 }
 
 impl BackendConn {
-    pub fn new(server: Arc<str>, tx: mpsc::Sender<String>, timeout: Duration, metrics: Arc<Metrics>) -> Arc<Self> {
+    pub fn new(server: Arc<str>, tx: mpsc::Sender<String>, timeout: Duration, metrics: Metrics) -> Arc<Self> {
         Arc::new(BackendConn {
             server,
             tx,

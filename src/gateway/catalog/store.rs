@@ -65,11 +65,11 @@ pub struct CatalogStore {
     /// Serializes rebuilds: two racing could otherwise swap in an older
     /// snapshot after a newer one.
     rebuilding: Mutex<()>,
-    metrics: Arc<Metrics>,
+    metrics: Metrics,
 }
 
 impl CatalogStore {
-    pub fn new(naming: Naming, metrics: Arc<Metrics>) -> CatalogStore {
+    pub fn new(naming: Naming, metrics: Metrics) -> CatalogStore {
         let empty = Arc::new(Catalog::empty(&naming));
         CatalogStore { naming, current: RwLock::new(empty), rebuilding: Mutex::new(()), metrics }
     }

@@ -12,7 +12,7 @@ use crate::protocol::Message;
 pub struct Context {
     pub settings: Settings,
     pub events: Weak<dyn Events>,
-    pub metrics: Arc<Metrics>,
+    pub metrics: Metrics,
 }
 
 impl Context {

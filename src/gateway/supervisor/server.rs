@@ -68,7 +68,7 @@ pub struct Server {
     pub filter: Arc<ToolFilter>,
     pub processes: Processes,
     lists: Mutex<Lists>,
-    metrics: Arc<Metrics>,
+    metrics: Metrics,
     disabled: Mutex<bool>,
     run: Mutex<Option<Run>>,
     /// Which replicas have finished a first start attempt.
@@ -78,7 +78,7 @@ pub struct Server {
 }
 
 impl Server {
-    pub fn new(id: &str, config: ServerConfig, source: Source, metrics: Arc<Metrics>) -> Arc<Server> {
+    pub fn new(id: &str, config: ServerConfig, source: Source, metrics: Metrics) -> Arc<Server> {
         let status = if config.enabled { Status::Starting } else { Status::Disabled };
         let settled = CancellationToken::new();
         if !config.enabled {
