@@ -345,11 +345,12 @@ fn use_items(code: &str) -> Vec<String> {
         i = start + 3;
         let before_ok = start == 0 || !(b[start - 1].is_ascii_alphanumeric() || b[start - 1] == b'_');
         let after_ok = b.get(start + 3).is_some_and(|c| c.is_ascii_whitespace());
-        if before_ok && after_ok {
-            if let Some(end) = code[start..].find(';') {
-                items.push(code[start + 4..start + end].trim().to_owned());
-                i = start + end;
-            }
+        if before_ok
+            && after_ok
+            && let Some(end) = code[start..].find(';')
+        {
+            items.push(code[start + 4..start + end].trim().to_owned());
+            i = start + end;
         }
     }
     items
