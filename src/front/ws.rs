@@ -5,7 +5,7 @@
 //! so frames never interleave, and pings the client every keepalive interval so
 //! idle proxies keep the connection (axum answers the client's own pings).
 //! A client from which nothing at all (not even a pong) arrives for
-//! [`SILENT_PINGS`] ping intervals is gone: its connection is closed with 1001,
+//! `SILENT_PINGS` ping intervals is gone: its connection is closed with 1001,
 //! so a peer that vanished without a FIN does not hold its session.
 //! - `Origin` is checked before the upgrade (403), as on `/mcp`.
 //! - A binary frame is answered with a JSON-RPC error; the connection goes on.

@@ -18,8 +18,8 @@
 //! replaced whole on reload, cache included.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use globset::{Glob, GlobMatcher};

@@ -3,7 +3,7 @@
 //!
 //! - [`conn`]: [`BackendConn`], shared by every client: its own request ids,
 //!   answers matched to callers, cancellation upstream, timeouts.
-//! - [`handshake`]: `server/discover` or `initialize`, and reading whole lists.
+//! - [`mod@handshake`]: `server/discover` or `initialize`, and reading whole lists.
 //! - [`info`]: what the server announced ([`InitInfo`]), and the gateway's own
 //!   identity as a client.
 //! - [`latency`]: [`Latency`], answer times for balancing and status.
