@@ -6,6 +6,11 @@
 //! own (one bad value does not hide the next), and `${VAR}` substitution runs
 //! on the tree before a value is read, so its errors carry the position of the
 //! string (of the `${` itself when the string has no escapes).
+//!
+//! This module owns the top level (which tables exist, arrays of tables,
+//! server ids) and the [`Reader`] the tables' generated `read_keys` and the
+//! key kinds (`kinds.rs`) read values with. Which keys a table has is the
+//! table's declaration (`gateway.rs`, `server.rs`, `auth.rs`, `route.rs`).
 
 use std::borrow::Cow;
 use std::ops::Range;
@@ -14,136 +19,27 @@ use serde::de::DeserializeOwned;
 use toml::Spanned;
 use toml::de::{DeTable, DeValue, ValueDeserializer};
 
+use super::Endpoint;
+use super::auth::{AUTH_KEYS, AuthLayer, JWT_KEYS, PolicyLayer};
 use super::env;
 use super::error::{ConfigError, Pos};
-use super::layer::{
-    ApiKeyLayer, At, AuthLayer, BreakerLayer, Entries, GatewayLayer, JwtLayer, Layer, PolicyLayer, RouteLayer,
-    ServerLayer,
-};
+use super::gateway::GATEWAY_KEYS;
+use super::layer::{ApiKeyLayer, At, Entries, Layer};
+use super::route::RouteLayer;
+use super::server::ServerLayer;
 use super::suggest;
-use super::units::{DurationValue, PercentValue, RateValue, SizeValue};
-use super::{
-    AFFINITIES, Affinity, BALANCE_STRATEGIES, Balance, Endpoint, HashKey, ISOLATIONS, Isolation, REQUEST_METHODS,
-    RateLimit,
-};
 
 /// The top-level tables a configuration may have.
 pub const TOP_KEYS: &[&str] = &["gateway", "servers", "route", "auth", "policy"];
 
-/// The keys of `[gateway]`.
-pub const GATEWAY_KEYS: &[&str] = &[
-    "listen",
-    "separator",
-    "prefix",
-    "state_dir",
-    "max_message_size",
-    "max_name_length",
-    "server_name",
-    "allowed_origins",
-    "request_timeout",
-    "init_timeout",
-    "shutdown_grace",
-    "session_idle_timeout",
-    "health_interval",
-    "health_timeout",
-    "health_failures",
-    "admin_listen",
-    "admin_token",
-    "max_concurrency",
-    "rate_limit",
-    "max_request_time",
-    "retry_budget",
-    "route_cache_ttl",
-    "allow_unauthenticated",
-    "audit_log",
-    "audit_arguments",
-    "max_sessions",
-    "max_json_depth",
-    "tls_cert",
-    "tls_key",
-    "tls_client_ca",
-    "max_connections",
-    "max_header_size",
-    "read_timeout",
-    "write_timeout",
-    "keepalive",
-    "worker_threads",
-];
-
-/// The keys of `[servers.<id>]`.
-pub const SERVER_KEYS: &[&str] = &[
-    "transport",
-    "command",
-    "args",
-    "env",
-    "cwd",
-    "url",
-    "headers",
-    "ca_file",
-    "request_timeout",
-    "health_interval",
-    "health_timeout",
-    "health_failures",
-    "enabled",
-    "required",
-    "replicas",
-    "urls",
-    "balance",
-    "affinity",
-    "hash_key",
-    "isolation",
-    "max_processes",
-    "process_idle_timeout",
-    "allow_tools",
-    "deny_tools",
-    "rename_tools",
-    "timeouts",
-    "max_request_time",
-    "retries",
-    "breaker",
-    "max_concurrency",
-    "rate_limit",
-    "tool_rate_limits",
-    "description",
-];
-
-/// The keys of `[servers.<id>.breaker]`.
-pub const BREAKER_KEYS: &[&str] = &["failures", "failure_rate", "min_requests", "window", "open_for"];
-
-/// The keys of a `[[route]]` table.
-pub const ROUTE_KEYS: &[&str] = &["method", "tool", "prompt", "resource", "to", "deny", "reason"];
-
-/// The keys of `[auth]`.
-pub const AUTH_KEYS: &[&str] = &["api_keys", "jwt", "resource", "authorization_servers", "scopes_supported"];
-
-/// The keys of `[auth.jwt]`.
-pub const JWT_KEYS: &[&str] = &[
-    "algorithms",
-    "secret",
-    "public_key_file",
-    "jwks_url",
-    "jwks_refresh",
-    "issuer",
-    "audience",
-    "subject_claim",
-    "roles_claim",
-    "leeway",
-];
-
 /// The keys of a table in `[auth] api_keys`.
 pub const API_KEY_KEYS: &[&str] = &["name", "sha256", "roles"];
-
-/// The keys of a `[[policy]]` table.
-pub const POLICY_KEYS: &[&str] = &["roles", "principals", "allow", "deny"];
 
 /// How to write one `api_keys` entry, for messages.
 const API_KEY_EXAMPLE: &str = "{ name = \"ci\", sha256 = \"<64 hex characters>\", roles = [\"dev\"] }";
 
 /// The keys of an inline table in `urls`.
 const ENDPOINT_KEYS: &[&str] = &["url", "weight"];
-
-/// What `hash_key` accepts, as written in messages.
-const HASH_KEY_FORMS: &[&str] = &["session", "client", "name", "arg:<name>"];
 
 /// Whether `id` is a valid server id: `^[a-z][a-z0-9-]{0,31}$`. Server ids
 /// prefix tool names and resource URIs, so they are kept short and plain.
@@ -174,7 +70,7 @@ pub(crate) fn glob_problem(glob: &str) -> Result<(), String> {
 /// Where `route` (top-level only) goes; else "did you mean" among the keys of
 /// this table; else, for a key of the other table, where it belongs; else the
 /// keys this table accepts.
-fn key_hint(key: &str, here: &[&str], elsewhere: &[&str], elsewhere_name: &str) -> String {
+pub(crate) fn key_hint(key: &str, here: &[&str], elsewhere: &[&str], elsewhere_name: &str) -> String {
     if key == "route" {
         "; `route` is top-level: write [[route]] tables".to_owned()
     } else if suggest::closest(key, here).is_none() && elsewhere.contains(&key) {
@@ -198,7 +94,7 @@ pub(crate) fn read(file: &str, text: &str, env: &dyn Fn(&str) -> Option<String>)
     (Some(layer), reader.finish())
 }
 
-struct Reader<'a> {
+pub(crate) struct Reader<'a> {
     file: &'a str,
     text: &'a str,
     env: &'a dyn Fn(&str) -> Option<String>,
@@ -206,11 +102,11 @@ struct Reader<'a> {
 }
 
 impl Reader<'_> {
-    fn pos(&self, offset: usize) -> Pos {
+    pub(crate) fn pos(&self, offset: usize) -> Pos {
         Pos::of(self.file, self.text, offset)
     }
 
-    fn error(&mut self, offset: usize, message: String) {
+    pub(crate) fn error(&mut self, offset: usize, message: String) {
         let pos = self.pos(offset);
         self.errors.push(ConfigError::at(&pos, message));
     }
@@ -247,7 +143,7 @@ impl Reader<'_> {
             match key.get_ref().as_ref() {
                 "gateway" => {
                     if let Some(table) = self.table("[gateway]", value) {
-                        layer.gateway = self.gateway(table);
+                        layer.gateway.read_keys(self, table, "gateway", "[gateway]");
                     }
                 }
                 "servers" => {
@@ -276,7 +172,7 @@ impl Reader<'_> {
     }
 
     /// `value` as a table, or an error saying that a table was expected.
-    fn table<'i>(&mut self, what: &str, value: Spanned<DeValue<'i>>) -> Option<DeTable<'i>> {
+    pub(crate) fn table<'i>(&mut self, what: &str, value: Spanned<DeValue<'i>>) -> Option<DeTable<'i>> {
         let at = value.span().start;
         match value.into_inner() {
             DeValue::Table(table) => Some(table),
@@ -285,62 +181,6 @@ impl Reader<'_> {
                 None
             }
         }
-    }
-
-    fn gateway(&mut self, table: DeTable<'_>) -> GatewayLayer {
-        let mut g = GatewayLayer::default();
-        for (key, value) in table {
-            let key_at = key.span().start;
-            let name = key.get_ref().as_ref();
-            let path = format!("gateway.{name}");
-            match name {
-                "listen" => g.listen = self.value(&path, value),
-                "separator" => g.separator = self.value(&path, value),
-                "prefix" => g.prefix = self.value(&path, value),
-                "state_dir" => g.state_dir = self.value(&path, value),
-                "max_message_size" => {
-                    g.max_message_size = self.value(&path, value).map(|v| v.map(|SizeValue(n)| n));
-                }
-                "max_name_length" => g.max_name_length = self.value(&path, value),
-                "server_name" => g.server_name = self.value(&path, value),
-                "allowed_origins" => g.allowed_origins = self.value(&path, value),
-                "request_timeout" => g.request_timeout = self.duration(&path, value),
-                "init_timeout" => g.init_timeout = self.duration(&path, value),
-                "shutdown_grace" => g.shutdown_grace = self.duration(&path, value),
-                "session_idle_timeout" => g.session_idle_timeout = self.duration(&path, value),
-                "health_interval" => g.health_interval = self.duration(&path, value),
-                "health_timeout" => g.health_timeout = self.duration(&path, value),
-                "health_failures" => g.health_failures = self.value(&path, value),
-                "admin_listen" => g.admin_listen = self.value(&path, value),
-                "admin_token" => g.admin_token = self.value(&path, value),
-                "max_concurrency" => g.max_concurrency = self.value(&path, value),
-                "rate_limit" => g.rate_limit = self.rate(&path, value),
-                "max_request_time" => g.max_request_time = self.duration(&path, value),
-                "retry_budget" => g.retry_budget = self.percent(&path, value),
-                "route_cache_ttl" => g.route_cache_ttl = self.duration(&path, value),
-                "allow_unauthenticated" => g.allow_unauthenticated = self.value(&path, value),
-                "audit_log" => g.audit_log = self.value(&path, value),
-                "audit_arguments" => g.audit_arguments = self.value(&path, value),
-                "max_sessions" => g.max_sessions = self.value(&path, value),
-                "max_json_depth" => g.max_json_depth = self.value(&path, value),
-                "tls_cert" => g.tls_cert = self.value(&path, value),
-                "tls_key" => g.tls_key = self.value(&path, value),
-                "tls_client_ca" => g.tls_client_ca = self.value(&path, value),
-                "max_connections" => g.max_connections = self.value(&path, value),
-                "max_header_size" => {
-                    g.max_header_size = self.value(&path, value).map(|v| v.map(|SizeValue(n)| n));
-                }
-                "read_timeout" => g.read_timeout = self.duration(&path, value),
-                "write_timeout" => g.write_timeout = self.duration(&path, value),
-                "keepalive" => g.keepalive = self.duration(&path, value),
-                "worker_threads" => g.worker_threads = self.value(&path, value),
-                other => {
-                    let hint = key_hint(other, GATEWAY_KEYS, SERVER_KEYS, "a [servers.<id>] table");
-                    self.error(key_at, format!("unknown key `{other}` in [gateway]{hint}"));
-                }
-            }
-        }
-        g
     }
 
     fn servers(&mut self, table: DeTable<'_>, layer: &mut Layer) {
@@ -370,113 +210,14 @@ impl Reader<'_> {
     }
 
     fn server(&mut self, id: &str, table: DeTable<'_>, defined_at: Pos) -> ServerLayer {
-        let mut s = ServerLayer::new(defined_at);
-        for (key, value) in table {
-            let key_at = key.span().start;
-            let name = key.get_ref().as_ref();
-            let path = format!("servers.{id}.{name}");
-            match name {
-                "transport" => s.transport = self.value(&path, value),
-                "command" => s.command = self.value(&path, value),
-                "args" => s.args = self.value(&path, value),
-                "env" => s.env = self.value(&path, value),
-                "cwd" => s.cwd = self.value(&path, value),
-                "url" => s.url = self.value(&path, value),
-                "headers" => s.headers = self.value(&path, value),
-                "ca_file" => s.ca_file = self.value(&path, value),
-                "request_timeout" => s.request_timeout = self.duration(&path, value),
-                "health_interval" => s.health_interval = self.duration(&path, value),
-                "health_timeout" => s.health_timeout = self.duration(&path, value),
-                "health_failures" => s.health_failures = self.value(&path, value),
-                "enabled" => s.enabled = self.value(&path, value),
-                "required" => s.required = self.value(&path, value),
-                "replicas" => s.replicas = self.value(&path, value),
-                "urls" => s.urls = self.urls(&path, value),
-                "balance" => {
-                    s.balance = self.keyword(&path, value, |v| {
-                        Balance::parse(v)
-                            .ok_or_else(|| format!("unknown strategy \"{v}\"{}", suggest::hint(v, BALANCE_STRATEGIES)))
-                    });
-                }
-                "affinity" => {
-                    s.affinity = self.keyword(&path, value, |v| {
-                        Affinity::parse(v)
-                            .ok_or_else(|| format!("unknown affinity \"{v}\"{}", suggest::hint(v, AFFINITIES)))
-                    });
-                }
-                "hash_key" => s.hash_key = self.keyword(&path, value, hash_key),
-                "isolation" => {
-                    s.isolation = self.keyword(&path, value, |v| {
-                        Isolation::parse(v)
-                            .ok_or_else(|| format!("unknown isolation \"{v}\"{}", suggest::hint(v, ISOLATIONS)))
-                    });
-                }
-                "max_processes" => s.max_processes = self.value(&path, value),
-                "process_idle_timeout" => s.process_idle_timeout = self.duration(&path, value),
-                "allow_tools" => s.allow_tools = self.globs(&path, value),
-                "deny_tools" => s.deny_tools = self.globs(&path, value),
-                "rename_tools" => {
-                    s.rename_tools =
-                        self.entries(&path, value, |r, _, entry_path, _, value| r.value(entry_path, value));
-                }
-                "timeouts" => {
-                    s.timeouts = self.entries(&path, value, |r, method, entry_path, key_at, value| {
-                        if REQUEST_METHODS.contains(&method) {
-                            r.duration(entry_path, value)
-                        } else {
-                            let hint = suggest::hint(method, REQUEST_METHODS);
-                            r.error(key_at, format!("unknown method `{method}` in servers.{id}.timeouts{hint}"));
-                            None
-                        }
-                    });
-                }
-                "max_request_time" => s.max_request_time = self.duration(&path, value),
-                "retries" => s.retries = self.value(&path, value),
-                "breaker" => s.breaker = self.breaker(id, value),
-                "max_concurrency" => s.max_concurrency = self.value(&path, value),
-                "rate_limit" => s.rate_limit = self.rate(&path, value),
-                "tool_rate_limits" => {
-                    s.tool_rate_limits =
-                        self.entries(&path, value, |r, _, entry_path, _, value| r.rate(entry_path, value));
-                }
-                "description" => s.description = self.value(&path, value),
-                other => {
-                    let hint = key_hint(other, SERVER_KEYS, GATEWAY_KEYS, "[gateway]");
-                    self.error(key_at, format!("unknown key `{other}` in [servers.{id}]{hint}"));
-                }
-            }
-        }
-        s
-    }
-
-    /// `[servers.<id>.breaker]`, a table of its own or an inline one.
-    fn breaker(&mut self, id: &str, value: Spanned<DeValue<'_>>) -> BreakerLayer {
-        let mut b = BreakerLayer::default();
-        let Some(table) = self.table(&format!("[servers.{id}.breaker]"), value) else {
-            return b;
-        };
-        for (key, value) in table {
-            let key_at = key.span().start;
-            let name = key.get_ref().as_ref();
-            let path = format!("servers.{id}.breaker.{name}");
-            match name {
-                "failures" => b.failures = self.value(&path, value),
-                "failure_rate" => b.failure_rate = self.percent(&path, value),
-                "min_requests" => b.min_requests = self.value(&path, value),
-                "window" => b.window = self.duration(&path, value),
-                "open_for" => b.open_for = self.duration(&path, value),
-                other => {
-                    let hint = suggest::hint(other, BREAKER_KEYS);
-                    self.error(key_at, format!("unknown key `{other}` in [servers.{id}.breaker]{hint}"));
-                }
-            }
-        }
-        b
+        let mut server = ServerLayer::new(defined_at, false);
+        server.read_keys(self, table, &format!("servers.{id}"), &format!("[servers.{id}]"));
+        server
     }
 
     /// `urls`: an array whose items are URLs or `{ url = "...", weight = 2 }`.
     /// `None` when any item could not be read.
-    fn urls(&mut self, path: &str, value: Spanned<DeValue<'_>>) -> Option<At<Vec<At<Endpoint>>>> {
+    pub(crate) fn urls(&mut self, path: &str, value: Spanned<DeValue<'_>>) -> Option<At<Vec<At<Endpoint>>>> {
         let at = value.span().start;
         let items = match value.into_inner() {
             DeValue::Array(items) => items,
@@ -577,89 +318,29 @@ impl Reader<'_> {
     }
 
     fn route(&mut self, index: usize, table: DeTable<'_>, at: Pos) -> RouteLayer {
-        let mut r = RouteLayer::new(at, index);
+        let mut route = RouteLayer::new(at, index, false);
         let errors_before = self.errors.len();
-        for (key, value) in table {
-            let key_at = key.span().start;
-            let name = key.get_ref().as_ref();
-            let path = format!("route[{index}].{name}");
-            match name {
-                "method" => r.method = self.glob(&path, value),
-                "tool" => r.tool = self.glob(&path, value),
-                "prompt" => r.prompt = self.glob(&path, value),
-                "resource" => r.resource = self.glob(&path, value),
-                "to" => r.to = self.value(&path, value),
-                "deny" => r.deny = self.value(&path, value),
-                "reason" => r.reason = self.value(&path, value),
-                other => {
-                    let hint = suggest::hint(other, ROUTE_KEYS);
-                    self.error(key_at, format!("unknown key `{other}` in [[route]]{hint}"));
-                }
-            }
-        }
-        r.broken = self.errors.len() > errors_before;
-        r
+        route.read_keys(self, table, &format!("route[{index}]"), "[[route]]");
+        route.broken = self.errors.len() > errors_before;
+        route
     }
 
     /// `[auth]`, positioned at `at` (its key). A value that is not a table
     /// still counts as an `[auth]` (a broken one): the gateway is not
     /// reported as open to everyone on top of the real mistake.
     fn auth(&mut self, at: Pos, value: Spanned<DeValue<'_>>) -> AuthLayer {
-        let mut auth = AuthLayer::new(at);
+        let mut auth = AuthLayer::new(at, false);
         let errors_before = self.errors.len();
         if let Some(table) = self.table("[auth]", value) {
-            for (key, value) in table {
-                let key_at = key.span().start;
-                let name = key.get_ref().as_ref();
-                let path = format!("auth.{name}");
-                match name {
-                    "api_keys" => auth.api_keys = self.api_keys(&path, value),
-                    "jwt" => auth.jwt = self.jwt(self.pos(key_at), value),
-                    "resource" => auth.resource = self.value(&path, value),
-                    "authorization_servers" => auth.authorization_servers = self.strings(&path, value),
-                    "scopes_supported" => auth.scopes_supported = self.value(&path, value),
-                    other => {
-                        let hint = key_hint(other, AUTH_KEYS, JWT_KEYS, "[auth.jwt]");
-                        self.error(key_at, format!("unknown key `{other}` in [auth]{hint}"));
-                    }
-                }
-            }
+            auth.read_keys(self, table, "auth", "[auth]");
         }
         auth.broken = self.errors.len() > errors_before;
         auth
     }
 
-    /// `[auth.jwt]`, a table of its own or an inline one.
-    fn jwt(&mut self, at: Pos, value: Spanned<DeValue<'_>>) -> Option<JwtLayer> {
-        let table = self.table("[auth.jwt]", value)?;
-        let mut jwt = JwtLayer::new(at);
-        for (key, value) in table {
-            let key_at = key.span().start;
-            let name = key.get_ref().as_ref();
-            let path = format!("auth.jwt.{name}");
-            match name {
-                "algorithms" => jwt.algorithms = self.strings(&path, value),
-                "secret" => jwt.secret = self.value(&path, value),
-                "public_key_file" => jwt.public_key_file = self.value(&path, value),
-                "jwks_url" => jwt.jwks_url = self.value(&path, value),
-                "jwks_refresh" => jwt.jwks_refresh = self.duration(&path, value),
-                "issuer" => jwt.issuer = self.value(&path, value),
-                "audience" => jwt.audience = self.value(&path, value),
-                "subject_claim" => jwt.subject_claim = self.value(&path, value),
-                "roles_claim" => jwt.roles_claim = self.value(&path, value),
-                "leeway" => jwt.leeway = self.duration(&path, value),
-                other => {
-                    let hint = key_hint(other, JWT_KEYS, AUTH_KEYS, "[auth]");
-                    self.error(key_at, format!("unknown key `{other}` in [auth.jwt]{hint}"));
-                }
-            }
-        }
-        Some(jwt)
-    }
-
     /// `api_keys`: an array of `{ name = "...", sha256 = "...", roles = [...] }`.
     /// `None` when any item could not be read.
-    fn api_keys(&mut self, path: &str, value: Spanned<DeValue<'_>>) -> Option<At<Vec<ApiKeyLayer>>> {
+    pub(crate) fn api_keys(&mut self, path: &str, value: Spanned<DeValue<'_>>) -> Option<At<Vec<ApiKeyLayer>>> {
         let at = value.span().start;
         let items = match value.into_inner() {
             DeValue::Array(items) => items,
@@ -749,30 +430,16 @@ impl Reader<'_> {
     }
 
     fn policy(&mut self, index: usize, table: DeTable<'_>, at: Pos) -> PolicyLayer {
-        let mut p = PolicyLayer::new(at, index);
+        let mut policy = PolicyLayer::new(at, index, false);
         let errors_before = self.errors.len();
-        for (key, value) in table {
-            let key_at = key.span().start;
-            let name = key.get_ref().as_ref();
-            let path = format!("policy[{index}].{name}");
-            match name {
-                "roles" => p.roles = self.value(&path, value),
-                "principals" => p.principals = self.value(&path, value),
-                "allow" => p.allow = self.globs(&path, value),
-                "deny" => p.deny = self.globs(&path, value),
-                other => {
-                    let hint = suggest::hint(other, POLICY_KEYS);
-                    self.error(key_at, format!("unknown key `{other}` in [[policy]]{hint}"));
-                }
-            }
-        }
-        p.broken = self.errors.len() > errors_before;
-        p
+        policy.read_keys(self, table, &format!("policy[{index}]"), "[[policy]]");
+        policy.broken = self.errors.len() > errors_before;
+        policy
     }
 
     /// A table whose entries are read one by one by `read(self, name,
     /// path, key offset, value)`; an entry it cannot read is left out.
-    fn entries<'i, T>(
+    pub(crate) fn entries<'i, T>(
         &mut self,
         path: &str,
         value: Spanned<DeValue<'i>>,
@@ -797,7 +464,7 @@ impl Reader<'_> {
     }
 
     /// A string read through `parse`, whose complaint is reported at the value.
-    fn keyword<T>(
+    pub(crate) fn keyword<T>(
         &mut self,
         path: &str,
         value: Spanned<DeValue<'_>>,
@@ -814,12 +481,12 @@ impl Reader<'_> {
     }
 
     /// One glob.
-    fn glob(&mut self, path: &str, value: Spanned<DeValue<'_>>) -> Option<At<String>> {
+    pub(crate) fn glob(&mut self, path: &str, value: Spanned<DeValue<'_>>) -> Option<At<String>> {
         self.keyword(path, value, |v| glob_problem(v).map(|()| v.to_owned()))
     }
 
     /// An array of globs, each one checked at its own position.
-    fn globs(&mut self, path: &str, value: Spanned<DeValue<'_>>) -> Option<At<Vec<String>>> {
+    pub(crate) fn globs(&mut self, path: &str, value: Spanned<DeValue<'_>>) -> Option<At<Vec<String>>> {
         let starts: Vec<usize> = match value.get_ref() {
             DeValue::Array(items) => items.iter().map(|item| item.span().start).collect(),
             _ => Vec::new(),
@@ -837,7 +504,7 @@ impl Reader<'_> {
     }
 
     /// An array of strings, each positioned at its own value.
-    fn strings(&mut self, path: &str, value: Spanned<DeValue<'_>>) -> Option<At<Vec<At<String>>>> {
+    pub(crate) fn strings(&mut self, path: &str, value: Spanned<DeValue<'_>>) -> Option<At<Vec<At<String>>>> {
         let starts: Vec<usize> = match value.get_ref() {
             DeValue::Array(items) => items.iter().map(|item| item.span().start).collect(),
             _ => Vec::new(),
@@ -850,22 +517,9 @@ impl Reader<'_> {
         });
         Some(At { value: items.collect(), pos })
     }
-
-    fn duration(&mut self, path: &str, value: Spanned<DeValue<'_>>) -> Option<At<std::time::Duration>> {
-        self.value(path, value).map(|v| v.map(|DurationValue(d)| d))
-    }
-
-    fn rate(&mut self, path: &str, value: Spanned<DeValue<'_>>) -> Option<At<RateLimit>> {
-        self.value(path, value).map(|v| v.map(|RateValue(r)| r))
-    }
-
-    fn percent(&mut self, path: &str, value: Spanned<DeValue<'_>>) -> Option<At<u32>> {
-        self.value(path, value).map(|v| v.map(|PercentValue(p)| p))
-    }
-
     /// Substitutes `${VAR}`s in `value`, then reads it as a `T`. Errors are
     /// recorded at the value (or the part of it that is wrong).
-    fn value<T: DeserializeOwned>(&mut self, path: &str, mut value: Spanned<DeValue<'_>>) -> Option<At<T>> {
+    pub(crate) fn value<T: DeserializeOwned>(&mut self, path: &str, mut value: Spanned<DeValue<'_>>) -> Option<At<T>> {
         let at = value.span().start;
         if !self.substitute(path, &mut value) {
             return None;
@@ -926,16 +580,5 @@ impl Reader<'_> {
             && !raw.starts_with("'''")
             && (raw.starts_with('\'') || (raw.starts_with('"') && !raw.contains('\\')));
         if exact { span.start + 1 + index } else { span.start }
-    }
-}
-
-/// `hash_key`: one of [`HASH_KEY_FORMS`].
-fn hash_key(v: &str) -> Result<HashKey, String> {
-    match HashKey::parse(v) {
-        Some(key) => Ok(key),
-        None if v == "arg:" => {
-            Err("\"arg:\" names no argument: expected arg:<name>, such as \"arg:user_id\"".to_owned())
-        }
-        None => Err(format!("unknown hash key \"{v}\"{}", suggest::hint(v, HASH_KEY_FORMS))),
     }
 }

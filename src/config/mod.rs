@@ -10,20 +10,32 @@
 //! - [`load`] / [`load_with_env`] / [`parse_str`]: entry points (`load.rs`).
 //! - [`parse_server_snippet`]: one `[servers.<id>]` table on its own, for
 //!   runtime mounts (`snippet.rs`).
-//! - `document`: one file's TOML into a positioned layer; `layer`: merging.
-//! - `validate`: checks on the merged result. `env`: `${VAR}`; `units`:
-//!   durations, sizes, rates and percentages.
-//! - [`STARTER`]: the commented starter file.
+//! - The tables, each declared once with `config_table!` (`table.rs`): key,
+//!   field, kind, default, own check, starter line. `gateway.rs`,
+//!   `server.rs` (and the breaker), `auth.rs` (and `[auth.jwt]`,
+//!   `[[policy]]`), `route.rs`; each also says what combines its keys.
+//! - `kinds`: how each kind of value is read and merged; `document`: one
+//!   file's TOML into a positioned layer; `layer`: merging.
+//! - `validate`: the checks on the merged result that tables share. `env`:
+//!   `${VAR}`; `units`: durations, sizes, rates and percentages.
+//! - [`STARTER`]: the commented starter file; [`import_mcp_json`]: desktop
+//!   clients' JSON into a configuration (`import/`).
 
+mod auth;
 mod document;
 mod env;
 mod error;
+mod gateway;
 mod import;
+mod kinds;
 mod layer;
 mod load;
+mod route;
+mod server;
 mod snippet;
 mod starter;
 mod suggest;
+mod table;
 mod units;
 mod validate;
 
@@ -37,17 +49,23 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+pub use auth::{AuthConfig, JwtConfig, Policy};
 pub use document::is_valid_server_id;
+pub use gateway::GatewayConfig;
 /// The keys each table of the configuration accepts (what "unknown key" checks
-/// against), for tools and tests that generate or check configurations.
+/// against), for tools and tests that generate or check configurations. Each
+/// list comes from its table's declaration, so it cannot drift from the reader.
 pub mod keys {
-    pub use super::document::{
-        API_KEY_KEYS, AUTH_KEYS, BREAKER_KEYS, GATEWAY_KEYS, JWT_KEYS, POLICY_KEYS, ROUTE_KEYS, SERVER_KEYS, TOP_KEYS,
-    };
+    pub use super::auth::{AUTH_KEYS, JWT_KEYS, POLICY_KEYS};
+    pub use super::document::{API_KEY_KEYS, TOP_KEYS};
+    pub use super::gateway::GATEWAY_KEYS;
+    pub use super::route::ROUTE_KEYS;
+    pub use super::server::{BREAKER_KEYS, SERVER_KEYS};
 }
 pub use error::{ConfigError, ConfigErrors};
 pub use import::{Imported, import_mcp_json};
 pub use load::{default_path, load, load_with_env, parse_str};
+pub use server::{BreakerConfig, ServerConfig};
 pub use snippet::parse_server_snippet;
 pub use starter::STARTER;
 pub use units::{parse_duration, parse_percent, parse_rate, parse_size};
@@ -172,139 +190,6 @@ pub struct Config {
     pub sources: Vec<PathBuf>,
 }
 
-/// `[gateway]`: how the gateway itself listens, names and times things.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct GatewayConfig {
-    /// Address of the HTTP front end; a valid socket address.
-    pub listen: String,
-    /// Between server id and name in exposed tool and prompt names.
-    pub separator: String,
-    pub prefix: PrefixMode,
-    /// Where registry.db, admin.sock, vmcp.pid and vmcp.log live; `~` expanded.
-    pub state_dir: PathBuf,
-    /// Largest JSON-RPC message accepted, in bytes.
-    pub max_message_size: usize,
-    /// Budget for exposed names; longer ones are shortened with a hash.
-    pub max_name_length: usize,
-    /// `serverInfo.name` the gateway announces.
-    pub server_name: String,
-    /// Origin values allowed besides loopback ones.
-    pub allowed_origins: Vec<String>,
-    /// Default timeout of one request to a backend.
-    pub request_timeout: Duration,
-    /// How long a backend may take to start and answer `initialize`.
-    pub init_timeout: Duration,
-    /// How long shutdown waits for requests in flight.
-    pub shutdown_grace: Duration,
-    /// An HTTP session with no request and no open stream for this long is closed.
-    pub session_idle_timeout: Duration,
-    /// How often each ready server is pinged ("0s": never).
-    pub health_interval: Duration,
-    /// How long a health ping may take.
-    pub health_timeout: Duration,
-    /// Consecutive failed pings after which a server is restarted.
-    pub health_failures: u32,
-    /// The admin API on a loopback TCP address too (besides the Unix socket).
-    pub admin_listen: Option<String>,
-    /// The bearer token the TCP admin API requires.
-    pub admin_token: Option<String>,
-    /// Client requests in flight at once, gateway-wide; over it a request is
-    /// refused at once (0: no limit).
-    pub max_concurrency: u32,
-    /// Requests each client identity may make (GCRA); `None`: no limit.
-    pub rate_limit: Option<RateLimit>,
-    /// Absolute cap on one backend request, however much progress it reports.
-    pub max_request_time: Duration,
-    /// Retries allowed, as a percentage of first attempts (a retry budget), so a
-    /// failing backend is not hit with a storm of retries.
-    pub retry_budget_percent: u32,
-    /// How long a routing decision is cached.
-    pub route_cache_ttl: Duration,
-    /// Listen on a non-loopback address without `[auth]`: only when this says so.
-    pub allow_unauthenticated: bool,
-    /// Where the audit log goes (one JSON line per tool call, prompt get and
-    /// resource read): a file path, or "-" for stderr; `None`: no audit log.
-    pub audit_log: Option<String>,
-    /// Include tool arguments in the audit log.
-    pub audit_arguments: bool,
-    /// Sessions open at once across every front end; one more is refused.
-    pub max_sessions: u32,
-    /// Deepest JSON nesting accepted in a client's message.
-    pub max_json_depth: u32,
-    /// TLS on the HTTP front end: the certificate chain (PEM).
-    pub tls_cert: Option<PathBuf>,
-    /// TLS: the private key (PEM).
-    pub tls_key: Option<PathBuf>,
-    /// TLS: CA certificates (PEM) that client certificates must chain to; with
-    /// it, a client certificate is required.
-    pub tls_client_ca: Option<PathBuf>,
-    /// HTTP connections open at once; one more is answered 503 and closed.
-    pub max_connections: u32,
-    /// Largest request head (request line and headers) accepted, in bytes; a
-    /// larger one is answered 431.
-    pub max_header_size: usize,
-    /// How long a client may take to send a request's head, and then its body;
-    /// an idle keep-alive connection is closed after it too.
-    pub read_timeout: Duration,
-    /// How long a write to a client may stay blocked (the client reads nothing)
-    /// before its connection is closed.
-    pub write_timeout: Duration,
-    /// How often an idle SSE stream gets a comment and a WebSocket a ping; a
-    /// WebSocket client silent for three of these is taken for gone.
-    pub keepalive: Duration,
-    /// Threads of the async runtime (read at start); 0: one per CPU core.
-    pub worker_threads: u32,
-}
-
-impl Default for GatewayConfig {
-    /// The defaults, with `~` in `state_dir` expanded from the process's
-    /// `$HOME` (left as is when `HOME` is unset).
-    fn default() -> Self {
-        let state_dir = match std::env::var("HOME") {
-            Ok(home) if !home.is_empty() => PathBuf::from(home).join(".local/state/vmcp"),
-            _ => PathBuf::from(DEFAULT_STATE_DIR),
-        };
-        Self {
-            listen: DEFAULT_LISTEN.to_owned(),
-            separator: DEFAULT_SEPARATOR.to_owned(),
-            prefix: PrefixMode::default(),
-            state_dir,
-            max_message_size: DEFAULT_MAX_MESSAGE_SIZE,
-            max_name_length: DEFAULT_MAX_NAME_LENGTH,
-            server_name: DEFAULT_SERVER_NAME.to_owned(),
-            allowed_origins: Vec::new(),
-            request_timeout: DEFAULT_REQUEST_TIMEOUT,
-            init_timeout: DEFAULT_INIT_TIMEOUT,
-            shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
-            session_idle_timeout: DEFAULT_SESSION_IDLE_TIMEOUT,
-            health_interval: DEFAULT_HEALTH_INTERVAL,
-            health_timeout: DEFAULT_HEALTH_TIMEOUT,
-            health_failures: DEFAULT_HEALTH_FAILURES,
-            admin_listen: None,
-            admin_token: None,
-            max_concurrency: 0,
-            rate_limit: None,
-            max_request_time: DEFAULT_MAX_REQUEST_TIME,
-            retry_budget_percent: DEFAULT_RETRY_BUDGET_PERCENT,
-            route_cache_ttl: DEFAULT_ROUTE_CACHE_TTL,
-            allow_unauthenticated: false,
-            audit_log: None,
-            audit_arguments: false,
-            max_sessions: DEFAULT_MAX_SESSIONS,
-            max_json_depth: DEFAULT_MAX_JSON_DEPTH,
-            tls_cert: None,
-            tls_key: None,
-            tls_client_ca: None,
-            max_connections: DEFAULT_MAX_CONNECTIONS,
-            max_header_size: DEFAULT_MAX_HEADER_SIZE,
-            read_timeout: DEFAULT_READ_TIMEOUT,
-            write_timeout: DEFAULT_WRITE_TIMEOUT,
-            keepalive: DEFAULT_KEEPALIVE,
-            worker_threads: 0,
-        }
-    }
-}
-
 /// When exposed names carry the `<server><separator>` prefix.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -359,73 +244,6 @@ impl fmt::Display for PrefixMode {
             Self::Never => "never",
         })
     }
-}
-
-/// `[servers.<id>]`: one backend MCP server.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ServerConfig {
-    pub transport: TransportKind,
-    /// stdio: the program to run.
-    pub command: Option<String>,
-    /// stdio: its arguments.
-    pub args: Vec<String>,
-    /// stdio: extra environment variables.
-    pub env: BTreeMap<String, String>,
-    /// stdio: working directory; `~` expanded.
-    pub cwd: Option<PathBuf>,
-    /// Remote transports: a PEM file of CA certificates trusted besides the system's.
-    pub ca_file: Option<PathBuf>,
-    /// http, sse, websocket: the endpoint.
-    pub url: Option<String>,
-    /// http, sse, websocket: extra request headers.
-    pub headers: BTreeMap<String, String>,
-    /// Overrides `[gateway] request_timeout` for this server.
-    pub request_timeout: Option<Duration>,
-    /// Overrides of the gateway's health-check settings for this server.
-    pub health_interval: Option<Duration>,
-    pub health_timeout: Option<Duration>,
-    pub health_failures: Option<u32>,
-    pub enabled: bool,
-    /// Readiness (`/readyz`) waits for required servers.
-    pub required: bool,
-    /// stdio: how many processes to run (each one a replica).
-    pub replicas: u32,
-    /// http, sse, websocket: several endpoints, each one a replica (instead of
-    /// `url`). Empty when `url` is given: that is one endpoint of weight 1.
-    pub urls: Vec<Endpoint>,
-    /// How a request picks a replica.
-    pub balance: Balance,
-    /// Whether a client session keeps to the replica it first used.
-    pub affinity: Affinity,
-    /// What `consistent_hash` hashes.
-    pub hash_key: HashKey,
-    /// stdio: one process for every client session, or one each.
-    pub isolation: Isolation,
-    /// `isolation = "per_session"`: at most this many processes at once.
-    pub max_processes: u32,
-    /// `isolation = "per_session"`: a process unused this long is stopped.
-    pub process_idle_timeout: Duration,
-    /// Globs over the server's own tool names: only these are exposed (empty: all).
-    pub allow_tools: Vec<String>,
-    /// Globs over the server's own tool names: these are hidden (after `allow_tools`).
-    pub deny_tools: Vec<String>,
-    /// The server's tool name -> the name exposed instead (before the prefix).
-    pub rename_tools: BTreeMap<String, String>,
-    /// Timeouts by request method (such as "tools/call"), over `request_timeout`.
-    pub timeouts: BTreeMap<String, Duration>,
-    /// Overrides `[gateway] max_request_time` for this server.
-    pub max_request_time: Option<Duration>,
-    /// How many times a request that is safe to repeat is retried on another replica.
-    pub retries: u32,
-    /// The circuit breaker each replica has.
-    pub breaker: BreakerConfig,
-    /// Requests in flight to this server at once (0: no limit).
-    pub max_concurrency: u32,
-    /// Requests per unit of time to this server, all clients together.
-    pub rate_limit: Option<RateLimit>,
-    /// Per tool (the server's own name), all clients together.
-    pub tool_rate_limits: BTreeMap<String, RateLimit>,
-    pub description: Option<String>,
 }
 
 /// One endpoint of `urls`.
@@ -546,33 +364,6 @@ impl Isolation {
     }
 }
 
-/// `[servers.<id>.breaker]`: when a replica's circuit opens.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct BreakerConfig {
-    /// Opens after this many failures in a row (0: never on this rule).
-    pub failures: u32,
-    /// Opens when at least this percentage of the requests in `window` failed
-    /// (0: never on this rule) ...
-    pub failure_rate: u32,
-    /// ... and there were at least `min_requests` of them.
-    pub min_requests: u32,
-    pub window: Duration,
-    /// How long it stays open before a probe request is let through (half-open).
-    pub open_for: Duration,
-}
-
-impl Default for BreakerConfig {
-    fn default() -> Self {
-        Self {
-            failures: 5,
-            failure_rate: 50,
-            min_requests: 20,
-            window: Duration::from_secs(30),
-            open_for: Duration::from_secs(10),
-        }
-    }
-}
-
 /// A rate: `count` requests per `per` ("100/s", "20/m", "5/10s"), allowing
 /// bursts of `count`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -603,63 +394,6 @@ pub enum RouteAction {
     Deny(Option<String>),
 }
 
-impl Default for ServerConfig {
-    fn default() -> Self {
-        Self {
-            transport: TransportKind::Stdio,
-            command: None,
-            args: Vec::new(),
-            env: BTreeMap::new(),
-            cwd: None,
-            ca_file: None,
-            url: None,
-            headers: BTreeMap::new(),
-            request_timeout: None,
-            health_interval: None,
-            health_timeout: None,
-            health_failures: None,
-            enabled: true,
-            required: false,
-            replicas: 1,
-            urls: Vec::new(),
-            balance: Balance::default(),
-            affinity: Affinity::default(),
-            hash_key: HashKey::default(),
-            isolation: Isolation::default(),
-            max_processes: DEFAULT_MAX_PROCESSES,
-            process_idle_timeout: DEFAULT_PROCESS_IDLE_TIMEOUT,
-            allow_tools: Vec::new(),
-            deny_tools: Vec::new(),
-            rename_tools: BTreeMap::new(),
-            timeouts: BTreeMap::new(),
-            max_request_time: None,
-            retries: DEFAULT_RETRIES,
-            breaker: BreakerConfig::default(),
-            max_concurrency: 0,
-            rate_limit: None,
-            tool_rate_limits: BTreeMap::new(),
-            description: None,
-        }
-    }
-}
-
-/// `[auth]`: how clients of the HTTP front ends prove who they are. A request
-/// is accepted with a known API key or a valid JWT (both travel as
-/// `Authorization: Bearer <credential>`).
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct AuthConfig {
-    pub api_keys: Vec<ApiKey>,
-    pub jwt: Option<JwtConfig>,
-    /// This gateway's canonical resource URI (RFC 8707), such as
-    /// "https://mcp.example.com/mcp": advertised in the protected resource
-    /// metadata (RFC 9728) and the default JWT audience.
-    pub resource: Option<String>,
-    /// Authorization servers advertised in the protected resource metadata.
-    pub authorization_servers: Vec<String>,
-    /// Scopes advertised in the protected resource metadata.
-    pub scopes_supported: Vec<String>,
-}
-
 /// One `[auth] api_keys` entry. The key itself is never in the file: only its
 /// SHA-256, in hex.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -669,61 +403,4 @@ pub struct ApiKey {
     /// Lowercase hex SHA-256 of the key (64 characters).
     pub sha256: String,
     pub roles: Vec<String>,
-}
-
-/// `[auth.jwt]`: bearer JWTs, verified with a shared secret (HS256), a public
-/// key file (RS256, ES256) or the keys of a JWKS URL.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct JwtConfig {
-    /// Accepted `alg` values, from [`JWT_ALGORITHMS`].
-    pub algorithms: Vec<String>,
-    /// HS256: the shared secret.
-    pub secret: Option<String>,
-    /// RS256 / ES256: a PEM public key (or certificate) file.
-    pub public_key_file: Option<PathBuf>,
-    /// RS256 / ES256: where to fetch the keys (JSON Web Key Set), chosen by `kid`.
-    pub jwks_url: Option<String>,
-    /// How long fetched keys are kept before they are fetched again (an unknown
-    /// `kid` refetches at once, at most once a minute).
-    pub jwks_refresh: Duration,
-    /// Required `iss`, when given.
-    pub issuer: Option<String>,
-    /// Accepted `aud` values; empty: `[auth] resource` when given, else not checked.
-    pub audience: Vec<String>,
-    /// Claim naming the principal.
-    pub subject_claim: String,
-    /// Claim holding the principal's roles (an array of strings, or a
-    /// space-separated string like `scope`).
-    pub roles_claim: String,
-    /// Clock skew allowed on `exp` and `nbf`.
-    pub leeway: Duration,
-}
-
-impl Default for JwtConfig {
-    fn default() -> Self {
-        Self {
-            algorithms: DEFAULT_JWT_ALGORITHMS.iter().map(|s| s.to_string()).collect(),
-            secret: None,
-            public_key_file: None,
-            jwks_url: None,
-            jwks_refresh: DEFAULT_JWKS_REFRESH,
-            issuer: None,
-            audience: Vec::new(),
-            subject_claim: "sub".into(),
-            roles_claim: "roles".into(),
-            leeway: DEFAULT_JWT_LEEWAY,
-        }
-    }
-}
-
-/// `[[policy]]`: what the principals it names may use. A principal is named by
-/// one of its roles (`roles`) or its own name (`principals`: an API key's name
-/// or a JWT's subject). Globs run over exposed names: tools and prompts
-/// (`server__name`), resource URIs (`server+uri`), and `vmcp/*` methods.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Policy {
-    pub roles: Vec<String>,
-    pub principals: Vec<String>,
-    pub allow: Vec<String>,
-    pub deny: Vec<String>,
 }

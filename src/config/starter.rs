@@ -4,52 +4,27 @@
 //! the built-in `vmcp mock`), and teach the format: every `[gateway]` key is
 //! there, commented out, with its default, and the commented examples are
 //! valid once uncommented (a test checks these too).
+//!
+//! The `[gateway]` lines come from the table's declaration (`gateway.rs`,
+//! each key's `starter` example and comment), so a new key is in the starter
+//! without being written here. They are put together at compile time, by the
+//! `const fn`s below, so [`STARTER`] stays a plain `&'static str`.
 
-/// A commented configuration that works as written.
-pub const STARTER: &str = r#"# vmcp configuration: one MCP endpoint in front of many MCP servers.
+use super::gateway::GATEWAY_STARTER;
+use super::table::StarterLine;
+
+/// Before the `[gateway]` lines.
+const HEAD: &str = r#"# vmcp configuration: one MCP endpoint in front of many MCP servers.
 # Check it with `vmcp config validate`; start with `vmcp start`.
 # Any string may use ${VAR} (an error when VAR is unset), ${VAR:-default},
 # and $${ for a literal ${.
 
 [gateway]
 # Every key below shows its default; uncomment to change it.
-# listen = "127.0.0.1:3000"          # HTTP front end: /mcp, /sse, /ws, /healthz, /readyz, /metrics
-# separator = "__"                   # exposed tool and prompt names are "<server><separator><name>"
-# prefix = "always"                  # always | conditional (only when >1 server) | never (fail on clash)
-# state_dir = "~/.local/state/vmcp"  # registry.db, admin.sock, vmcp.pid and vmcp.log live here
-# max_message_size = "16MiB"         # largest message accepted: bytes, or "512KiB", "1MB", "100B"
-# max_name_length = 64               # longer exposed names are shortened with a hash (at least 16)
-# server_name = "vmcp"               # serverInfo.name announced to clients
-# allowed_origins = []               # Origin values allowed besides loopback ones
-# request_timeout = "60s"            # per request to a server: "500ms", "30s", "2m", "1m30s"
-# init_timeout = "30s"               # how long a server may take to start and answer initialize
-# shutdown_grace = "10s"             # how long shutdown waits for requests in flight
-# session_idle_timeout = "30m"       # an HTTP session idle this long (no request, no open stream) is closed
-# health_interval = "30s"            # how often each ready server is pinged ("0s": never)
-# health_timeout = "5s"              # how long a ping may take
-# health_failures = 3                # consecutive failed pings, then the server is restarted
-# admin_listen = "127.0.0.1:3001"    # the admin API on loopback TCP too (it is always on <state_dir>/admin.sock)
-# admin_token = "${VMCP_ADMIN_TOKEN}"  # required with admin_listen: sent as Authorization: Bearer <token>
-# max_concurrency = 0                # client requests in flight at once; more are refused (0: no limit)
-# rate_limit = "100/s"               # per client: "<count>/<unit>", unit s, m, h or a duration ("5/10s"); none by default
-# max_request_time = "10m"           # cap on one request to a server, however much progress it reports
-# retry_budget = "20%"               # retries allowed, as a share of first attempts
-# route_cache_ttl = "10s"            # how long a routing decision is cached ("0s": not cached)
-# allow_unauthenticated = false      # true: listen beyond loopback without [auth], serving anyone who can connect
-# audit_log = "-"                    # a JSON line per tool call, prompt get and resource read: a file, or "-" for stderr; none by default
-# audit_arguments = false            # include tool arguments in the audit log
-# max_sessions = 10000               # sessions open at once, all front ends together; one more is refused
-# max_json_depth = 64                # deepest JSON nesting accepted in a client's message (2 to 1000)
-# max_connections = 10000            # HTTP connections open at once; one more is answered 503
-# max_header_size = "32KiB"          # largest request line and headers; larger is answered 431
-# read_timeout = "30s"               # for a request's head, then its body; idle keep-alive connections close after it
-# write_timeout = "30s"              # a client that reads nothing for this long is disconnected
-# keepalive = "15s"                  # SSE comment / WebSocket ping interval; a WebSocket silent for 3 is closed
-# worker_threads = 0                 # async runtime threads (0: one per CPU core); read at start
-# tls_cert = "~/.config/vmcp/cert.pem"  # HTTPS: the certificate chain (PEM), with tls_key; plain HTTP by default
-# tls_key = "~/.config/vmcp/key.pem"    # its private key (PEM)
-# tls_client_ca = "~/.config/vmcp/ca.pem"  # require client certificates issued by these CAs (PEM)
+"#;
 
+/// After the `[gateway]` lines.
+const TAIL: &str = r#"
 # Each [servers.<id>] table is one MCP server. The id (a lowercase letter, then up
 # to 31 lowercase letters, digits or "-") prefixes its tools: "alpha__echo".
 # These two run vmcp's built-in test server, so this file works as it is (with
@@ -148,3 +123,74 @@ required = false                     # /readyz waits only for required servers
 # allow = ["alpha__*", "beta__*"]
 # deny = ["*__delete*"]
 "#;
+
+/// The column a `[gateway]` line's comment starts at, from 0, unless the key
+/// and example leave less room; then two spaces separate them.
+const COMMENT_COLUMN: usize = 37;
+
+/// The length of `# key = example`, then of the spaces before the comment.
+const fn widths(line: &StarterLine) -> (usize, usize) {
+    let used = "# ".len() + line.key.len() + " = ".len() + line.example.len();
+    let pad = if used + 2 <= COMMENT_COLUMN { COMMENT_COLUMN - used } else { 2 };
+    (used, pad)
+}
+
+/// `# key = example<pad># comment\n`.
+const fn line_len(line: &StarterLine) -> usize {
+    let (used, pad) = widths(line);
+    used + pad + "# ".len() + line.comment.len() + 1
+}
+
+const fn starter_len() -> usize {
+    let mut len = HEAD.len() + TAIL.len();
+    let mut i = 0;
+    while i < GATEWAY_STARTER.len() {
+        len += line_len(&GATEWAY_STARTER[i]);
+        i += 1;
+    }
+    len
+}
+
+const LEN: usize = starter_len();
+
+/// Copies `text` into `out` at `at`; the new end.
+const fn put(out: &mut [u8; LEN], at: usize, text: &str) -> usize {
+    let bytes = text.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        out[at + i] = bytes[i];
+        i += 1;
+    }
+    at + bytes.len()
+}
+
+const fn starter_bytes() -> [u8; LEN] {
+    let mut out = [b' '; LEN];
+    let mut at = put(&mut out, 0, HEAD);
+    let mut i = 0;
+    while i < GATEWAY_STARTER.len() {
+        let line = &GATEWAY_STARTER[i];
+        let (_, pad) = widths(line);
+        at = put(&mut out, at, "# ");
+        at = put(&mut out, at, line.key);
+        at = put(&mut out, at, " = ");
+        at = put(&mut out, at, line.example);
+        at += pad; // already spaces
+        at = put(&mut out, at, "# ");
+        at = put(&mut out, at, line.comment);
+        at = put(&mut out, at, "\n");
+        i += 1;
+    }
+    put(&mut out, at, TAIL);
+    out
+}
+
+const BYTES: [u8; LEN] = starter_bytes();
+
+/// A commented configuration that works as written.
+pub const STARTER: &str = match std::str::from_utf8(&BYTES) {
+    Ok(text) => text,
+    // Only pieces of `&str` are copied, whole: this cannot happen, and if it
+    // did, the build would fail here rather than vmcp at run time.
+    Err(_) => panic!("the starter is not UTF-8"),
+};

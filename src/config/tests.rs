@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use super::document::{
+use super::keys::{
     API_KEY_KEYS, AUTH_KEYS, BREAKER_KEYS, GATEWAY_KEYS, JWT_KEYS, POLICY_KEYS, ROUTE_KEYS, SERVER_KEYS,
 };
 use super::*;
@@ -1625,4 +1625,44 @@ fn a_server_snippet_cannot_hold_auth_or_policy() {
         .map(|e| e.to_string())
         .unwrap_or_default();
     assert!(e.starts_with("s.toml:3:2: unexpected `auth`: a server snippet holds one [servers.x] table"), "{e}");
+}
+
+/// Each key a table lists is read by that table: a value no kind accepts (a
+/// float) is an error about that key, never an unknown key.
+#[test]
+fn every_listed_key_is_read_by_its_table() {
+    let tables: [(&str, &[&str]); 7] = [
+        ("[gateway]\n", GATEWAY_KEYS),
+        ("[servers.a]\ncommand = \"c\"\n", SERVER_KEYS),
+        ("[servers.a]\ncommand = \"c\"\n[servers.a.breaker]\n", BREAKER_KEYS),
+        ("[[route]]\n", ROUTE_KEYS),
+        ("[auth]\n", AUTH_KEYS),
+        ("[auth.jwt]\n", JWT_KEYS),
+        ("[[policy]]\n", POLICY_KEYS),
+    ];
+    for (header, keys) in tables {
+        for key in keys {
+            // `command` is set by the header already; a second one is a syntax error.
+            if header.contains("command") && *key == "command" {
+                continue;
+            }
+            let all = errors(&format!("{header}{key} = 0.5\n"));
+            assert!(all.iter().all(|e| !e.contains("unknown key")), "{key}: {all:#?}");
+            assert!(all.iter().any(|e| e.contains(key)), "{key}: {all:#?}");
+        }
+    }
+}
+
+/// The starter's `[gateway]` lines are the table's keys, in declaration order,
+/// each with its comment lined up (or two spaces after a long value).
+#[test]
+fn starter_lists_the_gateway_keys_in_order() {
+    let gateway: Vec<&str> =
+        STARTER.lines().skip_while(|line| *line != "[gateway]").skip(2).take_while(|line| !line.is_empty()).collect();
+    let keys: Vec<&str> = gateway.iter().filter_map(|line| line.strip_prefix("# ")?.split(" = ").next()).collect();
+    assert_eq!(keys, GATEWAY_KEYS);
+    for line in gateway {
+        let comment = line.rfind("  # ").map(|at| at + 2).unwrap_or_default();
+        assert!(comment == 37 || line[..comment - 2].len() >= 35, "{line}");
+    }
 }
