@@ -18,7 +18,7 @@ use super::layer::{ApiKeyLayer, At};
 use super::suggest;
 use super::table::config_table;
 use super::validate::{Check, check_http_url, no_fragment, non_zero, pos_of, positive, sha256_problem, unpositioned};
-use super::{
+use super::values::{
     ApiKey, BUILTIN_PRINCIPALS, DEFAULT_JWKS_REFRESH, DEFAULT_JWT_ALGORITHMS, DEFAULT_JWT_LEEWAY, JWT_ALGORITHMS,
     MIN_JWT_SECRET_BYTES,
 };

@@ -19,7 +19,6 @@ use serde::de::DeserializeOwned;
 use toml::Spanned;
 use toml::de::{DeTable, DeValue, ValueDeserializer};
 
-use super::Endpoint;
 use super::auth::{AUTH_KEYS, AuthLayer, JWT_KEYS, PolicyLayer};
 use super::env;
 use super::error::{ConfigError, Pos};
@@ -28,6 +27,7 @@ use super::layer::{ApiKeyLayer, At, Entries, Layer};
 use super::route::RouteLayer;
 use super::server::ServerLayer;
 use super::suggest;
+use super::values::Endpoint;
 
 /// The top-level tables a configuration may have.
 pub const TOP_KEYS: &[&str] = &["gateway", "servers", "route", "auth", "policy"];

@@ -14,7 +14,7 @@ use super::server::SERVER_KEYS;
 use super::table::config_table;
 use super::validate::is_loopback_listen;
 use super::validate::{Check, check_origin, listen_problem, non_zero, path_string, positive, separator_problem};
-use super::{
+use super::values::{
     DEFAULT_HEALTH_FAILURES, DEFAULT_HEALTH_INTERVAL, DEFAULT_HEALTH_TIMEOUT, DEFAULT_INIT_TIMEOUT, DEFAULT_KEEPALIVE,
     DEFAULT_LISTEN, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_HEADER_SIZE, DEFAULT_MAX_JSON_DEPTH, DEFAULT_MAX_MESSAGE_SIZE,
     DEFAULT_MAX_NAME_LENGTH, DEFAULT_MAX_REQUEST_TIME, DEFAULT_MAX_SESSIONS, DEFAULT_READ_TIMEOUT,

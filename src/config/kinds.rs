@@ -21,7 +21,7 @@ use super::layer::{ApiKeyLayer, At, Entries};
 use super::server::BreakerLayer;
 use super::suggest;
 use super::units::{DurationValue, PercentValue, RateValue, SizeValue};
-use super::{
+use super::values::{
     AFFINITIES, Affinity, BALANCE_STRATEGIES, Balance, Endpoint, HashKey, ISOLATIONS, Isolation, REQUEST_METHODS,
     RateLimit,
 };

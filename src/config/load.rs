@@ -7,9 +7,11 @@
 
 use std::path::{Path, PathBuf};
 
+use super::document;
 use super::error::{ConfigError, ConfigErrors};
 use super::layer::Layer;
-use super::{Config, document, validate};
+use super::root::Config;
+use super::validate;
 
 /// Loads, merges and validates `paths` in order (later files override
 /// earlier ones key by key), substituting `${VAR}` from the process

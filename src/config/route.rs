@@ -10,7 +10,7 @@ use super::kinds::{Bool, Glob, Str};
 use super::suggest;
 use super::table::config_table;
 use super::validate::Check;
-use super::{RouteAction, RouteRule};
+use super::values::{RouteAction, RouteRule};
 
 config_table! {
     layer RouteLayer {

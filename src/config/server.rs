@@ -20,7 +20,7 @@ use super::kinds::{
 use super::suggest;
 use super::table::config_table;
 use super::validate::{Check, check_url, non_zero, pos_of, positive, separator_problem, unpositioned, values};
-use super::{
+use super::values::{
     Affinity, Balance, DEFAULT_MAX_PROCESSES, DEFAULT_PROCESS_IDLE_TIMEOUT, DEFAULT_RETRIES, Endpoint, HashKey,
     Isolation, RateLimit, TransportKind,
 };

@@ -18,7 +18,8 @@ use toml::de::{DeTable, DeValue};
 use super::document::{self, TOP_KEYS, is_valid_server_id};
 use super::error::{ConfigError, ConfigErrors, Pos};
 use super::layer::At;
-use super::{ServerConfig, validate};
+use super::server::ServerConfig;
+use super::validate;
 
 /// Parses and validates one server, `id`, from `text`: either the keys of its
 /// `[servers.<id>]` table (`command = "uvx"\nargs = ["x"]`), or a document

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use serde::de::{self, Deserializer, Visitor};
 
-use super::RateLimit;
+use super::values::RateLimit;
 
 const DURATION_FORMS: &str = "a duration such as \"500ms\", \"30s\", \"2m\", \"1h\" or \"1m30s\" (units: ms, s, m, h)";
 const RATE_FORMS: &str = "a rate such as \"100/s\", \"20/m\" or \"5/10s\" (<count>/<unit>: a whole number of at least 1, then s, m, h or a duration)";

@@ -18,7 +18,8 @@ use std::time::Duration;
 
 use super::error::{ConfigError, Pos};
 use super::layer::{At, Entries, Layer};
-use super::{Config, TransportKind};
+use super::root::Config;
+use super::values::TransportKind;
 
 /// Validates `layer` and fills in defaults. Problems are appended to `errors`;
 /// the returned `Config` is only meaningful when none were.

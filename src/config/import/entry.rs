@@ -16,7 +16,7 @@ use serde_json::value::RawValue;
 
 use super::kind;
 use super::names::{Converted, placeholders};
-use crate::config::TransportKind;
+use crate::config::values::TransportKind;
 
 /// One server as its client writes it. `null` counts as absent everywhere
 /// but in `timeout`, whose notes say what was found.

@@ -6,7 +6,7 @@
 
 use std::collections::BTreeSet;
 
-use crate::config::is_valid_server_id;
+use crate::config::document::is_valid_server_id;
 
 /// A string with the client's placeholders made fit for vmcp.
 pub(super) struct Converted {
