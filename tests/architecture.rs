@@ -323,7 +323,13 @@ fn without_tests(code: &str) -> String {
     while let Some(at) = code[from..].find("#[cfg(test)]") {
         let start = from + at;
         let rest = code[start + "#[cfg(test)]".len()..].trim_start();
-        let rest = rest.strip_prefix("pub(crate)").or_else(|| rest.strip_prefix("pub")).unwrap_or(rest).trim_start();
+        // `pub`, `pub(crate)`, `pub(super)`, `pub(in path)`.
+        let rest = match rest.strip_prefix("pub") {
+            Some(r) if r.trim_start().starts_with('(') => r.split_once(')').map_or(r, |(_, after)| after),
+            Some(r) => r,
+            None => rest,
+        }
+        .trim_start();
         if let Some(after) = rest.strip_prefix("mod ") {
             let name_end = after.find(|c: char| !(c.is_alphanumeric() || c == '_')).unwrap_or(after.len());
             if after[name_end..].trim_start().starts_with('{') {

@@ -12,7 +12,7 @@ use prometheus_client::encoding::{EncodeMetric, MetricEncoder, NoLabelSet};
 use prometheus_client::metrics::{MetricType, TypedMetric};
 use serde::{Deserialize, Serialize};
 
-use super::DURATION_BUCKETS;
+use super::labels::DURATION_BUCKETS;
 
 /// How many buckets, the last being the implicit `+Inf` one.
 pub(super) const BUCKETS: usize = DURATION_BUCKETS.len() + 1;

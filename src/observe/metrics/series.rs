@@ -12,7 +12,7 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 
 use super::histogram::Buckets;
-use super::{OTHER, OUTCOMES, STATES};
+use super::labels::{OTHER, OUTCOMES, STATES};
 
 /// At most this many distinct fronts, catalog kinds and rejection reasons (they
 /// come from code, not from users, so this only guards against a bug).

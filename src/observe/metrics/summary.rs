@@ -15,8 +15,9 @@ use prometheus_client::metrics::gauge::Gauge;
 use serde::{Deserialize, Serialize};
 
 use super::histogram::{Quantile, Snapshot};
+use super::labels::OUTCOMES;
 use super::series::read;
-use super::{Inner, OUTCOMES};
+use super::state::Inner;
 
 /// Every metric vmcp keeps, summarised.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]

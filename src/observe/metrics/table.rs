@@ -5,8 +5,8 @@
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 
-use super::OUTCOMES;
 use super::histogram::Quantile;
+use super::labels::OUTCOMES;
 use super::summary::{Latency, Requests, Summary};
 
 impl Summary {

@@ -1,6 +1,7 @@
 //! Tests of the recording API through the Prometheus text it encodes (the
 //! summary and its table have tests of their own, beside them).
 
+use super::series::{SMALL_CAP, read};
 use super::*;
 
 fn has(text: &str, line: &str) -> bool {
