@@ -1,13 +1,16 @@
 # Shared by the benchmark scripts (sourced, not run): a release build, a work
 # directory, and background processes that are all stopped on exit.
 #
-# Sets VMCP (the release binary) and WORK; provides `listen LOG CMD...`, which
+# Sets VMCP (the release binary, unless VMCP is set already) and WORK; provides `listen LOG CMD...`, which
 # starts CMD in the background and sets PID and URL from its
 # "listening on http://ADDR/mcp" line, and `via_http_config FILE URL [LINE...]`.
 
-TARGET_DIR="${CARGO_TARGET_DIR:-target}"
-cargo build --release --quiet
-VMCP="$(realpath "$TARGET_DIR/release/vmcp")"
+# VMCP=/path/to/vmcp measures that build instead (another commit's, say).
+if [[ -z "${VMCP:-}" ]]; then
+  TARGET_DIR="${CARGO_TARGET_DIR:-target}"
+  cargo build --release --quiet
+  VMCP="$(realpath "$TARGET_DIR/release/vmcp")"
+fi
 WORK="$(mktemp -d)"
 PIDS=()
 cleanup() {
@@ -40,8 +43,9 @@ listen() {
   PID=$!
   PIDS+=("$PID")
   for _ in $(seq 1 600); do
-    if grep -q "listening on http://" "$log"; then
-      URL="$(grep -o "http://[0-9.:]*" "$log" | head -1)"
+    # The whole address: a line read while it is being written may end early.
+    if grep -qE "listening on http://[0-9.]+:[0-9]+/" "$log"; then
+      URL="$(grep -oE "http://[0-9.]+:[0-9]+" "$log" | head -1)"
       return
     fi
     sleep 0.05

@@ -456,9 +456,11 @@ impl StdioConn {
     }
 
     async fn close(mut self) {
-        // Closing stdin asks a stdio server to exit; its whole group is killed regardless.
+        // Closing stdin asks a stdio server to exit; its whole group is killed
+        // regardless. It gets a few seconds first: a gateway stops its own
+        // backends on the way out, and a profiler writes its results.
         self.stdin = None;
-        let _ = tokio::time::timeout(Duration::from_millis(200), self.child.wait()).await;
+        let _ = tokio::time::timeout(Duration::from_secs(5), self.child.wait()).await;
         self.kill_group();
         let _ = self.child.start_kill();
         let _ = tokio::time::timeout(Duration::from_secs(2), self.child.wait()).await;
