@@ -2,22 +2,27 @@
 //! and what each principal may use.
 //!
 //! The tables are declared once below (see `table.rs`): each key's field,
-//! kind, default and own check. What combines keys (an `[auth]` that accepts
-//! somebody, each JWT algorithm with its key, `api_keys` with distinct names
-//! and hashes, a policy that names someone and something) is said by hand in
-//! [`Check::auth`] and [`Check::policy`].
+//! kind, default and own check; `api_keys` and `jwt`, the parts of `[auth]`
+//! that are tables, are kinds of their own here ([`ApiKeys`], [`Jwt`]).
+//! What combines keys (an `[auth]` that accepts somebody, each JWT algorithm
+//! with its key, `api_keys` with distinct names and hashes, a policy that
+//! names someone and something) is said by hand in [`Check::auth`] and
+//! [`Check::policy`].
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use super::document::key_hint;
+use toml::Spanned;
+use toml::de::{DeTable, DeValue};
+
+use super::at::At;
+use super::check::{Check, check_http_url, no_fragment, non_zero, pos_of, positive, sha256_problem, unpositioned};
 use super::error::Pos;
-use super::kinds::{ApiKeys, Dur, EachString, Globs, Jwt, Str, Strings};
-use super::layer::{ApiKeyLayer, At};
+use super::kinds::{Dur, EachString, Globs, Kind, Str, Strings};
+use super::reader::{Reader, article, key_hint};
 use super::suggest;
 use super::table::config_table;
-use super::validate::{Check, check_http_url, no_fragment, non_zero, pos_of, positive, sha256_problem, unpositioned};
 use super::values::{
     ApiKey, BUILTIN_PRINCIPALS, DEFAULT_JWKS_REFRESH, DEFAULT_JWT_ALGORITHMS, DEFAULT_JWT_LEEWAY, JWT_ALGORITHMS,
     MIN_JWT_SECRET_BYTES,
@@ -36,14 +41,14 @@ config_table! {
         broken: bool,
     }
     /// The keys of `[auth]`.
-    keys AUTH_KEYS, unknown |key| key_hint(key, AUTH_KEYS, JWT_KEYS, "[auth.jwt]");
+    keys AUTH_KEYS;
     merge merge_keys;
     table {
         api_keys: Vec<ApiKey> = ApiKeys, default Vec::new(),
             build |c, at, _| at.map(|keys| c.api_keys(keys.value)).unwrap_or_default();
         jwt: Option<JwtConfig> = Jwt, default None, build |c, at, path| at.map(|jwt| jwt.value.build(c, path));
         /// This gateway's canonical resource URI (RFC 8707), such as
-        /// "https://mcp.example.com/mcp": advertised in the protected resource
+        /// `"https://mcp.example.com/mcp"`: advertised in the protected resource
         /// metadata (RFC 9728) and the default JWT audience.
         resource: Option<String> = Str, default None, check |v| check_http_url(v).and_then(|()| no_fragment(v));
         /// Authorization servers advertised in the protected resource metadata.
@@ -61,10 +66,10 @@ config_table! {
     pub struct JwtConfig;
     layer JwtLayer {}
     /// The keys of `[auth.jwt]`.
-    keys JWT_KEYS, unknown |key| key_hint(key, JWT_KEYS, AUTH_KEYS, "[auth]");
+    keys JWT_KEYS;
     merge merge;
     table {
-        /// Accepted `alg` values, from [`JWT_ALGORITHMS`](super::JWT_ALGORITHMS).
+        /// Accepted `alg` values, from [`JWT_ALGORITHMS`].
         algorithms: Vec<String> = EachString, default default_algorithms(),
             build |_, at, _| at.map_or_else(default_algorithms, |list| unpositioned(list.value));
         /// HS256: the shared secret.
@@ -119,7 +124,7 @@ config_table! {
         broken: bool,
     }
     /// The keys of a `[[policy]]` table.
-    keys POLICY_KEYS, unknown |key| suggest::hint(key, POLICY_KEYS);
+    keys POLICY_KEYS;
     table {
         roles: Vec<String> = Strings, default Vec::new();
         principals: Vec<String> = Strings, default Vec::new();
@@ -131,6 +136,118 @@ config_table! {
 /// `[auth.jwt] algorithms` when not given.
 fn default_algorithms() -> Vec<String> {
     DEFAULT_JWT_ALGORITHMS.iter().map(|s| s.to_string()).collect()
+}
+
+/// The keys of a table in `[auth] api_keys`.
+pub const API_KEY_KEYS: &[&str] = &["name", "sha256", "roles"];
+
+/// How to write one `api_keys` entry, for messages.
+const API_KEY_EXAMPLE: &str = "{ name = \"ci\", sha256 = \"<64 hex characters>\", roles = [\"dev\"] }";
+
+/// One `{ name = "...", sha256 = "...", roles = [...] }` of `[auth] api_keys`.
+#[derive(Debug, Clone)]
+pub(crate) struct ApiKeyLayer {
+    pub name: At<String>,
+    pub sha256: At<String>,
+    pub roles: Vec<String>,
+}
+
+/// `[auth] api_keys`: `{ name = "...", sha256 = "...", roles = [...] }` each.
+pub(crate) struct ApiKeys;
+
+impl Kind for ApiKeys {
+    type Value = Vec<ApiKeyLayer>;
+    fn read(r: &mut Reader<'_>, path: &str, _: usize, value: Spanned<DeValue<'_>>) -> Option<At<Self::Value>> {
+        api_keys(r, path, value)
+    }
+}
+
+/// `api_keys`: an array of `{ name = "...", sha256 = "...", roles = [...] }`.
+/// `None` when any item could not be read.
+fn api_keys(r: &mut Reader<'_>, path: &str, value: Spanned<DeValue<'_>>) -> Option<At<Vec<ApiKeyLayer>>> {
+    let at = value.span().start;
+    let items = match value.into_inner() {
+        DeValue::Array(items) => items,
+        other => {
+            let found = article(other.type_str());
+            r.error(at, format!("{path}: expected an array of tables such as [{API_KEY_EXAMPLE}], found {found}"));
+            return None;
+        }
+    };
+    let mut keys = Vec::new();
+    let mut ok = true;
+    for (i, item) in items.into_iter().enumerate() {
+        let path = format!("{path}[{i}]");
+        let span = item.span();
+        let key = match item.into_inner() {
+            DeValue::Table(table) => api_key(r, &path, span.start, table),
+            other => {
+                let found = article(other.type_str());
+                r.error(span.start, format!("{path}: expected a table such as {API_KEY_EXAMPLE}, found {found}"));
+                None
+            }
+        };
+        match key {
+            Some(key) => keys.push(key),
+            None => ok = false,
+        }
+    }
+    ok.then(|| At { value: keys, pos: r.pos(at) })
+}
+
+/// One entry of `api_keys`; `at`: where its table starts.
+fn api_key(r: &mut Reader<'_>, path: &str, at: usize, table: DeTable<'_>) -> Option<ApiKeyLayer> {
+    let errors_before = r.error_count();
+    let mut name: Option<At<String>> = None;
+    let mut sha256: Option<At<String>> = None;
+    let mut roles: Option<At<Vec<String>>> = None;
+    for (key, value) in table {
+        let key_at = key.span().start;
+        match key.get_ref().as_ref() {
+            "name" => name = r.value(&format!("{path}.name"), value),
+            "sha256" => sha256 = r.value(&format!("{path}.sha256"), value),
+            "roles" => roles = r.value(&format!("{path}.roles"), value),
+            other => {
+                let hint = suggest::hint(other, API_KEY_KEYS);
+                r.error(key_at, format!("unknown key `{other}` in {path}{hint}"));
+            }
+        }
+    }
+    if r.error_count() > errors_before {
+        return None;
+    }
+    let missing = match (&name, &sha256) {
+        (None, _) => Some("`name`: who the key is, as policies and the audit log name it"),
+        (_, None) => Some("`sha256`: the key's SHA-256 in hex (make one with: printf %s \"$KEY\" | sha256sum)"),
+        _ => None,
+    };
+    if let Some(missing) = missing {
+        r.error(at, format!("{path}: missing {missing}; expected a table such as {API_KEY_EXAMPLE}"));
+    }
+    Some(ApiKeyLayer { name: name?, sha256: sha256?, roles: roles.map_or_else(Vec::new, |at| at.value) })
+}
+
+/// `[auth.jwt]`, a table of its own or an inline one, merged key by key and
+/// positioned at its key (what errors about the table as a whole point at).
+pub(crate) struct Jwt;
+
+impl Kind for Jwt {
+    type Value = JwtLayer;
+    fn read(r: &mut Reader<'_>, path: &str, key_at: usize, value: Spanned<DeValue<'_>>) -> Option<At<JwtLayer>> {
+        let place = format!("[{path}]");
+        let table = r.table(&place, value)?;
+        let mut jwt = JwtLayer::new();
+        jwt.read_keys(r, table, path, &place, |key| key_hint(key, JWT_KEYS, AUTH_KEYS, "[auth]"));
+        Some(At { value: jwt, pos: r.pos(key_at) })
+    }
+    fn merge(earlier: &mut Option<At<JwtLayer>>, later: Option<At<JwtLayer>>) {
+        // The position stays the first definition's.
+        match (earlier.as_mut(), later) {
+            (Some(earlier), Some(later)) => earlier.value.merge(later.value),
+            (None, later) => *earlier = later,
+            (Some(_), None) => {}
+        }
+    }
 }
 
 impl Check<'_> {

@@ -8,12 +8,12 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use super::document::key_hint;
+use super::at::At;
+use super::check::{
+    Check, check_origin, is_loopback_listen, listen_problem, non_zero, path_string, positive, separator_problem,
+};
 use super::kinds::{Bool, Dur, Percent, Plain, Rate, Size, Str, Strings, U32, Usize};
-use super::server::SERVER_KEYS;
 use super::table::config_table;
-use super::validate::is_loopback_listen;
-use super::validate::{Check, check_origin, listen_problem, non_zero, path_string, positive, separator_problem};
 use super::values::{
     DEFAULT_HEALTH_FAILURES, DEFAULT_HEALTH_INTERVAL, DEFAULT_HEALTH_TIMEOUT, DEFAULT_INIT_TIMEOUT, DEFAULT_KEEPALIVE,
     DEFAULT_LISTEN, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_HEADER_SIZE, DEFAULT_MAX_JSON_DEPTH, DEFAULT_MAX_MESSAGE_SIZE,
@@ -33,7 +33,7 @@ config_table! {
     pub struct GatewayConfig;
     layer GatewayLayer {}
     /// The keys of `[gateway]`.
-    keys GATEWAY_KEYS, unknown |key| key_hint(key, GATEWAY_KEYS, SERVER_KEYS, "a [servers.<id>] table");
+    keys GATEWAY_KEYS;
     merge merge;
     starter GATEWAY_STARTER;
     table {
@@ -260,7 +260,7 @@ impl Check<'_> {
     }
 
     /// `state_dir`: non-empty, `~` expanded (the default's too).
-    fn state_dir(&mut self, at: Option<super::layer::At<String>>, path: &str) -> PathBuf {
+    fn state_dir(&mut self, at: Option<At<String>>, path: &str) -> PathBuf {
         match at {
             Some(at) if at.value.is_empty() => {
                 self.fail(&at.pos, format!("{path}: must not be empty: expected a directory"));
@@ -272,7 +272,7 @@ impl Check<'_> {
     }
 
     /// `audit_log`: "-" (stderr), or a file with `~` expanded.
-    fn audit_log(&mut self, at: Option<super::layer::At<String>>, path: &str) -> Option<String> {
+    fn audit_log(&mut self, at: Option<At<String>>, path: &str) -> Option<String> {
         let at = at?;
         Some(match at.value.as_str() {
             "" => {

@@ -2,8 +2,8 @@
 //! against), for tools and tests that generate or check configurations. Each
 //! list comes from its table's declaration, so it cannot drift from the reader.
 
-pub use super::auth::{AUTH_KEYS, JWT_KEYS, POLICY_KEYS};
-pub use super::document::{API_KEY_KEYS, TOP_KEYS};
+pub use super::auth::{API_KEY_KEYS, AUTH_KEYS, JWT_KEYS, POLICY_KEYS};
+pub use super::document::TOP_KEYS;
 pub use super::gateway::GATEWAY_KEYS;
 pub use super::route::ROUTE_KEYS;
 pub use super::server::{BREAKER_KEYS, SERVER_KEYS};

@@ -3,9 +3,10 @@
 //! that is wrong) and how a later file's value combines with an earlier one's.
 //!
 //! A key line of `config_table!` names its kind (`Str`, `Dur`, `Globs`,
-//! `Keyword<Balance>`, ...); the structural keys (`urls`, `breaker`,
-//! `timeouts`, `api_keys`, `jwt`) are kinds of their own here, so the tables
-//! stay declarations.
+//! `Keyword<Balance>`, ...); the structural keys (`urls`, `timeouts`, the
+//! tables of entries) are kinds of their own here, so the tables stay
+//! declarations. The kinds that are a table's own sub-table (`breaker`,
+//! `jwt`, `api_keys`) are declared beside that table (`server.rs`, `auth.rs`).
 
 use std::collections::BTreeMap;
 use std::marker::PhantomData;
@@ -13,12 +14,10 @@ use std::time::Duration;
 
 use serde::de::DeserializeOwned;
 use toml::Spanned;
-use toml::de::DeValue;
+use toml::de::{DeTable, DeValue};
 
-use super::auth::JwtLayer;
-use super::document::Reader;
-use super::layer::{ApiKeyLayer, At, Entries};
-use super::server::BreakerLayer;
+use super::at::{At, Entries};
+use super::reader::{Reader, article};
 use super::suggest;
 use super::units::{DurationValue, PercentValue, RateValue, SizeValue};
 use super::values::{
@@ -259,61 +258,91 @@ pub(crate) struct Urls;
 impl Kind for Urls {
     type Value = Vec<At<Endpoint>>;
     fn read(r: &mut Reader<'_>, path: &str, _: usize, value: Spanned<DeValue<'_>>) -> Option<At<Self::Value>> {
-        r.urls(path, value)
+        urls(r, path, value)
     }
 }
 
-/// `breaker`: the `[servers.<id>.breaker]` table, merged key by key.
-pub(crate) struct Breaker;
+/// The keys of an inline table in `urls`.
+const ENDPOINT_KEYS: &[&str] = &["url", "weight"];
 
-impl Kind for Breaker {
-    type Value = BreakerLayer;
-    fn read(r: &mut Reader<'_>, path: &str, _: usize, value: Spanned<DeValue<'_>>) -> Option<At<BreakerLayer>> {
-        let at = value.span().start;
-        let place = format!("[{path}]");
-        let table = r.table(&place, value)?;
-        let mut breaker = BreakerLayer::new();
-        breaker.read_keys(r, table, path, &place);
-        Some(At { value: breaker, pos: r.pos(at) })
-    }
-    fn merge(earlier: &mut Option<At<BreakerLayer>>, later: Option<At<BreakerLayer>>) {
-        match (earlier.as_mut(), later) {
-            (Some(earlier), Some(later)) => earlier.value.merge(later.value),
-            (None, later) => *earlier = later,
-            (Some(_), None) => {}
+/// `urls`: an array whose items are URLs or `{ url = "...", weight = 2 }`.
+/// `None` when any item could not be read.
+fn urls(r: &mut Reader<'_>, path: &str, value: Spanned<DeValue<'_>>) -> Option<At<Vec<At<Endpoint>>>> {
+    let at = value.span().start;
+    let items = match value.into_inner() {
+        DeValue::Array(items) => items,
+        other => {
+            let found = article(other.type_str());
+            r.error(
+                at,
+                format!(
+                    "{path}: expected an array of URLs, such as \
+                     [\"https://a/mcp\", {{ url = \"https://b/mcp\", weight = 2 }}], found {found}"
+                ),
+            );
+            return None;
+        }
+    };
+    let mut endpoints = Vec::new();
+    let mut ok = true;
+    for (i, item) in items.into_iter().enumerate() {
+        let path = format!("{path}[{i}]");
+        let span = item.span();
+        let endpoint = match item.into_inner() {
+            DeValue::Table(table) => endpoint(r, &path, span.start, table),
+            DeValue::String(url) => r
+                .value(&path, Spanned::new(span, DeValue::String(url)))
+                .map(|at| at.map(|url| Endpoint { url, weight: 1 })),
+            other => {
+                let found = article(other.type_str());
+                r.error(
+                    span.start,
+                    format!(
+                        "{path}: expected a URL or a table such as \
+                         {{ url = \"https://host/mcp\", weight = 2 }}, found {found}"
+                    ),
+                );
+                None
+            }
+        };
+        match endpoint {
+            Some(endpoint) => endpoints.push(endpoint),
+            None => ok = false,
         }
     }
+    ok.then(|| At { value: endpoints, pos: r.pos(at) })
 }
 
-/// `[auth] api_keys`: `{ name = "...", sha256 = "...", roles = [...] }` each.
-pub(crate) struct ApiKeys;
-
-impl Kind for ApiKeys {
-    type Value = Vec<ApiKeyLayer>;
-    fn read(r: &mut Reader<'_>, path: &str, _: usize, value: Spanned<DeValue<'_>>) -> Option<At<Self::Value>> {
-        r.api_keys(path, value)
-    }
-}
-
-/// `[auth.jwt]`, a table of its own or an inline one, merged key by key and
-/// positioned at its key (what errors about the table as a whole point at).
-pub(crate) struct Jwt;
-
-impl Kind for Jwt {
-    type Value = JwtLayer;
-    fn read(r: &mut Reader<'_>, path: &str, key_at: usize, value: Spanned<DeValue<'_>>) -> Option<At<JwtLayer>> {
-        let place = format!("[{path}]");
-        let table = r.table(&place, value)?;
-        let mut jwt = JwtLayer::new();
-        jwt.read_keys(r, table, path, &place);
-        Some(At { value: jwt, pos: r.pos(key_at) })
-    }
-    fn merge(earlier: &mut Option<At<JwtLayer>>, later: Option<At<JwtLayer>>) {
-        // The position stays the first definition's.
-        match (earlier.as_mut(), later) {
-            (Some(earlier), Some(later)) => earlier.value.merge(later.value),
-            (None, later) => *earlier = later,
-            (Some(_), None) => {}
+/// One `{ url = "...", weight = 2 }` of `urls`, positioned at its URL.
+fn endpoint(r: &mut Reader<'_>, path: &str, at: usize, table: DeTable<'_>) -> Option<At<Endpoint>> {
+    let errors_before = r.error_count();
+    let mut url: Option<At<String>> = None;
+    let mut weight: Option<At<u32>> = None;
+    for (key, value) in table {
+        let key_at = key.span().start;
+        match key.get_ref().as_ref() {
+            "url" => url = r.value(&format!("{path}.url"), value),
+            "weight" => weight = r.value(&format!("{path}.weight"), value),
+            other => {
+                let hint = suggest::hint(other, ENDPOINT_KEYS);
+                r.error(key_at, format!("unknown key `{other}` in {path}{hint}"));
+            }
         }
     }
+    if let Some(w) = &weight
+        && w.value == 0
+    {
+        r.error_at(&w.pos, format!("{path}.weight: expected at least 1"));
+    }
+    if url.is_none() && r.error_count() == errors_before {
+        r.error(
+            at,
+            format!("{path}: missing `url`: expected a table such as {{ url = \"https://host/mcp\", weight = 2 }}"),
+        );
+    }
+    if r.error_count() > errors_before {
+        return None;
+    }
+    let weight = weight.map_or(1, |w| w.value);
+    url.map(|url| url.map(|url| Endpoint { url, weight }))
 }

@@ -14,32 +14,17 @@
 //!
 //! The tables' layer structs and their key-by-key merges are generated from
 //! the tables' declarations (`config_table!`); how a key's value merges is its
-//! kind's (`kinds.rs`). This module holds the whole document's layer.
+//! kind's (`kinds.rs`). This module holds the whole document's layer and its
+//! merge; a value with its position, `At`, is `at.rs`'s.
 
 use std::collections::BTreeMap;
 
 use super::auth::{AuthLayer, PolicyLayer};
-use super::error::Pos;
 use super::gateway::GatewayLayer;
 use super::route::RouteLayer;
 use super::server::ServerLayer;
 
-/// A value and where it was written.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct At<T> {
-    pub value: T,
-    pub pos: Pos,
-}
-
-impl<T> At<T> {
-    pub fn map<U>(self, f: impl FnOnce(T) -> U) -> At<U> {
-        At { value: f(self.value), pos: self.pos }
-    }
-}
-
-/// A table's entries, each with the position of its value.
-pub(crate) type Entries<T> = BTreeMap<String, At<T>>;
-
+/// One file's configuration, or several merged: every table's layer.
 #[derive(Debug, Clone)]
 pub(crate) struct Layer {
     pub gateway: GatewayLayer,
@@ -62,14 +47,6 @@ impl Default for Layer {
             routes: Vec::new(),
         }
     }
-}
-
-/// One `{ name = "...", sha256 = "...", roles = [...] }` of `[auth] api_keys`.
-#[derive(Debug, Clone)]
-pub(crate) struct ApiKeyLayer {
-    pub name: At<String>,
-    pub sha256: At<String>,
-    pub roles: Vec<String>,
 }
 
 impl Layer {

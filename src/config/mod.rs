@@ -7,21 +7,39 @@
 //! file `vmcp config init` writes. It hands the rest of vmcp a plain, validated
 //! [`Config`] and does no I/O beyond reading the files it is given.
 //!
-//! - [`load`] / [`load_with_env`] / [`parse_str`]: entry points (`load.rs`).
+//! - [`load()`] / [`load_with_env`] / [`parse_str`]: entry points (`load.rs`).
 //! - [`parse_server_snippet`]: one `[servers.<id>]` table on its own, for
 //!   runtime mounts (`snippet.rs`).
 //! - The tables, each declared once with `config_table!` (`table.rs`): key,
 //!   field, kind, default, own check, starter line. `gateway.rs`,
 //!   `server.rs` (and the breaker), `auth.rs` (and `[auth.jwt]`,
-//!   `[[policy]]`), `route.rs`; each also says what combines its keys.
-//! - `kinds`: how each kind of value is read and merged; `document`: one
-//!   file's TOML into a positioned layer; `layer`: merging.
-//! - `validate`: the checks on the merged result that tables share. `env`:
-//!   `${VAR}`; `units`: durations, sizes, rates and percentages.
-//! - [`STARTER`]: the commented starter file; [`import_mcp_json`]: desktop
-//!   clients' JSON into a configuration (`import/`).
+//!   `api_keys`, `[[policy]]`), `route.rs`; each also says what combines
+//!   its keys.
+//!
+//! The modules depend on each other one way, lowest first:
+//!
+//! 1. `error` (positions, errors), `values`, `units`, `env` (`${VAR}`),
+//!    `suggest` ("did you mean"): what everything else uses.
+//! 2. `at`: a value and where it was written.
+//! 3. `check`: the errors of validation, and the checks tables share;
+//!    `reader`: a document's values, read with their positions.
+//! 4. `kinds`: how each kind of value is read and merged; `table`: the
+//!    `config_table!` macro.
+//! 5. The tables: `gateway`, `server`, `auth`, `route`; then `root`
+//!    ([`Config`]).
+//! 6. `layer`: every table's layer and their merge; `document`: one file
+//!    into a layer; `validate`: the merged layer into a [`Config`].
+//! 7. `load` and `snippet`, the entry points; `starter` ([`STARTER`]: the
+//!    commented starter file), `keys` (the key lists), `import`
+//!    ([`import_mcp_json`]: desktop clients' JSON into a configuration).
+//!
+//! This file only declares the modules and re-exports what the rest of vmcp
+//! uses: a module imports from the module that defines an item, never from
+//! these re-exports.
 
+mod at;
 mod auth;
+mod check;
 mod document;
 mod env;
 mod error;
@@ -31,6 +49,7 @@ pub mod keys;
 mod kinds;
 mod layer;
 mod load;
+mod reader;
 mod root;
 mod route;
 mod server;
@@ -46,6 +65,7 @@ mod values;
 mod tests;
 
 pub use auth::{AuthConfig, JwtConfig, Policy};
+pub use check::is_loopback_listen;
 pub use document::is_valid_server_id;
 pub use error::{ConfigError, ConfigErrors};
 pub use gateway::GatewayConfig;
@@ -56,5 +76,4 @@ pub use server::{BreakerConfig, ServerConfig};
 pub use snippet::parse_server_snippet;
 pub use starter::STARTER;
 pub use units::{parse_duration, parse_percent, parse_rate, parse_size};
-pub use validate::is_loopback_listen;
 pub use values::*;

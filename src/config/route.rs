@@ -5,11 +5,11 @@
 //! across files, not merged, and become [`RouteRule`]s, whose shape is not
 //! the table's: no configuration struct is generated.
 
+use super::check::Check;
 use super::error::Pos;
 use super::kinds::{Bool, Glob, Str};
 use super::suggest;
 use super::table::config_table;
-use super::validate::Check;
 use super::values::{RouteAction, RouteRule};
 
 config_table! {
@@ -22,7 +22,7 @@ config_table! {
         broken: bool,
     }
     /// The keys of a `[[route]]` table.
-    keys ROUTE_KEYS, unknown |key| suggest::hint(key, ROUTE_KEYS);
+    keys ROUTE_KEYS;
     table {
         method = Glob;
         tool = Glob;

@@ -1,25 +1,29 @@
 //! `[servers.<id>]`: one backend MCP server, and its `[servers.<id>.breaker]`.
 //!
 //! Both tables are declared once below (see `table.rs`): each key's field,
-//! kind, default and own check. The structural keys (`urls`, `breaker`,
-//! `timeouts`, the per-entry tables) are kinds of their own (`kinds.rs`).
-//! What combines keys (which keys a transport needs or cannot use, the keys
-//! of server groups, renamed tools, the separator in the id) is said by hand
-//! in [`Check::server`].
+//! kind, default and own check. The structural keys (`urls`, `timeouts`, the
+//! per-entry tables) are kinds of their own (`kinds.rs`); `breaker`, a table
+//! of the server's own, is the [`Breaker`] kind below. What combines keys
+//! (which keys a transport needs or cannot use, the keys of server groups,
+//! renamed tools, the separator in the id) is said by hand in
+//! [`Check::server`].
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use super::document::{key_hint, key_path};
+use toml::Spanned;
+use toml::de::DeValue;
+
+use super::at::At;
+use super::check::{Check, check_url, non_zero, pos_of, positive, separator_problem, unpositioned, values};
 use super::error::Pos;
-use super::gateway::GATEWAY_KEYS;
 use super::kinds::{
-    Bool, Breaker, Dur, EntriesOf, Globs, Keyword, Map, Percent, Plain, Rate, Str, Strings, Timeouts, U32, Urls,
+    Bool, Dur, EntriesOf, Globs, Keyword, Kind, Map, Percent, Plain, Rate, Str, Strings, Timeouts, U32, Urls,
 };
+use super::reader::{Reader, key_path};
 use super::suggest;
 use super::table::config_table;
-use super::validate::{Check, check_url, non_zero, pos_of, positive, separator_problem, unpositioned, values};
 use super::values::{
     Affinity, Balance, DEFAULT_MAX_PROCESSES, DEFAULT_PROCESS_IDLE_TIMEOUT, DEFAULT_RETRIES, Endpoint, HashKey,
     Isolation, RateLimit, TransportKind,
@@ -40,7 +44,7 @@ config_table! {
         broken: bool,
     }
     /// The keys of `[servers.<id>]`.
-    keys SERVER_KEYS, unknown |key| key_hint(key, SERVER_KEYS, GATEWAY_KEYS, "[gateway]");
+    keys SERVER_KEYS;
     merge merge_keys;
     table {
         transport: TransportKind = Plain<TransportKind>, default TransportKind::Stdio;
@@ -128,7 +132,7 @@ config_table! {
     pub struct BreakerConfig;
     layer BreakerLayer {}
     /// The keys of `[servers.<id>.breaker]`.
-    keys BREAKER_KEYS, unknown |key| suggest::hint(key, BREAKER_KEYS);
+    keys BREAKER_KEYS;
     merge merge;
     table {
         /// Opens after this many failures in a row (0: never on this rule).
@@ -141,6 +145,28 @@ config_table! {
         window: Duration = Dur, default Duration::from_secs(30), check |v| non_zero(*v);
         /// How long it stays open before a probe request is let through (half-open).
         open_for: Duration = Dur, default Duration::from_secs(10), check |v| non_zero(*v);
+    }
+}
+
+/// `breaker`: the `[servers.<id>.breaker]` table, merged key by key.
+pub(crate) struct Breaker;
+
+impl Kind for Breaker {
+    type Value = BreakerLayer;
+    fn read(r: &mut Reader<'_>, path: &str, _: usize, value: Spanned<DeValue<'_>>) -> Option<At<BreakerLayer>> {
+        let at = value.span().start;
+        let place = format!("[{path}]");
+        let table = r.table(&place, value)?;
+        let mut breaker = BreakerLayer::new();
+        breaker.read_keys(r, table, path, &place, |key| suggest::hint(key, BREAKER_KEYS));
+        Some(At { value: breaker, pos: r.pos(at) })
+    }
+    fn merge(earlier: &mut Option<At<BreakerLayer>>, later: Option<At<BreakerLayer>>) {
+        match (earlier.as_mut(), later) {
+            (Some(earlier), Some(later)) => earlier.value.merge(later.value),
+            (None, later) => *earlier = later,
+            (Some(_), None) => {}
+        }
     }
 }
 

@@ -15,9 +15,9 @@ use std::path::PathBuf;
 
 use toml::de::{DeTable, DeValue};
 
+use super::at::At;
 use super::document::{self, TOP_KEYS, is_valid_server_id};
 use super::error::{ConfigError, ConfigErrors, Pos};
-use super::layer::At;
 use super::server::ServerConfig;
 use super::validate;
 
@@ -190,7 +190,7 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::config::TransportKind;
+    use crate::config::values::TransportKind;
 
     fn env(name: &str) -> Option<String> {
         match name {
@@ -307,7 +307,8 @@ mod tests {
 
     #[test]
     fn group_and_traffic_keys() {
-        use crate::config::{Balance, BreakerConfig, RateLimit};
+        use crate::config::server::BreakerConfig;
+        use crate::config::values::{Balance, RateLimit};
         let text = "command = \"uvx\"\nreplicas = 2\nbalance = \"random\"\nbreaker = { failures = 1 }\n\
                     allow_tools = [\"a*\"]\ntimeouts = { \"tools/call\" = \"1m\" }\nrate_limit = \"3/s\"\n";
         let server = ok("time", text);

@@ -2,8 +2,9 @@
 //!
 //! A table (`[gateway]`, `[servers.<id>]`, `[auth.jwt]`, ...) is one macro
 //! invocation with one line per key. A key line names the TOML key, the
-//! field, the field's type, the key's [`Kind`](super::kinds::Kind) (how its value is read and
-//! merged), its default, and optionally a check of the value on its own, a
+//! field, the field's type, the key's [`Kind`](super::kinds::Kind) (how its
+//! value is read and merged), its default, and optionally a check of the
+//! value on its own, a
 //! build hook (when the field is not simply the value or the default), and
 //! the example and comment of its line in the starter file (a table with no
 //! configuration struct, such as `[[route]]`, gives only the key and kind):
@@ -14,7 +15,7 @@
 //!     #[derive(Debug, Clone, PartialEq, Eq)]
 //!     pub struct GatewayConfig;                         (left out: no struct, as for [[route]])
 //!     layer GatewayLayer {}                             (the layer's own fields: `at: Pos`, ...)
-//!     keys GATEWAY_KEYS, unknown |key| key_hint(...);   (the key list; the unknown-key hint)
+//!     keys GATEWAY_KEYS;                                (the key list)
 //!     merge merge;                                      (optional: the merge, by this name)
 //!     starter GATEWAY_STARTER;                          (optional: the starter lines)
 //!     table {
@@ -35,7 +36,10 @@
 //! From that, the macro generates:
 //! - the layer struct (`Option<At<value>>` per key, plus the table's own
 //!   fields such as where it was defined), its constructor and `read_keys`:
-//!   one match arm per key, and the unknown-key error with its hint;
+//!   one match arm per key, and the unknown-key error with the hint its
+//!   caller gives (the caller knows where else a key might belong:
+//!   `document.rs` for the top-level tables, the kind of a sub-table for
+//!   its own);
 //! - the list of keys (`GATEWAY_KEYS`, ...), in declaration order;
 //! - when asked (`merge NAME;`), the key-by-key merge of two files' layers;
 //! - when the table has a configuration struct: the struct, its `Default`
@@ -45,7 +49,8 @@
 //! - when asked (`starter NAME;`), the table's starter lines.
 //!
 //! What combines keys (a TLS certificate needs its key, a transport its URL)
-//! is not a key's business: validate.rs and the tables' modules say it by hand.
+//! is not a key's business: the tables' modules say it by hand, with the
+//! checks they share (`check.rs`).
 //!
 //! The key lines are normalized by the main rule into one bracketed form and
 //! handed to the `@...` rules: a part that exists only for some tables (the
@@ -53,8 +58,8 @@
 //! since `macro_rules!` cannot nest the keys' repetition inside an optional
 //! header part.
 
-use super::layer::At;
-use super::validate::Check;
+use super::at::At;
+use super::check::Check;
 
 /// How a key's value in a layer becomes its configuration field: the value
 /// itself, or `Some` of it for a field that is optional; the default when no
@@ -154,7 +159,7 @@ macro_rules! config_table {
         impl $layer {
             /// Each key's own check, in declaration order; `base`: the
             /// table's path in messages ("gateway", "servers.time").
-            pub(crate) fn check_keys(&self, c: &mut $crate::config::validate::Check<'_>, base: &str) {
+            pub(crate) fn check_keys(&self, c: &mut $crate::config::check::Check<'_>, base: &str) {
                 let _ = (&c, base);
                 $( $crate::config::table::config_table!(
                     @check c, &self.$field, format!("{base}.{}", $name), [$($check)?]
@@ -162,7 +167,7 @@ macro_rules! config_table {
             }
 
             /// The table's configuration: each value, or its default.
-            pub(crate) fn build(self, c: &mut $crate::config::validate::Check<'_>, base: &str) -> $config {
+            pub(crate) fn build(self, c: &mut $crate::config::check::Check<'_>, base: &str) -> $config {
                 let _ = (&c, base);
                 $config {
                     $( $field: $crate::config::table::config_table!(
@@ -180,7 +185,7 @@ macro_rules! config_table {
         )?
         layer $layer:ident { $($xf:ident: $xt:ty),* $(,)? }
         $(#[$km:meta])*
-        keys $keys:ident, unknown $hint:expr;
+        keys $keys:ident;
         $(merge $merge:ident;)?
         $(starter $starter:ident;)?
         table {$(
@@ -196,7 +201,7 @@ macro_rules! config_table {
         #[derive(Debug, Clone)]
         pub(crate) struct $layer {
             $( pub $xf: $xt, )*
-            $( pub $field: Option<$crate::config::layer::At<<$kind as $crate::config::kinds::Kind>::Value>>, )*
+            $( pub $field: Option<$crate::config::at::At<<$kind as $crate::config::kinds::Kind>::Value>>, )*
         }
 
         impl $layer {
@@ -206,15 +211,16 @@ macro_rules! config_table {
 
             /// Reads the table's keys; `base`: its path in messages
             /// ("servers.time"), `place`: its name in the unknown-key error
-            /// ("[servers.time]").
+            /// ("[servers.time]"), `hint`: what that error adds about the key
+            /// ("; did you mean ...").
             pub(crate) fn read_keys(
                 &mut self,
-                r: &mut $crate::config::document::Reader<'_>,
+                r: &mut $crate::config::reader::Reader<'_>,
                 table: ::toml::de::DeTable<'_>,
                 base: &str,
                 place: &str,
+                hint: fn(&str) -> String,
             ) {
-                let hint: fn(&str) -> String = $hint;
                 for (key, value) in table {
                     let key_at = key.span().start;
                     let name: &str = key.get_ref().as_ref();

@@ -14,7 +14,7 @@ use serde::de::{DeserializeOwned, Deserializer};
 use serde_json::Value;
 use serde_json::value::RawValue;
 
-use super::kind;
+use super::json::kind;
 use super::names::{Converted, placeholders};
 use crate::config::values::TransportKind;
 

@@ -6,8 +6,11 @@ use std::time::Duration;
 
 use super::names::{assign_ids, sanitize};
 use super::*;
-use crate::config::{Config, ServerConfig, parse_str};
-use crate::config::{TransportKind, is_valid_server_id};
+use crate::config::document::is_valid_server_id;
+use crate::config::load::parse_str;
+use crate::config::root::Config;
+use crate::config::server::ServerConfig;
+use crate::config::values::TransportKind;
 
 fn env(name: &str) -> Option<String> {
     match name {
