@@ -248,6 +248,23 @@ async fn progress_streams_before_the_response() {
     assert_eq!(first_text(&p.messages[0]["result"]), "done after 3 steps");
 }
 
+#[tokio::test]
+async fn a_quick_answer_is_json_a_slow_or_chatty_one_streams() {
+    let (_setup, _gw, mut client) = gateway_and_client("", json!({})).await;
+    // Accepting both, a tool call that answers at once and says nothing else
+    // gets plain JSON: no SSE framing for the common case.
+    let p = client.request("tools/call", json!({"name": "alpha__echo", "arguments": {"text": "quick"}})).await;
+    assert_eq!(p.status, 200, "{p:?}");
+    assert!(!p.sse && content_type(&p.headers).starts_with("application/json"), "{p:?}");
+    assert_eq!(first_text(&p.response()["result"]), "quick");
+    // One that takes longer than the linger gets its stream (headers first, the
+    // answer when it comes), so a client sees a response at once.
+    let p = client.request("tools/call", json!({"name": "alpha__sleep", "arguments": {"ms": 300}})).await;
+    assert_eq!(p.status, 200, "{p:?}");
+    assert!(p.sse, "a slow call should be streamed: {p:?}");
+    assert!(p.response().get("result").is_some(), "{p:?}");
+}
+
 /// Calls `tool` as an SSE request, answers the server→client request `method`
 /// that arrives on that stream with `answer` (POSTed while the stream is open),
 /// and returns the tool result.

@@ -55,6 +55,7 @@ use vmcp::framing::sse::{Event, KEEPALIVE, Parsed, Parser, message_event};
 use vmcp::gateway::GatewayError;
 use vmcp::gateway::backend::{BackendConn, Handler};
 use vmcp::gateway::cursor::Composite;
+use vmcp::link::Outgoing;
 use vmcp::observe::metrics::Metrics;
 use vmcp::protocol::jsonrpc::{Frame, Id, Message, ParseError, Response, code, parse_frame, parse_message};
 
@@ -1460,7 +1461,6 @@ fn run_backend_case(calls: Vec<CallSpec>, order: Vec<usize>, noise: Vec<Option<N
         let n = calls.len();
         let (to_backend, mut from_gateway) = mpsc::channel::<String>(n + 8);
         let (to_gateway, incoming) = mpsc::channel::<Line>(4);
-        let conn = BackendConn::new(Arc::from("fake"), to_backend, Duration::from_secs(30), Metrics::new());
         let handled = Arc::new(AtomicUsize::new(0));
         let handler: Handler = {
             let handled = handled.clone();
@@ -1470,7 +1470,17 @@ fn run_backend_case(calls: Vec<CallSpec>, order: Vec<usize>, noise: Vec<Option<N
                 }
             })
         };
-        let reader = tokio::spawn(conn.clone().run(incoming, handler));
+        let conn = BackendConn::new(Arc::from("fake"), Duration::from_secs(30), Metrics::new(), handler);
+        conn.attach(Outgoing::Queue(to_backend));
+        // The link: what the fake backend writes reaches the connection's inbox.
+        let inbox = conn.inbox();
+        let reader = tokio::spawn(async move {
+            let mut incoming = incoming;
+            while let Some(line) = incoming.recv().await {
+                inbox.receive(line);
+            }
+            inbox.closed();
+        });
 
         // The fake backend: reads every request, then answers in `order`, noise first.
         let backend = tokio::spawn(async move {

@@ -171,6 +171,10 @@ fn accepts(headers: &HeaderMap, mime: &str) -> bool {
     })
 }
 
+/// How long a request that may stream is given to answer as plain JSON before
+/// its response becomes an SSE stream.
+const JSON_LINGER: Duration = Duration::from_millis(50);
+
 /// Methods whose handling may send messages to the client before the response.
 fn may_stream(method: &str) -> bool {
     matches!(
@@ -262,9 +266,61 @@ async fn post_mcp<S: Service>(
     let streaming = accepts(&headers, "text/event-stream") && requests.iter().any(|r| may_stream(&r.method));
     // An initialize answered with a JSON-RPC error (still HTTP 200) must not leave a session behind.
     let mut init_failed = false;
-    let mut resp = if streaming {
+    let mut answered: Option<Vec<Response>> = None;
+    let mut streamed: Option<HttpResponse> = None;
+    if streaming && !batch && immediate.is_empty() && requests.len() == 1 {
+        // One request that may stream. It is answered as plain JSON when its
+        // answer comes before anything else for it and soon (the usual case:
+        // no SSE framing, no task of its own), and as an SSE stream as soon as
+        // something comes first (progress, a request to the client) or the
+        // answer is slow in coming (the client then has its response headers
+        // and an open stream at once), the answer following on the stream.
+        let (tx, mut rx) = mpsc::channel::<String>(256);
+        let r = requests.remove(0);
+        let mut fut = Box::pin(entry.session.clone().request(r, Some(tx.clone())));
+        let first = tokio::select! {
+            biased;
+            resp = &mut fut => Ok(resp),
+            msg = rx.recv() => Err(msg),
+            _ = tokio::time::sleep(JSON_LINGER) => Err(None),
+        };
+        match first {
+            Ok(resp) => {
+                // Whatever was queued just before the answer still goes first.
+                let mut queued = Vec::new();
+                while let Ok(m) = rx.try_recv() {
+                    queued.push(m);
+                }
+                if queued.is_empty() {
+                    answered = Some(vec![resp]);
+                } else {
+                    for m in queued {
+                        let _ = tx.try_send(m);
+                    }
+                    let _ = tx.try_send(resp.into_json());
+                    drop(tx);
+                    if stateless {
+                        entry.session.close();
+                    }
+                    streamed = Some(sse_response(None, rx, None, None, front.options.keepalive));
+                }
+            }
+            Err(first) => {
+                let session = entry.session.clone();
+                let task = tokio::spawn(async move {
+                    let resp = fut.await;
+                    let _ = tx.send(resp.into_json()).await;
+                    if stateless {
+                        session.close();
+                    }
+                });
+                streamed = Some(sse_response(first, rx, Some(AbortOnDrop(task)), None, front.options.keepalive));
+            }
+        }
+    } else if streaming {
         let (tx, rx) = mpsc::channel::<String>(256);
         let session = entry.session.clone();
+        let (requests, immediate) = (std::mem::take(&mut requests), std::mem::take(&mut immediate));
         let task = tokio::spawn(async move {
             for r in immediate {
                 let _ = tx.send(Message::Response(r).to_json()).await;
@@ -282,29 +338,38 @@ async fn post_mcp<S: Service>(
                 session.close();
             }
         });
-        sse_response(rx, Some(AbortOnDrop(task)), None, front.options.keepalive)
-    } else {
-        let futs = requests.into_iter().map(|r| entry.session.clone().request(r, None));
-        let mut responses: Vec<Response> = join_all(futs).await;
-        init_failed = responses.iter().any(|r| r.outcome.is_err());
-        let mut status = StatusCode::OK;
-        if stateless {
-            entry.session.close();
-            if let [Response { outcome: Err(e), .. }] = &responses[..] {
-                status = stateless_status(e.code);
+        streamed = Some(sse_response(None, rx, Some(AbortOnDrop(task)), None, front.options.keepalive));
+    }
+    let mut resp = match streamed {
+        Some(resp) => resp,
+        None => {
+            let mut responses: Vec<Response> = match answered {
+                Some(r) => r,
+                None => {
+                    let futs = requests.into_iter().map(|r| entry.session.clone().request(r, None));
+                    join_all(futs).await
+                }
+            };
+            init_failed = responses.iter().any(|r| r.outcome.is_err());
+            let mut status = StatusCode::OK;
+            if stateless {
+                entry.session.close();
+                if let [Response { outcome: Err(e), .. }] = &responses[..] {
+                    status = stateless_status(e.code);
+                }
             }
+            responses.extend(immediate);
+            let body = if batch {
+                let msgs: Vec<Message> = responses.into_iter().map(Message::Response).collect();
+                jsonrpc::to_raw(&msgs).get().to_owned()
+            } else {
+                match responses.pop() {
+                    Some(r) => r.into_json(),
+                    None => return StatusCode::ACCEPTED.into_response(),
+                }
+            };
+            (status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
         }
-        responses.extend(immediate);
-        let body = if batch {
-            let msgs: Vec<Message> = responses.into_iter().map(Message::Response).collect();
-            jsonrpc::to_raw(&msgs).get().to_owned()
-        } else {
-            match responses.pop() {
-                Some(r) => r.into_json(),
-                None => return StatusCode::ACCEPTED.into_response(),
-            }
-        };
-        (status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
     };
 
     if let Some(id) = new_session {
@@ -433,7 +498,7 @@ async fn get_mcp<S: Service>(
     }
     let (tx, rx) = mpsc::channel::<String>(1024);
     entry.outbound.attach(tx);
-    sse_response(rx, None, Some(DetachOnDrop(entry.outbound.clone())), front.options.keepalive)
+    sse_response(None, rx, None, Some(DetachOnDrop(entry.outbound.clone())), front.options.keepalive)
 }
 
 async fn delete_mcp<S: Service>(
@@ -499,6 +564,8 @@ impl Drop for DetachOnDrop {
 }
 
 struct StreamState {
+    /// Sent before anything from `rx`.
+    first: Option<String>,
     // Dropped first: `DetachOnDrop` relies on it.
     rx: mpsc::Receiver<String>,
     keepalive: tokio::time::Interval,
@@ -507,6 +574,7 @@ struct StreamState {
 }
 
 fn sse_response(
+    first: Option<String>,
     rx: mpsc::Receiver<String>,
     abort: Option<AbortOnDrop>,
     detach: Option<DetachOnDrop>,
@@ -515,7 +583,7 @@ fn sse_response(
     let mut keepalive = tokio::time::interval(every);
     keepalive.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     keepalive.reset();
-    let state = StreamState { rx, keepalive, _abort: abort, _detach: detach };
+    let state = StreamState { first, rx, keepalive, _abort: abort, _detach: detach };
     let body = Body::from_stream(event_stream(state));
     let mut resp = (StatusCode::OK, body).into_response();
     let h = resp.headers_mut();
@@ -527,6 +595,9 @@ fn sse_response(
 fn event_stream(state: StreamState) -> impl Stream<Item = Result<Bytes, Infallible>> + Send {
     use futures_util::StreamExt as _;
     stream::unfold(state, |mut st| async move {
+        if let Some(m) = st.first.take() {
+            return Some((sse_frames(m), st));
+        }
         tokio::select! {
             msg = st.rx.recv() => msg.map(|m| (sse_frames(m), st)),
             _ = st.keepalive.tick() => Some((vec![Bytes::from_static(sse::KEEPALIVE.as_bytes())], st)),

@@ -323,8 +323,8 @@ impl Forwarder {
             return self.inputs.wait(pending).await;
         }
         let (inbox, requests) = tokio::sync::mpsc::channel(16);
-        let (slot, relayed) = input_required::relay(related);
-        let related = Some(relayed);
+        let relayed = input_required::relay(related);
+        let related = Some(relayed.tx.clone());
         let caller = Caller::new(client, related.clone(), Some(inbox));
         let relay = self.relay.clone();
         let client = client.clone();
@@ -353,7 +353,7 @@ impl Forwarder {
             }
             result
         });
-        self.inputs.wait(input_required::start(task, requests, slot, token)).await
+        self.inputs.wait(input_required::start(task, requests, relayed, token)).await
     }
 }
 

@@ -18,7 +18,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::value::RawValue;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{Notify, mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 use super::error::GatewayError;
@@ -48,7 +48,7 @@ pub struct Pending {
     task: JoinHandle<Result<Box<RawValue>, GatewayError>>,
     /// Where the call's progress goes: the stream of whichever client request is
     /// currently waiting on it (none between rounds, so no stream is held open).
-    relay: Outbound,
+    relay: Relay,
     /// The gateway's progress token for the call, once its task has set one.
     progress: Arc<Mutex<Option<String>>>,
     inbox: mpsc::Receiver<InputRequest>,
@@ -100,28 +100,63 @@ fn hex(bytes: &[u8]) -> String {
 }
 
 /// A relay for a call's request-scoped messages (progress): the call's task
-/// sends to the returned [`Tx`]; what arrives is passed to whatever stream the
-/// [`Outbound`] has attached at the time.
-pub fn relay(related: Option<Tx>) -> (Outbound, Tx) {
+/// sends to [`Relay::tx`]; what arrives is passed on to whatever stream the
+/// [`Relay::slot`] has attached at the time.
+pub struct Relay {
+    pub slot: Outbound,
+    pub tx: Tx,
+    /// Notified whenever the relay's queue has been emptied.
+    drained: Arc<Notify>,
+}
+
+pub fn relay(related: Option<Tx>) -> Relay {
     let slot = Outbound::new();
     if let Some(r) = related {
         slot.attach(r);
     }
     let (tx, mut rx) = mpsc::channel::<String>(64);
     let out = slot.clone();
+    let drained = Arc::new(Notify::new());
+    let emptied = drained.clone();
     tokio::spawn(async move {
         while let Some(msg) = rx.recv().await {
             out.send(msg);
+            if rx.is_empty() {
+                emptied.notify_waiters();
+            }
         }
     });
-    (slot, tx)
+    Relay { slot, tx, drained }
 }
+
+impl Relay {
+    /// Waits until everything queued so far has been passed on (at most a
+    /// moment): a call's last progress report must reach its client before
+    /// the answer does.
+    async fn flush(&self) {
+        let deadline = tokio::time::Instant::now() + FLUSH_WAIT;
+        loop {
+            let drained = self.drained.notified();
+            tokio::pin!(drained);
+            drained.as_mut().enable();
+            if self.tx.capacity() == self.tx.max_capacity() {
+                return;
+            }
+            if tokio::time::timeout_at(deadline, drained).await.is_err() {
+                return;
+            }
+        }
+    }
+}
+
+/// The longest a finished call waits for its progress reports to be passed on.
+const FLUSH_WAIT: Duration = Duration::from_millis(200);
 
 /// Starts a call whose server→client requests arrive on `inbox`.
 pub fn start(
     task: JoinHandle<Result<Box<RawValue>, GatewayError>>,
     inbox: mpsc::Receiver<InputRequest>,
-    relay: Outbound,
+    relay: Relay,
     progress: Arc<Mutex<Option<String>>>,
 ) -> Pending {
     Pending { task, relay, progress, inbox, asked: HashMap::new(), next_key: 1 }
@@ -143,7 +178,7 @@ impl Table {
             ));
         };
         if let Some(r) = related {
-            pending.relay.attach(r);
+            pending.relay.slot.attach(r);
         }
         let answers: RawObject = params.get_as("inputResponses").unwrap_or_default();
         let keys: Vec<String> = pending.asked.keys().cloned().collect();
@@ -162,7 +197,10 @@ impl Table {
     pub async fn wait(&self, mut pending: Pending) -> Result<Box<RawValue>, GatewayError> {
         if pending.asked.is_empty() {
             tokio::select! {
-                r = &mut pending.task => return joined(r),
+                r = &mut pending.task => {
+                    pending.relay.flush().await;
+                    return joined(r);
+                }
                 req = pending.inbox.recv() => {
                     if let Some(req) = req {
                         pending.ask(req);
@@ -175,7 +213,9 @@ impl Table {
             pending.ask(req);
         }
         if pending.asked.is_empty() {
-            return joined((&mut pending.task).await);
+            let r = (&mut pending.task).await;
+            pending.relay.flush().await;
+            return joined(r);
         }
         let mut requests = RawObject::new();
         for (key, (shape, _)) in &pending.asked {
@@ -187,7 +227,7 @@ impl Table {
             requests.set(key, &r);
         }
         // Between rounds no client request waits: let its stream end.
-        pending.relay.detach();
+        pending.relay.slot.detach();
         let token = self.put(pending)?;
         let mut result = RawObject::new();
         result.set("resultType", "input_required");
@@ -218,3 +258,24 @@ fn joined(
 
 /// Shared handle type for owners.
 pub type Inbox = mpsc::Sender<InputRequest>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_flushed_relay_has_passed_on_everything_sent_before() {
+        let (stream, mut client) = mpsc::channel::<String>(256);
+        let relay = relay(Some(stream));
+        for i in 0..50 {
+            relay.tx.send(format!("progress {i}")).await.unwrap();
+        }
+        relay.flush().await;
+        // Nothing left in the relay's queue: all of it is on the client's stream,
+        // in order, before anything sent after the flush (the call's answer).
+        for i in 0..50 {
+            assert_eq!(client.try_recv().unwrap(), format!("progress {i}"));
+        }
+        assert!(client.try_recv().is_err());
+    }
+}

@@ -1,6 +1,7 @@
 //! The client side of the stdio transport: an MCP server run as a child process.
 //!
-//! Framing and process hygiene only. Every child is started in a process group of
+//! Framing and process hygiene only. Each line the child writes is handed to
+//! the inbox on the task that read it. Every child is started in a process group of
 //! its own, so that stopping it also stops whatever it spawned (`npx` → `node`,
 //! `uvx` → `python`), and with a parent-death signal, so that even a `kill -9` of
 //! the gateway leaves no orphan behind. Its stderr is read line by line into the
@@ -9,6 +10,7 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::{ExitStatus, Stdio};
+use std::sync::Arc;
 use std::time::Duration;
 
 use nix::sys::signal::{Signal, killpg};
@@ -17,7 +19,8 @@ use tokio::io::BufReader;
 use tokio::process::{Child, Command};
 use tokio::sync::mpsc;
 
-use super::lifetime::{Lifetime, Link, StopSignal};
+use super::ends::{Inbox, Link, Outgoing};
+use super::lifetime::{Lifetime, StopSignal};
 use crate::framing::lines::{self, Line, LineReader};
 
 /// What to run.
@@ -43,7 +46,7 @@ pub enum ChildError {
 
 /// Spawns the child and the tasks that move bytes in and out of it: its stdin is
 /// the link's outgoing side, its stdout the incoming one.
-pub fn spawn(spec: &ChildSpec) -> Result<Link, ChildError> {
+pub fn spawn(spec: &ChildSpec, inbox: Arc<dyn Inbox>) -> Result<Link, ChildError> {
     let mut cmd = Command::new(&spec.command);
     cmd.args(&spec.args)
         .envs(&spec.env)
@@ -68,7 +71,6 @@ pub fn spawn(spec: &ChildSpec) -> Result<Link, ChildError> {
     let pid = child.id().map(|p| Pid::from_raw(p as i32));
 
     let (out_tx, out_rx) = mpsc::channel::<String>(256);
-    let (in_tx, in_rx) = mpsc::channel::<Line>(256);
     // Dropping stdin (when the link goes) closes the pipe: the polite way to ask
     // a stdio server to exit.
     tokio::spawn(lines::write_lines(stdin, out_rx));
@@ -76,10 +78,9 @@ pub fn spawn(spec: &ChildSpec) -> Result<Link, ChildError> {
     tokio::spawn(async move {
         let mut reader = LineReader::new(BufReader::with_capacity(64 * 1024, stdout), limit);
         while let Ok(Some(line)) = reader.next().await {
-            if in_tx.send(line).await.is_err() {
-                break;
-            }
+            inbox.receive(line);
         }
+        inbox.closed();
     });
     let server = spec.server.clone();
     tokio::spawn(async move {
@@ -99,7 +100,7 @@ pub fn spawn(spec: &ChildSpec) -> Result<Link, ChildError> {
     let stop = StopSignal::new();
     let task = tokio::spawn(drive(process, stop.clone()));
     let lifetime = Lifetime::new(pid.map(|p| p.as_raw() as u32), stop, task);
-    Ok(Link { outgoing: out_tx, incoming: in_rx, lifetime })
+    Ok(Link { outgoing: Outgoing::Queue(out_tx), lifetime })
 }
 
 /// The child's life: until it exits by itself (its group is then killed too,

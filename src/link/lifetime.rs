@@ -1,29 +1,14 @@
-//! [`Link`]: a live connection to one backend server, whatever carries it.
-//!
-//! Every link (a child process, streamable HTTP, legacy SSE, WebSocket) comes
-//! down to the same three things: a channel of messages to send, a channel of
-//! messages received, and a [`Lifetime`]: the task that drives the link, which
-//! ends by itself (a process that exits, a stream that closes) or when asked to
-//! stop. The gateway's backend connection and supervisor are written against
-//! this and never see which transport is underneath, nor a child process.
+//! [`Lifetime`]: the task that drives a link, which ends by itself (a process
+//! that exits, a stream that closes) or when asked to stop ([`StopSignal`]).
+//! The supervisor holds it and never sees what is underneath, a child process
+//! or a network connection.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
-
-use crate::framing::lines::Line;
-
-pub struct Link {
-    /// Serialized JSON-RPC messages to send.
-    pub outgoing: mpsc::Sender<String>,
-    /// Messages received (or a report of one over the size limit).
-    pub incoming: mpsc::Receiver<Line>,
-    pub lifetime: Lifetime,
-}
 
 /// How a link's driving task learns that it must end, and how long it has to
 /// end politely (a child process gets that long between SIGTERM and SIGKILL).

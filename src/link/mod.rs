@@ -3,19 +3,25 @@
 //! [`Lifetime`] that ends when the link does. The gateway above speaks MCP over
 //! links and never learns which transport carries one.
 //!
-//! - [`lifetime`]: [`Link`], [`Lifetime`] and [`StopSignal`].
+//! - [`ends`]: [`Link`], how messages leave ([`Outgoing`]) and where received
+//!   ones go ([`Inbox`]).
+//! - [`lifetime`]: [`Lifetime`] and [`StopSignal`].
 //! - [`child`]: stdio, an MCP server run as a child process in a process group
 //!   of its own.
-//! - [`remote`]: what the network links share ([`RemoteSpec`], the HTTP client).
-//! - [`http`]: streamable HTTP; [`sse`]: the legacy HTTP+SSE transport;
+//! - [`remote`]: what the network links share ([`RemoteSpec`], TLS).
+//! - [`http`]: streamable HTTP, on [`http1`], a lean HTTP/1.1 client; [`sse`]:
+//!   the legacy HTTP+SSE transport;
 //!   [`ws`]: WebSocket.
 
 pub mod child;
+pub mod ends;
 pub mod http;
+pub mod http1;
 pub mod lifetime;
 pub mod remote;
 pub mod sse;
 pub mod ws;
 
-pub use lifetime::{Lifetime, Link, StopSignal};
+pub use ends::{Closed, Exchange, Inbox, Link, Outbound, Outgoing};
+pub use lifetime::{Lifetime, StopSignal};
 pub use remote::{ConnectError, RemoteSpec};

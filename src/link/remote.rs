@@ -1,11 +1,8 @@
 //! What the remote links (streamable HTTP, legacy SSE, WebSocket) share: where
-//! a server is and with which credentials ([`RemoteSpec`]), the HTTP client
-//! that reaches it, and what can be wrong before anything is sent.
+//! a server is and with which credentials ([`RemoteSpec`]), the TLS
+//! configuration that reaches it, and what can be wrong before anything is sent.
 
 use std::sync::OnceLock;
-use std::time::Duration;
-
-use crate::observe::error_chain;
 
 /// What to connect to.
 #[derive(Debug, Clone)]
@@ -30,35 +27,51 @@ pub enum ConnectError {
     CaFile(String, String),
 }
 
-/// The HTTP client for a backend: the shared one, or one of its own when the
-/// server trusts an extra CA file.
-pub fn client_for(spec: &RemoteSpec) -> Result<reqwest::Client, ConnectError> {
-    let Some(path) = &spec.ca_file else { return Ok(client()) };
+/// The TLS client configuration for a server: trusting the bundled roots, the
+/// system's, and with a `ca_file` the certificates in it too. Without one the
+/// configuration is made once and shared (reading the system's roots is slow).
+pub fn tls_config(ca_file: Option<&std::path::Path>) -> Result<std::sync::Arc<rustls::ClientConfig>, ConnectError> {
+    static SHARED: OnceLock<std::sync::Arc<rustls::ClientConfig>> = OnceLock::new();
+    let Some(path) = ca_file else {
+        if let Some(c) = SHARED.get() {
+            return Ok(c.clone());
+        }
+        let config = build_tls(system_roots(), "the system's roots")?;
+        return Ok(SHARED.get_or_init(|| config).clone());
+    };
+    use rustls_pki_types::CertificateDer;
+    use rustls_pki_types::pem::PemObject;
     let shown = path.display().to_string();
-    let pem = std::fs::read(path).map_err(|e| ConnectError::CaFile(shown.clone(), e.to_string()))?;
-    let certs =
-        reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| ConnectError::CaFile(shown.clone(), e.to_string()))?;
-    if certs.is_empty() {
-        return Err(ConnectError::CaFile(shown, "no PEM certificate in it".into()));
+    let fail = |why: String| ConnectError::CaFile(shown.clone(), why);
+    let mut roots = system_roots();
+    let pem = std::fs::read(path).map_err(|e| fail(e.to_string()))?;
+    let mut added = 0;
+    for cert in CertificateDer::pem_slice_iter(&pem) {
+        let cert = cert.map_err(|e| fail(format!("{e:?}")))?;
+        roots.add(cert).map_err(|e| fail(e.to_string()))?;
+        added += 1;
     }
-    let mut b = reqwest::Client::builder().tcp_nodelay(true).connect_timeout(Duration::from_secs(10));
-    for c in certs {
-        b = b.add_root_certificate(c);
+    if added == 0 {
+        return Err(fail("no PEM certificate in it".into()));
     }
-    b.build().map_err(|e| ConnectError::CaFile(shown, error_chain(&e)))
+    build_tls(roots, &shown)
 }
 
-/// One HTTP client for every backend: its connection pool is shared.
-pub fn client() -> reqwest::Client {
-    static CLIENT: OnceLock<reqwest::Client> = OnceLock::new();
-    CLIENT
-        .get_or_init(|| {
-            reqwest::Client::builder()
-                .tcp_nodelay(true)
-                .pool_idle_timeout(Duration::from_secs(90))
-                .connect_timeout(Duration::from_secs(10))
-                .build()
-                .unwrap_or_else(|_| reqwest::Client::new())
-        })
-        .clone()
+fn system_roots() -> rustls::RootCertStore {
+    let mut roots = rustls::RootCertStore::empty();
+    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    for cert in rustls_native_certs::load_native_certs().certs {
+        let _ = roots.add(cert);
+    }
+    roots
+}
+
+fn build_tls(roots: rustls::RootCertStore, what: &str) -> Result<std::sync::Arc<rustls::ClientConfig>, ConnectError> {
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| ConnectError::CaFile(what.to_owned(), e.to_string()))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(std::sync::Arc::new(config))
 }

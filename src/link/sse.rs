@@ -6,6 +6,7 @@
 //! supervisor reconnects with backoff. Messages the gateway sends before the
 //! `endpoint` event arrives wait for it.
 
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use reqwest::header::{ACCEPT, CONTENT_TYPE};
@@ -13,14 +14,15 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use super::lifetime::{Lifetime, Link, StopSignal};
-use super::remote::{ConnectError, RemoteSpec, client_for};
+use super::ends::{Inbox, Link, Outgoing};
+use super::lifetime::{Lifetime, StopSignal};
+use super::remote::{ConnectError, RemoteSpec};
 use crate::framing::lines::Line;
 use crate::framing::sse::{self, Parsed};
 use crate::observe::error_chain;
 use crate::protocol::{ErrorObject, Message, Response, code, jsonrpc};
 
-pub fn connect(spec: RemoteSpec) -> Result<Link, ConnectError> {
+pub fn connect(spec: RemoteSpec, inbox: Arc<dyn Inbox>) -> Result<Link, ConnectError> {
     let url = reqwest::Url::parse(&spec.url).map_err(|e| ConnectError::Url(spec.url.clone(), e.to_string()))?;
     if !matches!(url.scheme(), "http" | "https") {
         return Err(ConnectError::Url(spec.url.clone(), "expected http:// or https://".into()));
@@ -35,11 +37,15 @@ pub fn connect(spec: RemoteSpec) -> Result<Link, ConnectError> {
     }
     let http = client_for(&spec)?;
     let (out_tx, out_rx) = mpsc::channel::<String>(256);
-    let (in_tx, in_rx) = mpsc::channel::<Line>(256);
     let signal = StopSignal::new();
     let stop = signal.token().clone();
-    let task = tokio::spawn(run(spec, http, url, headers, out_rx, in_tx, stop.clone()));
-    Ok(Link { outgoing: out_tx, incoming: in_rx, lifetime: Lifetime::new(None, signal, task) })
+    let ended = inbox.clone();
+    let task = tokio::spawn(async move {
+        let why = run(spec, http, url, headers, out_rx, inbox, stop.clone()).await;
+        ended.closed();
+        why
+    });
+    Ok(Link { outgoing: Outgoing::Queue(out_tx), lifetime: Lifetime::new(None, signal, task) })
 }
 
 async fn run(
@@ -48,7 +54,7 @@ async fn run(
     url: reqwest::Url,
     headers: reqwest::header::HeaderMap,
     mut out: mpsc::Receiver<String>,
-    incoming: mpsc::Sender<Line>,
+    inbox: Arc<dyn Inbox>,
     stop: CancellationToken,
 ) -> String {
     let get = http.get(url.clone()).headers(headers.clone()).header(ACCEPT, "text/event-stream");
@@ -77,7 +83,7 @@ async fn run(
             msg = out.recv(), if endpoint.is_some() => {
                 let Some(msg) = msg else { break "stopped".to_owned() };
                 let Some(target) = endpoint.clone() else { continue };
-                posts.spawn(post(http.clone(), target, headers.clone(), msg, incoming.clone(), spec.server.clone()));
+                posts.spawn(post(http.clone(), target, headers.clone(), msg, inbox.clone(), spec.server.clone()));
             }
             chunk = resp.chunk() => match chunk {
                 Ok(Some(bytes)) => {
@@ -89,11 +95,11 @@ async fn run(
                             },
                             Parsed::Event(ev) if ev.data.trim().is_empty() => {}
                             Parsed::Event(ev) if matches!(ev.event.as_deref(), None | Some("message")) => {
-                                let _ = incoming.send(Line::Data(ev.data.into_bytes())).await;
+                                inbox.receive(Line::Data(ev.data.into_bytes()));
                             }
                             Parsed::Event(_) => {}
                             Parsed::TooLarge(n) => {
-                                let _ = incoming.send(Line::TooLong(n)).await;
+                                inbox.receive(Line::TooLong(n));
                             }
                         }
                     }
@@ -115,7 +121,7 @@ async fn post(
     target: reqwest::Url,
     headers: reqwest::header::HeaderMap,
     msg: String,
-    incoming: mpsc::Sender<Line>,
+    inbox: Arc<dyn Inbox>,
     server: String,
 ) {
     let failure = match http
@@ -134,6 +140,40 @@ async fn post(
     if let Ok(Message::Request(r)) = jsonrpc::parse_message(msg.as_bytes()) {
         let e = ErrorObject::new(code::SERVER_UNAVAILABLE, format!("server '{server}': {failure}"))
             .with_data(&serde_json::json!({ "server": server, "reason": "transport" }));
-        let _ = incoming.send(Line::Data(Message::Response(Response::err(r.id, e)).to_json().into_bytes())).await;
+        inbox.receive(Line::Data(Message::Response(Response::err(r.id, e)).to_json().into_bytes()));
     }
+}
+
+/// The HTTP client for a legacy SSE backend (its event stream is long-lived, its
+/// POSTs rare): the shared one, or one of its own when the server trusts an
+/// extra CA file.
+fn client_for(spec: &RemoteSpec) -> Result<reqwest::Client, ConnectError> {
+    let Some(path) = &spec.ca_file else { return Ok(client()) };
+    let shown = path.display().to_string();
+    let pem = std::fs::read(path).map_err(|e| ConnectError::CaFile(shown.clone(), e.to_string()))?;
+    let certs =
+        reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| ConnectError::CaFile(shown.clone(), e.to_string()))?;
+    if certs.is_empty() {
+        return Err(ConnectError::CaFile(shown, "no PEM certificate in it".into()));
+    }
+    let mut b = reqwest::Client::builder().tcp_nodelay(true).connect_timeout(Duration::from_secs(10));
+    for c in certs {
+        b = b.add_root_certificate(c);
+    }
+    b.build().map_err(|e| ConnectError::CaFile(shown, error_chain(&e)))
+}
+
+/// One HTTP client for every backend: its connection pool is shared.
+fn client() -> reqwest::Client {
+    static CLIENT: OnceLock<reqwest::Client> = OnceLock::new();
+    CLIENT
+        .get_or_init(|| {
+            reqwest::Client::builder()
+                .tcp_nodelay(true)
+                .pool_idle_timeout(Duration::from_secs(90))
+                .connect_timeout(Duration::from_secs(10))
+                .build()
+                .unwrap_or_else(|_| reqwest::Client::new())
+        })
+        .clone()
 }

@@ -3,6 +3,8 @@
 //! The connection is the link's lifetime: when the server closes it (or it
 //! breaks), the link ends and the supervisor reconnects with backoff.
 
+use std::sync::Arc;
+
 use futures_util::{SinkExt, StreamExt};
 use tokio::sync::mpsc;
 use tokio_tungstenite::Connector;
@@ -12,20 +14,21 @@ use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::{self, Message as Frame};
 use tokio_util::sync::CancellationToken;
 
-use super::lifetime::{Lifetime, Link, StopSignal};
-use super::remote::{ConnectError, RemoteSpec};
+use super::ends::{Inbox, Link, Outgoing};
+use super::lifetime::{Lifetime, StopSignal};
+use super::remote::{ConnectError, RemoteSpec, tls_config};
 use crate::framing::lines::Line;
 use crate::observe::error_chain;
 
 /// Connects in the background: a refused connection ends the link with the reason.
-pub fn connect(spec: RemoteSpec) -> Result<Link, ConnectError> {
+pub fn connect(spec: RemoteSpec, inbox: Arc<dyn Inbox>) -> Result<Link, ConnectError> {
     let mut request =
         spec.url.as_str().into_client_request().map_err(|e| ConnectError::Url(spec.url.clone(), e.to_string()))?;
     if !matches!(request.uri().scheme_str(), Some("ws" | "wss")) {
         return Err(ConnectError::Url(spec.url.clone(), "expected ws:// or wss://".into()));
     }
     let connector = match &spec.ca_file {
-        Some(path) => Some(tls_with_ca_file(path)?),
+        Some(path) => Some(Connector::Rustls(tls_config(Some(path))?)),
         None => None,
     };
     for (k, v) in &spec.headers {
@@ -34,42 +37,15 @@ pub fn connect(spec: RemoteSpec) -> Result<Link, ConnectError> {
         request.headers_mut().insert(name, value);
     }
     let (out_tx, out_rx) = mpsc::channel::<String>(256);
-    let (in_tx, in_rx) = mpsc::channel::<Line>(256);
     let signal = StopSignal::new();
     let stop = signal.token().clone();
-    let task = tokio::spawn(run(spec, request, connector, out_rx, in_tx, stop.clone()));
-    Ok(Link { outgoing: out_tx, incoming: in_rx, lifetime: Lifetime::new(None, signal, task) })
-}
-
-/// A TLS connector trusting the bundled and system roots plus the certificates
-/// in `path` (PEM).
-fn tls_with_ca_file(path: &std::path::Path) -> Result<Connector, ConnectError> {
-    use rustls_pki_types::CertificateDer;
-    use rustls_pki_types::pem::PemObject;
-    let shown = path.display().to_string();
-    let fail = |why: String| ConnectError::CaFile(shown.clone(), why);
-    let mut roots = rustls::RootCertStore::empty();
-    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-    for cert in rustls_native_certs::load_native_certs().certs {
-        let _ = roots.add(cert);
-    }
-    let pem = std::fs::read(path).map_err(|e| fail(e.to_string()))?;
-    let mut added = 0;
-    for cert in CertificateDer::pem_slice_iter(&pem) {
-        let cert = cert.map_err(|e| fail(format!("{e:?}")))?;
-        roots.add(cert).map_err(|e| fail(e.to_string()))?;
-        added += 1;
-    }
-    if added == 0 {
-        return Err(fail("no PEM certificate in it".into()));
-    }
-    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
-    let config = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| fail(e.to_string()))?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    Ok(Connector::Rustls(std::sync::Arc::new(config)))
+    let ended = inbox.clone();
+    let task = tokio::spawn(async move {
+        let why = run(spec, request, connector, out_rx, inbox, stop.clone()).await;
+        ended.closed();
+        why
+    });
+    Ok(Link { outgoing: Outgoing::Queue(out_tx), lifetime: Lifetime::new(None, signal, task) })
 }
 
 async fn run(
@@ -77,7 +53,7 @@ async fn run(
     request: tungstenite::handshake::client::Request,
     connector: Option<Connector>,
     mut out: mpsc::Receiver<String>,
-    incoming: mpsc::Sender<Line>,
+    inbox: Arc<dyn Inbox>,
     stop: CancellationToken,
 ) -> String {
     let config = WebSocketConfig::default()
@@ -102,9 +78,7 @@ async fn run(
             }
             frame = stream.next() => match frame {
                 Some(Ok(Frame::Text(text))) => {
-                    if incoming.send(Line::Data(text.as_bytes().to_vec())).await.is_err() {
-                        break;
-                    }
+                    inbox.receive(Line::Data(text.as_bytes().to_vec()));
                 }
                 Some(Ok(Frame::Binary(_))) => {
                     tracing::warn!(server = %spec.server, "ignoring a binary WebSocket frame (MCP uses text frames)");
@@ -118,7 +92,7 @@ async fn run(
                 Some(Ok(_)) => {} // ping/pong: tungstenite answers pings itself
                 Some(Err(tungstenite::Error::Capacity(e))) => {
                     tracing::warn!(server = %spec.server, "WebSocket message over gateway.max_message_size: {e}");
-                    let _ = incoming.send(Line::TooLong(spec.max_message_size + 1)).await;
+                    inbox.receive(Line::TooLong(spec.max_message_size + 1));
                     return format!("a message exceeded gateway.max_message_size: {e}");
                 }
                 Some(Err(e)) => return format!("the WebSocket broke: {}", error_chain(&e)),

@@ -106,12 +106,17 @@ pub fn unsupported_version(requested: &str) -> ErrorObject {
 
 /// The value `Mcp-Name` must carry for a request, when its method has one.
 pub fn expected_name(req: &Request) -> Option<String> {
-    let key = match req.method.as_str() {
+    expected_name_in(&req.method, req.params.as_deref())
+}
+
+/// [`expected_name`] of a request given by its method and params.
+pub fn expected_name_in(m: &str, params: Option<&RawValue>) -> Option<String> {
+    let key = match m {
         method::TOOLS_CALL | method::PROMPTS_GET => "name",
         method::RESOURCES_READ => "uri",
         _ => return None,
     };
-    req.params.as_deref().and_then(|p| RawObject::parse(p).ok()).and_then(|p| p.get_str(key))
+    params.and_then(|p| RawObject::parse(p).ok()).and_then(|p| p.get_str(key))
 }
 
 /// Decodes a header value that may use the `=?base64?…?=` form (for values that

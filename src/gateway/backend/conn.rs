@@ -8,12 +8,13 @@
 //! `notifications/cancelled` upstream on its way out.
 
 use std::collections::HashMap;
+use std::fmt::Write as _;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::Duration;
 
 use serde_json::value::RawValue;
-use tokio::sync::{Notify, mpsc, oneshot};
+use tokio::sync::{Notify, oneshot};
 use tokio_util::sync::CancellationToken;
 
 use super::info::{InitInfo, with_stateless_meta};
@@ -21,8 +22,9 @@ use super::latency::Latency;
 use crate::framing::lines::Line;
 use crate::gateway::client::Caller;
 use crate::gateway::error::GatewayError;
+use crate::link::{Inbox, Outbound, Outgoing};
 use crate::observe::metrics::Metrics;
-use crate::protocol::{ErrorObject, Id, Message, Notification, Request, Response, jsonrpc, method};
+use crate::protocol::{ErrorObject, Id, Message, Notification, Response, jsonrpc, method, stateless};
 
 type Reply = Result<Box<RawValue>, GatewayError>;
 
@@ -37,7 +39,10 @@ pub type Handler = Arc<dyn Fn(&Arc<BackendConn>, Message) + Send + Sync>;
 
 pub struct BackendConn {
     pub server: Arc<str>,
-    tx: mpsc::Sender<String>,
+    /// How messages reach the server, once the link is open ([`BackendConn::attach`]).
+    outgoing: OnceLock<Outgoing>,
+    /// What the server sends besides answers goes here.
+    handler: Handler,
     pending: Mutex<HashMap<u64, Pending>>,
     next_id: AtomicU64,
     closed: CancellationToken,
@@ -53,10 +58,13 @@ pub struct BackendConn {
 }
 
 impl BackendConn {
-    pub fn new(server: Arc<str>, tx: mpsc::Sender<String>, timeout: Duration, metrics: Metrics) -> Arc<Self> {
+    /// A connection not yet attached to a link: the link is opened with
+    /// [`BackendConn::inbox`] as where it hands what arrives, then attached.
+    pub fn new(server: Arc<str>, timeout: Duration, metrics: Metrics, handler: Handler) -> Arc<Self> {
         Arc::new(BackendConn {
             server,
-            tx,
+            outgoing: OnceLock::new(),
+            handler,
             pending: Mutex::new(HashMap::new()),
             next_id: AtomicU64::new(1),
             closed: CancellationToken::new(),
@@ -83,33 +91,40 @@ impl BackendConn {
         self.closed.cancelled().await
     }
 
-    /// Reads the backend's messages until its output ends, then fails everything
-    /// still waiting.
-    pub async fn run(self: Arc<Self>, mut incoming: mpsc::Receiver<Line>, handler: Handler) {
-        while let Some(line) = incoming.recv().await {
-            match line {
-                Line::Data(bytes) if bytes.len() >= jsonrpc::LARGE_RESULT => match jsonrpc::take_result(bytes) {
-                    Ok(r) => self.complete(r),
-                    Err(bytes) => self.read(&bytes, &handler),
-                },
-                Line::Data(bytes) => self.read(&bytes, &handler),
-                Line::TooLong(n) => {
-                    tracing::warn!(server = %self.server, "the server sent a {n}-byte message, over gateway.max_message_size; dropped");
-                    self.fail_if_single(|p| GatewayError::TooLarge {
-                        server: self.server.to_string(),
-                        method: p.method.clone(),
-                    });
-                }
+    /// Where the link hands what the server sends.
+    pub fn inbox(self: &Arc<Self>) -> Arc<dyn Inbox> {
+        Arc::new(ConnInbox(Arc::downgrade(self)))
+    }
+
+    /// The link's outgoing end: from now on requests can be sent.
+    pub fn attach(&self, outgoing: Outgoing) {
+        let _ = self.outgoing.set(outgoing);
+    }
+
+    /// One message from the server: an answer completes its caller's request
+    /// (on this very task); anything else goes to the handler.
+    fn receive(self: &Arc<Self>, line: Line) {
+        match line {
+            Line::Data(bytes) if bytes.len() >= jsonrpc::LARGE_RESULT => match jsonrpc::take_result(bytes) {
+                Ok(r) => self.complete(r),
+                Err(bytes) => self.read(&bytes),
+            },
+            Line::Data(bytes) => self.read(&bytes),
+            Line::TooLong(n) => {
+                tracing::warn!(server = %self.server, "the server sent a {n}-byte message, over gateway.max_message_size; dropped");
+                self.fail_if_single(|p| GatewayError::TooLarge {
+                    server: self.server.to_string(),
+                    method: p.method.clone(),
+                });
             }
         }
-        self.close();
     }
 
     /// Handles one message the server sent.
-    fn read(self: &Arc<Self>, bytes: &[u8], handler: &Handler) {
+    fn read(self: &Arc<Self>, bytes: &[u8]) {
         match jsonrpc::parse_message(bytes) {
             Ok(Message::Response(r)) => self.complete(r),
-            Ok(msg) => handler(self, msg),
+            Ok(msg) => (self.handler)(self, msg),
             Err(e) => {
                 tracing::warn!(server = %self.server, "ignoring unreadable output from the server: {e}: {}", preview(bytes))
             }
@@ -261,15 +276,34 @@ impl BackendConn {
             self.forget(id);
             return Err(GatewayError::Unavailable { server: self.server.to_string(), reason: "not connected".into() });
         }
-        let msg = Message::Request(Request { id: Id::Number(id as i64), method: method.to_owned(), params }).to_json();
-        if self.tx.send(msg).await.is_err() {
+        let Some(outgoing) = self.outgoing.get() else {
             guard.armed = false;
             self.forget(id);
-            return Err(GatewayError::Gone { server: self.server.to_string(), method: method.to_owned() });
-        }
+            return Err(GatewayError::Unavailable { server: self.server.to_string(), reason: "not connected".into() });
+        };
+        // What a 2026-07-28 request mirrors in HTTP headers: the gateway's own
+        // `_meta` says when it is one (`server/discover` always carries it).
+        let stateless = (self.is_stateless() || method == crate::protocol::method::SERVER_DISCOVER)
+            .then(|| stateless::expected_name_in(method, params.as_deref()));
+        let json = request_json(id, method, params.as_deref());
+        let msg = Outbound { json, id: Some(Id::Number(id as i64)), method: Some(method.to_owned()), stateless };
+        // Over a queue, `send` ends once the message is queued; over streamable
+        // HTTP it is the whole exchange, and the answer has reached `rx` when it ends.
+        let send = outgoing.send(msg);
+        tokio::pin!(send);
+        let mut sent = false;
         let activity = activity.unwrap_or_default();
         loop {
             tokio::select! {
+                biased;
+                r = &mut send, if !sent => {
+                    sent = true;
+                    if r.is_err() {
+                        guard.armed = false;
+                        self.forget(id);
+                        return Err(GatewayError::Gone { server: self.server.to_string(), method: method.to_owned() });
+                    }
+                }
                 r = &mut rx => {
                     guard.armed = false;
                     return match r {
@@ -302,16 +336,17 @@ impl BackendConn {
 
     /// Sends a notification (fire and forget).
     pub fn notify(&self, method: &str, params: Option<Box<RawValue>>) {
-        let msg = Message::Notification(Notification { method: method.to_owned(), params }).to_json();
-        if self.tx.try_send(msg).is_err() {
+        let json = Message::Notification(Notification { method: method.to_owned(), params }).to_json();
+        let msg = Outbound { json, id: None, method: Some(method.to_owned()), stateless: None };
+        if !self.outgoing.get().is_some_and(|o| o.send_now(msg)) {
             tracing::debug!(server = %self.server, method, "could not queue a notification for the server");
         }
     }
 
     /// Answers a request the server sent.
     pub fn respond(&self, id: Id, outcome: Result<Box<RawValue>, ErrorObject>) {
-        let msg = Message::Response(Response { id, outcome }).to_json();
-        if self.tx.try_send(msg).is_err() {
+        let msg = Outbound::text(Message::Response(Response { id, outcome }).to_json());
+        if !self.outgoing.get().is_some_and(|o| o.send_now(msg)) {
             tracing::debug!(server = %self.server, "could not queue a response for the server");
         }
     }
@@ -394,4 +429,44 @@ impl Drop for CallGuard<'_> {
 fn preview(bytes: &[u8]) -> String {
     let s = String::from_utf8_lossy(&bytes[..bytes.len().min(120)]).into_owned();
     if bytes.len() > 120 { format!("{s}…") } else { s }
+}
+
+/// The inbox a link hands what it receives to: the connection, while it lives.
+struct ConnInbox(Weak<BackendConn>);
+
+impl Inbox for ConnInbox {
+    fn receive(&self, line: Line) {
+        if let Some(conn) = self.0.upgrade() {
+            conn.receive(line);
+        }
+    }
+
+    fn closed(&self) {
+        if let Some(conn) = self.0.upgrade() {
+            conn.close();
+        }
+    }
+}
+
+/// A request's text, written in one go: the envelope around the params as
+/// they are (no second copy of them through a serializer).
+fn request_json(id: u64, method: &str, params: Option<&RawValue>) -> String {
+    let params = params.map(RawValue::get);
+    let mut out = String::with_capacity(48 + method.len() + params.map_or(0, str::len));
+    out.push_str(r#"{"jsonrpc":"2.0","id":"#);
+    let _ = write!(out, "{id}");
+    out.push_str(r#","method":"#);
+    if method.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
+        out.push('"');
+        out.push_str(method);
+        out.push('"');
+    } else {
+        out.push_str(jsonrpc::to_raw(&method).get());
+    }
+    if let Some(p) = params {
+        out.push_str(r#","params":"#);
+        out.push_str(p);
+    }
+    out.push('}');
+    out
 }

@@ -15,7 +15,7 @@ use crate::config::{ServerConfig, TransportKind};
 use crate::gateway::backend::{BackendConn, InitInfo, handshake};
 use crate::gateway::error::GatewayError;
 use crate::link::child::{self, ChildSpec};
-use crate::link::{self, Lifetime, Link, RemoteSpec};
+use crate::link::{self, Inbox, Lifetime, Link, RemoteSpec};
 
 /// Which server a start is for: its id and configuration.
 #[derive(Clone, Copy)]
@@ -49,13 +49,13 @@ where
     Fut: Future<Output = Result<T, GatewayError>>,
 {
     let settings = &cx.settings;
-    let Link { outgoing, incoming, mut lifetime } = connect(at, target, index, settings.max_message_size)?;
+    let timeout = at.config.request_timeout.unwrap_or(settings.request_timeout);
+    let conn = BackendConn::new(at.id.clone(), timeout, cx.metrics.clone(), cx.handler());
+    let Link { outgoing, mut lifetime } = connect(at, target, index, settings.max_message_size, conn.inbox())?;
+    conn.attach(outgoing);
     let (pid, transport) = (lifetime.pid(), at.config.transport.as_str());
     spawned(pid);
     tracing::info!(server = %at.id, replica = %label, pid, transport, "connecting");
-    let timeout = at.config.request_timeout.unwrap_or(settings.request_timeout);
-    let conn = BackendConn::new(at.id.clone(), outgoing, timeout, cx.metrics.clone());
-    tokio::spawn(conn.clone().run(incoming, cx.handler()));
     let grace = settings.shutdown_grace;
     let init = tokio::select! {
         // A link that ended says why (refused, TLS, HTTP status): that reason
@@ -111,7 +111,13 @@ pub async fn spawn_private(cx: &Context, at: Where<'_>) -> Result<Started<InitIn
 }
 
 /// Opens the replica's transport.
-fn connect(at: Where<'_>, target: &Target, index: usize, max_message_size: usize) -> Result<Link, String> {
+fn connect(
+    at: Where<'_>,
+    target: &Target,
+    index: usize,
+    max_message_size: usize,
+    inbox: Arc<dyn Inbox>,
+) -> Result<Link, String> {
     let cfg = at.config;
     let missing = |what: &str| format!("no {what} configured");
     match (cfg.transport, target) {
@@ -127,7 +133,7 @@ fn connect(at: Where<'_>, target: &Target, index: usize, max_message_size: usize
                 cwd: cfg.cwd.clone(),
                 max_message_size,
             };
-            child::spawn(&spec).map_err(|e| e.to_string())
+            child::spawn(&spec, inbox).map_err(|e| e.to_string())
         }
         (remote, target) => {
             let url = match target {
@@ -142,9 +148,9 @@ fn connect(at: Where<'_>, target: &Target, index: usize, max_message_size: usize
                 ca_file: cfg.ca_file.clone(),
             };
             let link = match remote {
-                TransportKind::Sse => link::sse::connect(spec),
-                TransportKind::Websocket => link::ws::connect(spec),
-                _ => link::http::connect(spec),
+                TransportKind::Sse => link::sse::connect(spec, inbox),
+                TransportKind::Websocket => link::ws::connect(spec, inbox),
+                _ => link::http::connect(spec, inbox),
             };
             link.map_err(|e| e.to_string())
         }
