@@ -473,7 +473,7 @@ for n in sessions:
         c, p50, p99 = (med([r[i] for r in runs]) for i in range(3))
         errs = "fail" if any(r[3] == "fail" for r in runs) else str(sum(int(r[3]) for r in runs))
         b = med([r[0] for r in res.get((base, n), [])])
-        ratio = f"{c / b:6.2f}" if b == b and b else "     -"
+        ratio = "     -" if not (b == b and b) else f"{c / b:6.2f}" if c / b >= 0.1 else f"{c / b:6.3f}"
         rss_s = f"{int(rss) / 1024:6.1f} MiB" if rss != "-" else "        -"
         ready_s = f"{int(ready):5d} ms" if ready != "-" else "       -"
         ms = lambda us: f"{us / 1000:7.2f}ms" if us == us else "      -  "
