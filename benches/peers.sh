@@ -10,9 +10,9 @@
 #   QUIET_MAX=2400 bash benches/peers.sh   # first wait (up to 40 min) for 60 s without rustc/cargo
 #
 # Knobs: DURATION, REPEATS, SESSIONS, PEERS (a subset of: supergateway mcp-hub
-# contextforge mcp-proxy), PEERS_CACHE (installs, default ~/.cache/vmcp/peers),
-# QUIET_MAX (seconds; 0 = do not wait), READY_STARTS (starts per gateway for the time
-# to ready, default 3).
+# contextforge mcp-proxy; empty for the direct and vmcp rows only), PEERS_CACHE
+# (installs, default ~/.cache/vmcp/peers), QUIET_MAX (seconds; 0 = do not wait),
+# READY_STARTS (starts per gateway for the time to ready, default 3).
 #
 # Shapes. Each gateway row is compared with the direct row that reaches the same
 # kind of backend, without a gateway:
@@ -41,7 +41,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 DURATION="${DURATION:-5s}"
 REPEATS="${REPEATS:-3}"
 SESSIONS="${SESSIONS:-1 16}"
-PEERS="${PEERS:-supergateway mcp-hub contextforge mcp-proxy}"
+PEERS="${PEERS-supergateway mcp-hub contextforge mcp-proxy}"  # set but empty: vmcp only
 CACHE="${PEERS_CACHE:-$HOME/.cache/vmcp/peers}"
 QUIET_MAX="${QUIET_MAX:-0}"
 
