@@ -355,12 +355,18 @@ async fn serve_http(
     let ws = McpWs::new(service, options);
     // Everything that serves MCP, or tells about the servers, needs a credential
     // (when [auth] is configured); liveness, readiness and the metadata do not.
+    // Without [auth] there is nothing to check: every request is anonymous,
+    // which is what the front ends take a request without a principal for.
     let guarded = Router::new()
         .merge(mcp.router())
         .merge(legacy.router())
         .merge(ws.router())
-        .merge(metrics_route(gateway.clone()))
-        .layer(axum::middleware::from_fn_with_state(guard.clone(), layer::authenticate));
+        .merge(metrics_route(gateway.clone()));
+    let guarded = if guard.authenticator.is_some() {
+        guarded.layer(axum::middleware::from_fn_with_state(guard.clone(), layer::authenticate))
+    } else {
+        guarded
+    };
     let app = Router::new().merge(guarded).merge(health_routes(gateway.clone())).merge(layer::metadata_routes(guard));
     // Announce the address on stderr in a fixed form, so scripts (and tests) that
     // pass port 0 can find it.

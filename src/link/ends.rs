@@ -86,7 +86,7 @@ impl Outgoing {
         match self {
             Outgoing::Queue(tx) => tx.send(msg.json).await.map_err(|_| Closed),
             Outgoing::Exchange(x) => {
-                x.clone().exchange(msg).await;
+                Detached(Some(x.clone().exchange(msg))).await;
                 Ok(())
             }
         }
@@ -104,6 +104,36 @@ impl Outgoing {
                 }
                 Err(_) => false,
             },
+        }
+    }
+}
+
+/// An exchange that goes on by itself when its sender stops waiting (a
+/// timeout, a cancellation): streamable HTTP does not take a dropped
+/// connection for a cancellation, so the request is seen through (the server
+/// has been sent `notifications/cancelled` meanwhile, and ends it), and the
+/// connection is kept.
+struct Detached(Option<Pin<Box<dyn Future<Output = ()> + Send>>>);
+
+impl Future for Detached {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<()> {
+        let Some(fut) = self.0.as_mut() else { return std::task::Poll::Ready(()) };
+        let done = fut.as_mut().poll(cx);
+        if done.is_ready() {
+            self.0 = None;
+        }
+        done
+    }
+}
+
+impl Drop for Detached {
+    fn drop(&mut self) {
+        if let Some(fut) = self.0.take()
+            && let Ok(rt) = tokio::runtime::Handle::try_current()
+        {
+            rt.spawn(fut);
         }
     }
 }

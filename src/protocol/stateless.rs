@@ -39,9 +39,15 @@ impl StatelessMeta {
     /// revision in `_meta`), `Ok(Some)` for a 2026-07-28 one, and the error to
     /// answer when the revision is unknown or the capabilities are missing.
     pub fn from_request(req: &Request) -> Result<Option<StatelessMeta>, ErrorObject> {
-        let Some(meta) =
-            req.params.as_deref().and_then(|p| RawObject::parse(p).ok()).and_then(|p| p.get_as::<RawObject>("_meta"))
-        else {
+        // Most requests are of the handshake era: their params are not read at
+        // all unless they could hold the key (a key spelled with escapes, as
+        // JSON allows, is read the slow way).
+        let Some(params) = req.params.as_deref() else { return Ok(None) };
+        let text = params.get();
+        if !text.contains("protocolVersion") && !text.contains("\\u") {
+            return Ok(None);
+        }
+        let Some(meta) = RawObject::parse(params).ok().and_then(|p| p.get_as::<RawObject>("_meta")) else {
             return Ok(None);
         };
         let Some(version) = meta.get(META_PROTOCOL_VERSION) else { return Ok(None) };
@@ -265,6 +271,19 @@ mod tests {
         let e = StatelessMeta::from_request(&req("x", json!({"_meta": {META_PROTOCOL_VERSION: "2026-07-28"}})))
             .unwrap_err();
         assert_eq!(e.code, -32602);
+    }
+
+    #[test]
+    fn a_key_spelled_with_escapes_is_still_read() {
+        // JSON lets a key be written with escapes; the quick check must not
+        // take such a request for a handshake-era one.
+        let text = r#"{"_meta":{"io.modelcontextprotocol/\u0070rotocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{}}}"#;
+        let escaped = Request {
+            id: Id::Number(1),
+            method: "tools/list".into(),
+            params: Some(RawValue::from_string(text.to_owned()).unwrap()),
+        };
+        assert!(StatelessMeta::from_request(&escaped).unwrap().is_some());
     }
 
     #[test]

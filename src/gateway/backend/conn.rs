@@ -262,8 +262,6 @@ impl BackendConn {
         timeout: Option<Duration>,
         cap: Option<Duration>,
     ) -> Result<Box<RawValue>, GatewayError> {
-        let deadline = sleep_or_never(cap);
-        tokio::pin!(deadline);
         let params = if self.stateless.load(Ordering::Relaxed) { Some(with_stateless_meta(params)) } else { params };
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let (reply, mut rx) = oneshot::channel();
@@ -292,7 +290,12 @@ impl BackendConn {
         let send = outgoing.send(msg);
         tokio::pin!(send);
         let mut sent = false;
-        let activity = activity.unwrap_or_default();
+        // One timer for both limits: the idle timeout, restarted by each
+        // progress report, and the absolute cap, whichever comes first.
+        let deadlines = Deadlines::new(timeout, cap);
+        let mut due = deadlines.from(tokio::time::Instant::now());
+        let sleep = tokio::time::sleep_until(due.map_or_else(tokio::time::Instant::now, |d| d.at));
+        tokio::pin!(sleep);
         loop {
             tokio::select! {
                 biased;
@@ -311,19 +314,18 @@ impl BackendConn {
                         Err(_) => Err(GatewayError::Gone { server: self.server.to_string(), method: method.to_owned() }),
                     };
                 }
-                _ = activity.notified() => continue,
-                _ = &mut deadline => {
-                    return Err(GatewayError::Timeout {
-                        server: self.server.to_string(),
-                        method: method.to_owned(),
-                        timeout_ms: cap.unwrap_or_default().as_millis(),
-                    });
+                _ = notified(activity.as_deref()) => {
+                    due = deadlines.from(tokio::time::Instant::now());
+                    if let Some(d) = due {
+                        sleep.as_mut().reset(d.at);
+                    }
                 }
-                _ = sleep_or_never(timeout) => {
+                _ = &mut sleep, if due.is_some() => {
+                    let limit = due.map_or(Duration::ZERO, |d| d.limit);
                     return Err(GatewayError::Timeout {
                         server: self.server.to_string(),
                         method: method.to_owned(),
-                        timeout_ms: timeout.unwrap_or_default().as_millis(),
+                        timeout_ms: limit.as_millis(),
                     });
                 }
             }
@@ -369,9 +371,40 @@ impl BackendConn {
     }
 }
 
-async fn sleep_or_never(d: Option<Duration>) {
-    match d {
-        Some(d) => tokio::time::sleep(d).await,
+/// A request's two time limits: how long it may stay silent (progress restarts
+/// it), and how long it may take in all.
+struct Deadlines {
+    idle: Option<Duration>,
+    cap_at: Option<(tokio::time::Instant, Duration)>,
+}
+
+/// When a request times out, and which limit that is.
+#[derive(Clone, Copy)]
+struct Due {
+    at: tokio::time::Instant,
+    limit: Duration,
+}
+
+impl Deadlines {
+    fn new(idle: Option<Duration>, cap: Option<Duration>) -> Deadlines {
+        Deadlines { idle, cap_at: cap.map(|c| (tokio::time::Instant::now() + c, c)) }
+    }
+
+    /// The first limit reached after activity at `now`; `None`: no limit.
+    fn from(&self, now: tokio::time::Instant) -> Option<Due> {
+        let idle = self.idle.map(|d| Due { at: now + d, limit: d });
+        let cap = self.cap_at.map(|(at, limit)| Due { at, limit });
+        match (idle, cap) {
+            (Some(i), Some(c)) => Some(if c.at <= i.at { c } else { i }),
+            (one, None) | (None, one) => one,
+        }
+    }
+}
+
+/// Resolves at the next notification, never without a `Notify`.
+async fn notified(activity: Option<&Notify>) {
+    match activity {
+        Some(n) => n.notified().await,
         None => std::future::pending().await,
     }
 }

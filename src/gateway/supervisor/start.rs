@@ -76,13 +76,13 @@ where
     let why = match init {
         Ok(Ok(ready)) => return Ok(Started { conn, lifetime, ready }),
         Ok(Err(e)) => {
-            // The connection closed under initialize: its own reason may be a
-            // moment behind; wait for it briefly, it says more.
-            let ended = match e {
-                GatewayError::Gone { .. } => {
-                    tokio::time::timeout(Duration::from_millis(500), lifetime.ended()).await.ok()
-                }
-                _ => None,
+            // The connection closed under initialize (or before it could be
+            // sent): its own reason may be a moment behind; wait for it
+            // briefly, it says more.
+            let ended = if matches!(e, GatewayError::Gone { .. }) || conn.is_closed() {
+                tokio::time::timeout(Duration::from_millis(500), lifetime.ended()).await.ok()
+            } else {
+                None
             };
             match ended {
                 Some(why) => format!("ended during start-up: {why}"),
