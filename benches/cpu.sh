@@ -2,7 +2,8 @@
 # Where the CPU goes, and what bounds throughput through vmcp on a small machine.
 #
 # 1. CPU time per call of each process (the bench client, vmcp, the mock),
-#    calling the mock directly and through vmcp over streamable HTTP. When the
+#    calling the mock directly and through vmcp, over streamable HTTP and over
+#    stdio (vmcp --stdio in front of a stdio mock). When the
 #    client, vmcp and the backend share the same cores and the backend does no
 #    work, throughput is CPU-bound, and the ratio via/direct cannot exceed
 #    (client + mock) / (client + vmcp + mock) per call.
@@ -11,6 +12,7 @@
 #
 #   bash benches/cpu.sh                       # DURATION=4s REPEATS=2 LATENCIES="1 5 20"
 #   WORKERS=1 LATENCIES= bash benches/cpu.sh  # vmcp with gateway.worker_threads = 1, part 1 only
+#   BACKEND=rmcp LATENCIES= bash benches/cpu.sh   # the rmcp echo server as the backend
 #
 # Everything listens on 127.0.0.1 only and is stopped at the end.
 set -euo pipefail
@@ -20,18 +22,21 @@ DURATION="${DURATION:-4s}"
 REPEATS="${REPEATS:-2}"
 LATENCIES="${LATENCIES-1 5 20}"
 WORKERS="${WORKERS:-0}"
+BACKEND="${BACKEND:-mock}"
+TRANSPORTS="${TRANSPORTS:-http stdio}"
 source benches/lib.sh
+backend_commands "$BACKEND"
 
 # CPU seconds (user + system) a process has used so far.
 cpu_of() {
   awk -v tck="$(getconf CLK_TCK)" '{ sub(/.*\) /, ""); print ($12 + $13) / tck }' "/proc/$1/stat"
 }
 
-# Starts a mock (extra args: "$@") and a vmcp in front of it; sets MOCK_PID,
+# Starts a backend (extra args: "$@") and a vmcp in front of it; sets MOCK_PID,
 # MOCK_URL, VIA_PID, VIA_URL.
 pair() {
   local tag="$1"; shift
-  listen "$WORK/mock-$tag.log" "$VMCP" mock --listen 127.0.0.1:0 --name direct "$@"
+  listen "$WORK/mock-$tag.log" "${BACKEND_HTTP[@]}" "$@"
   MOCK_PID="$PID"; MOCK_URL="$URL"
   via_http_config "$WORK/$tag.toml" "$MOCK_URL" "worker_threads = $WORKERS"
   listen "$WORK/vmcp-$tag.log" "$VMCP" start --config "$WORK/$tag.toml" --log-level warn
@@ -57,7 +62,8 @@ print(calls, u + s, v1 - v0, m1 - m0, d["calls_per_s"])
 PY
 }
 
-echo "CPU per call (µs), streamable HTTP, mock with no latency; $DURATION per run, medians of $REPEATS; vmcp worker_threads = $WORKERS"
+if [[ " $TRANSPORTS " == *" http "* ]]; then
+echo "CPU per call (µs), streamable HTTP, $BACKEND with no latency; $DURATION per run, medians of $REPEATS; vmcp worker_threads = $WORKERS"
 printf '%-8s %-7s | %9s | %8s %8s %8s %8s | %s\n' sessions path "calls/s" bench vmcp mock total "bound on the ratio"
 pair cpu
 for n in 16 64; do
@@ -82,12 +88,102 @@ for name, (b, g, m, cps) in (("direct", d), ("via", v)):
     total = b + g + m
     bound = ""
     if name == "via":
-        bound = f"{(d[0] + d[2]) / total:.2f} (measured {cps / d[3]:.2f})"
+        bound = f"{(d[0] + d[2]) / total:.2f} (measured {cps / d[3]:.2f}); vmcp/backend {g / d[2]:.2f} (direct), {g / m:.2f} (via)"
     print(f"{n:<8} {name:<7} | {cps:9.0f} | {b:8.1f} {g:8.1f} {m:8.1f} {total:8.1f} | {bound}")
 PY
 done
+fi
 
-[[ -n "$LATENCIES" ]] || exit 0
+# CPU seconds of the processes whose pids are in FILE or, with "children", of
+# their children instead (one awk over their /proc entries: quick enough to
+# sample mid-run).
+cpu_of_listed() {
+  local file="$1" which="${2:-self}" pids
+  pids="$(cat "$file")"
+  if [[ $which == children ]]; then
+    pids="$(for p in $pids; do pgrep -P "$p" || true; done)"
+  fi
+  local stats=()
+  for p in $pids; do [[ -r /proc/$p/stat ]] && stats+=("/proc/$p/stat"); done
+  ((${#stats[@]})) || { echo 0; return; }
+  awk -v tck="$(getconf CLK_TCK)" '{ sub(/.*\) /, ""); t += $12 + $13 } END { print t / tck }' "${stats[@]}" 2>/dev/null || echo 0
+}
+
+# One stdio run (direct or via) at N sessions: `vmcp bench` starts one server
+# process per session, each recording its pid. CPU is read over a window in the
+# middle of the run (processes are gone once it ends). Prints "calls
+# bench_cpu_s vmcp_cpu_s mock_cpu_s calls_per_s".
+stdio_run() {
+  local path="$1" n="$2" pids="$WORK/pids-$1-$2"
+  : >"$pids"
+  local record=(--command sh --arg -c --arg 'echo $$ >>"$0"; exec "$@"' --arg "$pids")
+  local server=()
+  if [[ $path == via ]]; then
+    server=(--arg "$VMCP" --arg start --arg --stdio --arg --log-level --arg warn --arg --config --arg "$WORK/stdio.toml"
+      --tool mock__echo)
+  else
+    server=(--arg "$BACKEND_STDIO_CMD")
+    [[ $BACKEND == mock ]] && server+=(--arg mock)
+    server+=(--tool echo)
+  fi
+  "$VMCP" bench "${record[@]}" "${server[@]}" --args '{"text":"x"}' --sessions "$n" \
+    --duration "$DURATION" --warmup 0s --json >"$WORK/stdio.json" 2>/dev/null &
+  local bench_pid=$!
+  sleep 1
+  local b0 g0 m0 b1 g1 m1
+  b0="$(cpu_of "$bench_pid")"
+  if [[ $path == via ]]; then g0="$(cpu_of_listed "$pids")"; m0="$(cpu_of_listed "$pids" children)"
+  else g0=0; m0="$(cpu_of_listed "$pids")"; fi
+  local t0=$SECONDS window
+  # A window well inside the run: a busy machine can make sampling slow.
+  window="$(python3 -c "import re; d='$DURATION'; print(max(0.5, float(re.sub('s$','',d)) / 4))")"
+  sleep "$window"
+  b1="$(cpu_of "$bench_pid")"
+  if [[ $path == via ]]; then g1="$(cpu_of_listed "$pids")"; m1="$(cpu_of_listed "$pids" children)"
+  else g1=0; m1="$(cpu_of_listed "$pids")"; fi
+  wait "$bench_pid" || true
+  python3 - "$WORK/stdio.json" "$window" "$b0" "$b1" "$g0" "$g1" "$m0" "$m1" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+w = float(sys.argv[2])
+b0, b1, g0, g1, m0, m1 = (float(x) for x in sys.argv[3:9])
+calls = d["calls_per_s"] * w
+print(calls, b1 - b0, g1 - g0, m1 - m0, d["calls_per_s"])
+PY
+}
+
+if [[ " $TRANSPORTS " == *" stdio "* ]]; then
+  stdio_config "$WORK/stdio.toml" "$WORK/state-stdio"
+  echo
+  echo "CPU per call (µs), stdio: vmcp --stdio in front of a stdio $BACKEND, one process each per session"
+  printf '%-8s %-7s | %9s | %8s %8s %8s %8s | %s\n' sessions path "calls/s" bench vmcp backend total "bound on the ratio"
+  for n in 1 16; do
+    declare -A acc=()
+    for _ in $(seq 1 "$REPEATS"); do
+      for path in direct via; do
+        acc[$path]+="$(stdio_run "$path" "$n");"
+      done
+    done
+    python3 - "$n" "${acc[direct]}" "${acc[via]}" <<'PY'
+import sys, statistics as st
+n = sys.argv[1]
+def rows(s):
+    return [[float(x) for x in r.split()] for r in s.strip(";").split(";")]
+def per_call(rs):
+    cols = list(zip(*[(b / c * 1e6, v / c * 1e6, m / c * 1e6, cps) for c, b, v, m, cps in rs]))
+    return [st.median(col) for col in cols]
+d, v = per_call(rows(sys.argv[2])), per_call(rows(sys.argv[3]))
+for name, (b, g, m, cps) in (("direct", d), ("via", v)):
+    total = b + g + m
+    bound = ""
+    if name == "via":
+        bound = f"{(d[0] + d[2]) / total:.2f} (measured {cps / d[3]:.2f}); vmcp/backend {g / d[2]:.2f} (direct), {g / m:.2f} (via)"
+    print(f"{n:<8} {name:<7} | {cps:9.0f} | {b:8.1f} {g:8.1f} {m:8.1f} {total:8.1f} | {bound}")
+PY
+  done
+fi
+
+[[ -n "$LATENCIES" && $BACKEND == mock ]] || exit 0
 echo
 echo "Throughput at 64 sessions when each call takes the backend L ms (mock --latency-ms L)"
 printf '%-6s | %12s %12s %6s\n' "L (ms)" "direct c/s" "via c/s" ratio

@@ -54,3 +54,41 @@ listen() {
   cat "$log" >&2
   exit 1
 }
+
+# Sets BACKEND_HTTP (a command that serves MCP over HTTP on a free port and
+# says "listening on http://ADDR/mcp"), BACKEND_STDIO (the command and its
+# arguments as a TOML array's items for a stdio server) and BACKEND_STDIO_BENCH
+# (the same as `vmcp bench` arguments), for `vmcp mock` or, with "rmcp", the
+# echo server written with the official Rust SDK (examples/rmcp_echo.rs).
+backend_commands() {
+  case "$1" in
+    mock)
+      BACKEND_HTTP=("$VMCP" mock --listen 127.0.0.1:0 --name direct)
+      BACKEND_STDIO_CMD="$VMCP"; BACKEND_STDIO_ARGS='["mock"]'
+      BACKEND_STDIO_BENCH=(--command "$VMCP" --arg mock)
+      ;;
+    rmcp)
+      if [[ -z "${RMCP_ECHO:-}" ]]; then
+        cargo build --release --quiet --example rmcp_echo
+        RMCP_ECHO="$(realpath "${CARGO_TARGET_DIR:-target}/release/examples/rmcp_echo")"
+      fi
+      BACKEND_HTTP=("$RMCP_ECHO" --listen 127.0.0.1:0)
+      BACKEND_STDIO_CMD="$RMCP_ECHO"; BACKEND_STDIO_ARGS='[]'
+      BACKEND_STDIO_BENCH=(--command "$RMCP_ECHO")
+      ;;
+    *) echo "BACKEND must be mock or rmcp, not $1" >&2; exit 2 ;;
+  esac
+}
+
+# Writes FILE: a gateway config with one stdio server, `mock`, the backend
+# chosen by `backend_commands`, state in DIR.
+stdio_config() {
+  cat >"$1" <<TOML
+[gateway]
+state_dir = "$2"
+health_interval = "0s"
+[servers.mock]
+command = "$BACKEND_STDIO_CMD"
+args = $BACKEND_STDIO_ARGS
+TOML
+}

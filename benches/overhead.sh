@@ -1,11 +1,16 @@
 #!/usr/bin/env bash
-# vmcp's overhead, measured: the same `vmcp mock` backend reached directly and
-# through vmcp, over streamable HTTP and over stdio, at 1, 16 and 64 sessions,
-# with `vmcp bench` as the client. Repeats are interleaved (direct, via, direct,
-# via, …) so that drift on the machine hits both sides alike. Prints a table.
+# vmcp's overhead, measured: the same backend reached directly and through vmcp,
+# over streamable HTTP and over stdio, at 1, 16 and 64 sessions, with `vmcp
+# bench` as the client. Repeats are interleaved (direct, via, direct, via, …)
+# so that drift on the machine hits both sides alike. Prints a table.
+#
+# The backend is `vmcp mock`, or with BACKEND=rmcp an echo server written with
+# the official Rust SDK (examples/rmcp_echo.rs): vmcp's overhead in front of a
+# server that is not its own.
 #
 #   bash benches/overhead.sh                 # DURATION=5s REPEATS=3 SESSIONS="1 16 64"
 #   DURATION=3s REPEATS=2 bash benches/overhead.sh
+#   BACKEND=rmcp bash benches/overhead.sh
 #
 # Everything listens on 127.0.0.1 only and is stopped at the end.
 set -euo pipefail
@@ -14,19 +19,14 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 DURATION="${DURATION:-5s}"
 REPEATS="${REPEATS:-3}"
 SESSIONS="${SESSIONS:-1 16 64}"
+BACKEND="${BACKEND:-mock}"
 source benches/lib.sh
+backend_commands "$BACKEND"
 
-listen "$WORK/mock.log" "$VMCP" mock --listen 127.0.0.1:0 --name direct
+listen "$WORK/mock.log" "${BACKEND_HTTP[@]}"
 MOCK_URL="$URL"
 via_http_config "$WORK/http.toml" "$MOCK_URL"
-cat >"$WORK/stdio.toml" <<TOML
-[gateway]
-state_dir = "$WORK/state-stdio"
-health_interval = "0s"
-[servers.mock]
-command = "$VMCP"
-args = ["mock"]
-TOML
+stdio_config "$WORK/stdio.toml" "$WORK/state-stdio"
 listen "$WORK/vmcp.log" "$VMCP" start --config "$WORK/http.toml" --log-level warn
 VIA_URL="$URL"
 
@@ -50,7 +50,7 @@ for transport in http stdio; do
         read -r c p50 p99 e < <(bench --url "$VIA_URL/mcp" --sessions "$n" --tool mock__echo --args '{"text":"x"}' | measure)
         via_cps+=("$c"); via_p50+=("$p50"); via_p99+=("$p99")
       else
-        read -r c p50 p99 e < <(bench --command "$VMCP" --arg mock --sessions "$n" --tool echo --args '{"text":"x"}' | measure)
+        read -r c p50 p99 e < <(bench "${BACKEND_STDIO_BENCH[@]}" --sessions "$n" --tool echo --args '{"text":"x"}' | measure)
         dir_cps+=("$c"); dir_p50+=("$p50"); dir_p99+=("$p99")
         read -r c p50 p99 e < <(bench --command "$VMCP" --arg start --arg --stdio --arg --log-level --arg warn \
           --arg --config --arg "$WORK/stdio.toml" --sessions "$n" --tool mock__echo --args '{"text":"x"}' | measure)

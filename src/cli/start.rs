@@ -307,7 +307,7 @@ async fn watch_signals(stop: CancellationToken) {
 
 async fn serve_stdio(gateway: &Arc<Gateway>, cfg: &Config, stop: CancellationToken) -> anyhow::Result<()> {
     tracing::info!(servers = cfg.servers.len(), "serving MCP on stdio");
-    let input = BufReader::with_capacity(64 * 1024, tokio::io::stdin());
+    let input = BufReader::with_capacity(64 * 1024, crate::front::pipe::stdin());
     // On a signal, requests in flight get shutdown_grace before the session closes.
     let close = CancellationToken::new();
     let (g, grace, c) = (gateway.clone(), cfg.gateway.shutdown_grace, close.clone());
@@ -318,7 +318,7 @@ async fn serve_stdio(gateway: &Arc<Gateway>, cfg: &Config, stop: CancellationTok
     });
     let limits =
         stdio::Limits { max_message_size: cfg.gateway.max_message_size, max_json_depth: cfg.gateway.max_json_depth };
-    stdio::serve(gateway, input, tokio::io::stdout(), limits, close).await;
+    stdio::serve(gateway, input, crate::front::pipe::stdout(), limits, close).await;
     drainer.abort();
     Ok(())
 }

@@ -2,7 +2,8 @@
 //! transport and hands what arrives to a [`crate::service::Service`]; none knows
 //! what serves it (the gateway, or `vmcp mock`).
 //!
-//! - [`stdio`]: MCP on the process's own stdin/stdout.
+//! - [`stdio`]: MCP on the process's own stdin/stdout ([`pipe`]: read and
+//!   written through the reactor when they are pipes or sockets).
 //! - [`http`]: streamable HTTP (`/mcp`), every revision.
 //! - [`legacy_sse`]: the HTTP+SSE transport of 2024-11-05 (`/sse` + `/message`).
 //! - [`ws`]: MCP over WebSocket (`/ws`).
@@ -17,6 +18,7 @@
 pub mod auth;
 pub mod http;
 pub mod legacy_sse;
+pub mod pipe;
 pub mod serve;
 pub mod shared;
 pub mod stdio;

@@ -37,7 +37,7 @@ use crate::observe::error_chain;
 /// How long a connection may take to open (TCP and TLS).
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Idle connections kept per origin.
-const MAX_IDLE: usize = 32;
+const MAX_IDLE: usize = 1024;
 
 /// Why a request got no answer.
 #[derive(Debug, thiserror::Error)]

@@ -36,12 +36,12 @@ pub async fn run(mut args: MockArgs) -> anyhow::Result<()> {
     }
     match &args.listen {
         None => {
-            let input = BufReader::with_capacity(64 * 1024, tokio::io::stdin());
+            let input = BufReader::with_capacity(64 * 1024, crate::front::pipe::stdin());
             let limits = crate::front::stdio::Limits {
                 max_message_size: 64 * 1024 * 1024,
                 max_json_depth: crate::config::DEFAULT_MAX_JSON_DEPTH,
             };
-            crate::front::stdio::serve(service.as_ref(), input, tokio::io::stdout(), limits, stop).await;
+            crate::front::stdio::serve(service.as_ref(), input, crate::front::pipe::stdout(), limits, stop).await;
         }
         Some(addr) => {
             let listener = tokio::net::TcpListener::bind(addr).await?;
