@@ -94,28 +94,32 @@ PY
 done
 fi
 
-# CPU seconds of the processes whose pids are in FILE or, with "children", of
-# their children instead (one awk over their /proc entries: quick enough to
-# sample mid-run).
-cpu_of_listed() {
-  local file="$1" which="${2:-self}" pids
-  pids="$(cat "$file")"
-  if [[ $which == children ]]; then
-    pids="$(for p in $pids; do pgrep -P "$p" || true; done)"
-  fi
-  local stats=()
-  for p in $pids; do [[ -r /proc/$p/stat ]] && stats+=("/proc/$p/stat"); done
-  ((${#stats[@]})) || { echo 0; return; }
-  awk -v tck="$(getconf CLK_TCK)" '{ sub(/.*\) /, ""); t += $12 + $13 } END { print t / tck }' "${stats[@]}" 2>/dev/null || echo 0
+# One reading, taken at once: "uptime bench_s vmcp_s backend_s", the CPU seconds
+# used so far by the bench client (pid BENCH), the processes FILE_V lists
+# (vmcp; "-" for none) and those FILE_B lists (the backends, still running).
+sample() {
+  local bench="$1" files=(/proc/uptime "/proc/$1/stat") p
+  local -A group=(["/proc/$1/stat"]=b)
+  for p in $([[ $2 == - ]] || cat "$2"); do [[ -r /proc/$p/stat ]] && files+=("/proc/$p/stat") && group["/proc/$p/stat"]=v; done
+  for p in $(cat "$3"); do [[ -r /proc/$p/stat ]] && files+=("/proc/$p/stat") && group["/proc/$p/stat"]=m; done
+  local map=""
+  for f in "${!group[@]}"; do map+="$f=${group[$f]} "; done
+  awk -v tck="$(getconf CLK_TCK)" -v map="$map" '
+    BEGIN { n = split(map, kv, " "); for (i = 1; i <= n; i++) { split(kv[i], x, "="); g[x[1]] = x[2] } }
+    FILENAME == "/proc/uptime" { up = $1; next }
+    { sub(/.*\) /, ""); t[g[FILENAME]] += ($12 + $13) / tck }
+    END { printf "%s %s %s %s\n", up, t["b"] + 0, t["v"] + 0, t["m"] + 0 }' "${files[@]}" 2>/dev/null
 }
 
 # One stdio run (direct or via) at N sessions: `vmcp bench` starts one server
-# process per session, each recording its pid. CPU is read over a window in the
-# middle of the run (processes are gone once it ends). Prints "calls
-# bench_cpu_s vmcp_cpu_s mock_cpu_s calls_per_s".
+# process per session (and through vmcp, each vmcp one backend), each recording
+# its pid. CPU is read twice in the middle of the run (processes are gone once it
+# ends), each time all processes at once. Prints "calls bench_cpu_s vmcp_cpu_s
+# mock_cpu_s calls_per_s".
 stdio_run() {
-  local path="$1" n="$2" pids="$WORK/pids-$1-$2"
+  local path="$1" n="$2" pids="$WORK/pids-$1-$2" backends="$WORK/stdio-backends"
   : >"$pids"
+  : >"$backends"
   local record=(--command sh --arg -c --arg 'echo $$ >>"$0"; exec "$@"' --arg "$pids")
   local server=()
   if [[ $path == via ]]; then
@@ -130,30 +134,27 @@ stdio_run() {
     --duration "$DURATION" --warmup 0s --json >"$WORK/stdio.json" 2>/dev/null &
   local bench_pid=$!
   sleep 1
-  local b0 g0 m0 b1 g1 m1
-  b0="$(cpu_of "$bench_pid")"
-  if [[ $path == via ]]; then g0="$(cpu_of_listed "$pids")"; m0="$(cpu_of_listed "$pids" children)"
-  else g0=0; m0="$(cpu_of_listed "$pids")"; fi
-  local t0=$SECONDS window
-  # A window well inside the run: a busy machine can make sampling slow.
+  local first second window
+  # The gateways and the backends, or (direct) the backends alone.
+  if [[ $path == via ]]; then first="$(sample "$bench_pid" "$pids" "$backends")"
+  else first="$(sample "$bench_pid" - "$pids")"; fi
+  # A window well inside the run.
   window="$(python3 -c "import re; d='$DURATION'; print(max(0.5, float(re.sub('s$','',d)) / 4))")"
   sleep "$window"
-  b1="$(cpu_of "$bench_pid")"
-  if [[ $path == via ]]; then g1="$(cpu_of_listed "$pids")"; m1="$(cpu_of_listed "$pids" children)"
-  else g1=0; m1="$(cpu_of_listed "$pids")"; fi
+  if [[ $path == via ]]; then second="$(sample "$bench_pid" "$pids" "$backends")"
+  else second="$(sample "$bench_pid" - "$pids")"; fi
   wait "$bench_pid" || true
-  python3 - "$WORK/stdio.json" "$window" "$b0" "$b1" "$g0" "$g1" "$m0" "$m1" <<'PY'
+  python3 - "$WORK/stdio.json" "$first" "$second" <<'PY'
 import json, sys
 d = json.load(open(sys.argv[1]))
-w = float(sys.argv[2])
-b0, b1, g0, g1, m0, m1 = (float(x) for x in sys.argv[3:9])
-calls = d["calls_per_s"] * w
+(t0, b0, g0, m0), (t1, b1, g1, m1) = ([float(x) for x in a.split()] for a in sys.argv[2:4])
+calls = d["calls_per_s"] * (t1 - t0)
 print(calls, b1 - b0, g1 - g0, m1 - m0, d["calls_per_s"])
 PY
 }
 
 if [[ " $TRANSPORTS " == *" stdio "* ]]; then
-  stdio_config "$WORK/stdio.toml" "$WORK/state-stdio"
+  stdio_config "$WORK/stdio.toml" "$WORK/state-stdio" "$WORK/stdio-backends"
   echo
   echo "CPU per call (µs), stdio: vmcp --stdio in front of a stdio $BACKEND, one process each per session"
   printf '%-8s %-7s | %9s | %8s %8s %8s %8s | %s\n' sessions path "calls/s" bench vmcp backend total "bound on the ratio"

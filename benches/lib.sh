@@ -81,14 +81,22 @@ backend_commands() {
 }
 
 # Writes FILE: a gateway config with one stdio server, `mock`, the backend
-# chosen by `backend_commands`, state in DIR.
+# chosen by `backend_commands`, state in DIR. With RECORD, each backend process
+# appends its pid to that file first (through sh, which then execs it).
 stdio_config() {
+  local command="\"$BACKEND_STDIO_CMD\"" args="$BACKEND_STDIO_ARGS"
+  if [[ -n "${3:-}" ]]; then
+    local rest="${BACKEND_STDIO_ARGS#[}"
+    [[ $rest == "]" ]] || rest=", $rest"
+    command='"sh"'
+    args="[\"-c\", 'echo \$\$ >>\"\$0\"; exec \"\$@\"', \"$3\", \"$BACKEND_STDIO_CMD\"$rest"
+  fi
   cat >"$1" <<TOML
 [gateway]
 state_dir = "$2"
 health_interval = "0s"
 [servers.mock]
-command = "$BACKEND_STDIO_CMD"
-args = $BACKEND_STDIO_ARGS
+command = $command
+args = $args
 TOML
 }

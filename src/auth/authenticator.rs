@@ -9,6 +9,7 @@
 //! goes on to JWT verification.
 
 use std::fmt::{self, Write as _};
+use std::sync::Arc;
 
 use sha2::{Digest, Sha256};
 
@@ -28,8 +29,8 @@ pub struct Authenticator {
 }
 
 struct KeyEntry {
-    name: String,
-    roles: Vec<String>,
+    name: Arc<str>,
+    roles: Arc<[String]>,
     sha256: [u8; 32],
 }
 
@@ -42,7 +43,7 @@ impl Authenticator {
             .map(|k| {
                 let sha256 =
                     decode_hex(&k.sha256).ok_or_else(|| AuthSetupError::ApiKeyHash { name: k.name.clone() })?;
-                Ok(KeyEntry { name: k.name.clone(), roles: k.roles.clone(), sha256 })
+                Ok(KeyEntry { name: k.name.as_str().into(), roles: k.roles.as_slice().into(), sha256 })
             })
             .collect::<Result<_, AuthSetupError>>()?;
         let jwt = match &config.jwt {
@@ -195,11 +196,14 @@ mod tests {
     async fn api_keys() {
         let auth = Authenticator::new(&keys_config()).unwrap();
         let p = auth.authenticate(Some(&format!("Bearer {KEY}"))).await.unwrap();
-        assert_eq!(p, Principal { name: "alice".into(), roles: vec!["dev".into(), "ops".into()], via: Via::ApiKey });
-        assert_eq!(auth.authenticate(Some("Bearer other key")).await.unwrap().name, "ci");
+        assert_eq!(
+            p,
+            Principal { name: "alice".into(), roles: vec!["dev".into(), "ops".into()].into(), via: Via::ApiKey }
+        );
+        assert_eq!(auth.authenticate(Some("Bearer other key")).await.unwrap().name.as_ref(), "ci");
         for scheme in ["bearer", "BEARER", "BeArEr"] {
             let header = format!("{scheme}  {KEY} ");
-            assert_eq!(auth.authenticate(Some(&header)).await.unwrap().name, "alice", "{header}");
+            assert_eq!(auth.authenticate(Some(&header)).await.unwrap().name.as_ref(), "alice", "{header}");
         }
         assert_eq!(auth.authenticate(Some("Bearer wrong")).await, Err(AuthError::UnknownKey));
         // No [auth.jwt]: a JWT is just another unknown key.
@@ -230,7 +234,7 @@ mod tests {
         assert_eq!(auth.authenticate(Some(&format!("Bearer {KEY}"))).await.unwrap().via, Via::ApiKey);
         let token = sign(Algorithm::HS256, None, &claims());
         let p = auth.authenticate(Some(&format!("Bearer {token}"))).await.unwrap();
-        assert_eq!((p.name.as_str(), p.via), ("alice", Via::Jwt));
+        assert_eq!((&*p.name, p.via), ("alice", Via::Jwt));
         // Not JWT-shaped: an unknown key, not a malformed token.
         assert_eq!(auth.authenticate(Some("Bearer nope")).await, Err(AuthError::UnknownKey));
         let expired = sign(Algorithm::HS256, None, &json!({"sub": "a", "exp": 1000, "iss": "https://idp.example"}));
@@ -255,9 +259,9 @@ mod tests {
         let auth = Authenticator::new(&jwks_config(&server.url)).unwrap();
         let bearer = |t: String| format!("Bearer {t}");
         let rs = sign(Algorithm::RS256, Some("rsa-1"), &claims());
-        assert_eq!(auth.authenticate(Some(&bearer(rs))).await.unwrap().name, "alice");
+        assert_eq!(auth.authenticate(Some(&bearer(rs))).await.unwrap().name.as_ref(), "alice");
         let es = sign(Algorithm::ES256, Some("ec-1"), &claims());
-        assert_eq!(auth.authenticate(Some(&bearer(es))).await.unwrap().roles, ["dev", "ops"]);
+        assert_eq!(auth.authenticate(Some(&bearer(es))).await.unwrap().roles[..], ["dev", "ops"]);
         // Two keys in the set for two algorithms: a token without kid still finds its key.
         let no_kid = sign(Algorithm::RS256, None, &claims());
         assert!(auth.authenticate(Some(&bearer(no_kid))).await.is_ok());
@@ -354,13 +358,10 @@ mod tests {
     fn builtin_principals() {
         assert_eq!(
             Principal::local(),
-            Principal { name: "local".into(), roles: vec!["local".into()], via: Via::Local }
+            Principal { name: "local".into(), roles: vec!["local".into()].into(), via: Via::Local }
         );
         let anon = Principal::anonymous();
-        assert_eq!(
-            (anon.name.as_str(), anon.roles.as_slice(), anon.via),
-            ("anonymous", &["anonymous".to_owned()][..], Via::Anonymous)
-        );
+        assert_eq!((&*anon.name, &*anon.roles, anon.via), ("anonymous", &["anonymous".to_owned()][..], Via::Anonymous));
         assert_eq!(Via::ApiKey.to_string(), "api_key");
     }
 

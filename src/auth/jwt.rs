@@ -175,7 +175,7 @@ impl JwtVerifier {
                 )));
             }
         };
-        Ok(Principal { name, roles, via: Via::Jwt })
+        Ok(Principal { name: name.into(), roles: roles.into(), via: Via::Jwt })
     }
 }
 
@@ -317,7 +317,10 @@ pub(crate) mod tests {
     #[tokio::test]
     async fn hs256_valid() {
         let p = check(&hs_config(), &hs(&claims())).await.unwrap();
-        assert_eq!(p, Principal { name: "alice".into(), roles: vec!["dev".into(), "ops".into()], via: Via::Jwt });
+        assert_eq!(
+            p,
+            Principal { name: "alice".into(), roles: vec!["dev".into(), "ops".into()].into(), via: Via::Jwt }
+        );
     }
 
     #[tokio::test]
@@ -426,9 +429,9 @@ pub(crate) mod tests {
     async fn roles_from_array_or_scope_string() {
         let config = JwtConfig { roles_claim: "scope".into(), ..hs_config() };
         let scoped = with(claims(), "scope", json!("tools:read  tools:call"));
-        assert_eq!(check(&config, &hs(&scoped)).await.unwrap().roles, ["tools:read", "tools:call"]);
+        assert_eq!(check(&config, &hs(&scoped)).await.unwrap().roles[..], ["tools:read", "tools:call"]);
         let listed = with(claims(), "scope", json!(["a", "b"]));
-        assert_eq!(check(&config, &hs(&listed)).await.unwrap().roles, ["a", "b"]);
+        assert_eq!(check(&config, &hs(&listed)).await.unwrap().roles[..], ["a", "b"]);
         assert!(check(&config, &hs(&claims())).await.unwrap().roles.is_empty());
         let bad = with(claims(), "scope", json!([1, 2]));
         assert!(matches!(check(&config, &hs(&bad)).await, Err(AuthError::Malformed(_))));
@@ -438,7 +441,7 @@ pub(crate) mod tests {
     async fn subject_claim() {
         let config = JwtConfig { subject_claim: "email".into(), ..hs_config() };
         let mailed = with(claims(), "email", json!("alice@example.com"));
-        assert_eq!(check(&config, &hs(&mailed)).await.unwrap().name, "alice@example.com");
+        assert_eq!(check(&config, &hs(&mailed)).await.unwrap().name.as_ref(), "alice@example.com");
         assert!(matches!(check(&config, &hs(&claims())).await, Err(AuthError::Malformed(m)) if m.contains("email")));
         let numeric = with(claims(), "sub", json!(42));
         assert!(matches!(check(&hs_config(), &hs(&numeric)).await, Err(AuthError::Malformed(_))));
@@ -459,8 +462,8 @@ pub(crate) mod tests {
         let ec = file_config("ES256", "ec_public.pem");
         let rs_token = sign(Algorithm::RS256, None, &claims());
         let es_token = sign(Algorithm::ES256, None, &claims());
-        assert_eq!(check(&rsa, &rs_token).await.unwrap().name, "alice");
-        assert_eq!(check(&ec, &es_token).await.unwrap().name, "alice");
+        assert_eq!(check(&rsa, &rs_token).await.unwrap().name.as_ref(), "alice");
+        assert_eq!(check(&ec, &es_token).await.unwrap().name.as_ref(), "alice");
         // Signed by the RSA key, checked against the EC key.
         assert_eq!(check(&ec, &rs_token).await, Err(AuthError::Algorithm("RS256".into())));
         let both = JwtConfig { algorithms: vec!["RS256".into(), "ES256".into()], ..ec.clone() };

@@ -78,7 +78,7 @@ impl Policies {
         let applying = self
             .policies
             .iter()
-            .filter(|c| c.principals.contains(&p.name) || c.roles.iter().any(|r| p.roles.contains(r)))
+            .filter(|c| c.principals.iter().any(|n| **n == *p.name) || c.roles.iter().any(|r| p.roles.contains(r)))
             .cloned()
             .collect();
         PolicyView { unrestricted: self.policies.is_empty(), applying }

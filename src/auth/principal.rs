@@ -1,13 +1,15 @@
 //! [`Principal`]: who a request comes from, and how that was established.
 
 use std::fmt;
+use std::sync::{Arc, LazyLock};
 
-/// Who a request comes from.
+/// Who a request comes from. Cloned once or twice per request (into the
+/// request's extensions, into a session), so its parts are shared, not copied.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Principal {
     /// An API key's name, a JWT's subject, or "local" / "anonymous".
-    pub name: String,
-    pub roles: Vec<String>,
+    pub name: Arc<str>,
+    pub roles: Arc<[String]>,
     pub via: Via,
 }
 
@@ -43,11 +45,17 @@ impl Principal {
     /// A stdio client: it runs as the user who started vmcp, so it is trusted
     /// as that user.
     pub fn local() -> Principal {
-        Principal { name: "local".into(), roles: vec!["local".into()], via: Via::Local }
+        Principal::fixed("local", Via::Local)
     }
 
     /// An HTTP client when no `[auth]` is configured.
     pub fn anonymous() -> Principal {
-        Principal { name: "anonymous".into(), roles: vec!["anonymous".into()], via: Via::Anonymous }
+        static ANONYMOUS: LazyLock<Principal> = LazyLock::new(|| Principal::fixed("anonymous", Via::Anonymous));
+        ANONYMOUS.clone()
+    }
+
+    /// One whose single role is its name.
+    fn fixed(name: &str, via: Via) -> Principal {
+        Principal { name: name.into(), roles: Arc::from([name.to_string()]), via }
     }
 }

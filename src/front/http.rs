@@ -123,7 +123,7 @@ impl<S: Service> McpHttp<S> {
         };
         let found = self.sessions.lock().ok().and_then(|s| s.get(id).cloned());
         if let Some(e) = &found {
-            if e.session.owner() != principal.name {
+            if e.session.owner() != &*principal.name {
                 return Err(error(
                     StatusCode::FORBIDDEN,
                     code::INVALID_REQUEST,

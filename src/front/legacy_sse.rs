@@ -182,7 +182,7 @@ async fn post_message<S: Service>(
         )
     };
     let Some(entry) = front.find(&id) else { return not_found() };
-    if entry.session.owner() != principal_of(principal).name {
+    if entry.session.owner() != &*principal_of(principal).name {
         return error(
             StatusCode::FORBIDDEN,
             code::INVALID_REQUEST,

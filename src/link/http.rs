@@ -299,14 +299,17 @@ impl Shared {
         }
         let mut resp = self.send(req).await?;
         let status = resp.status;
-        let ctype = content_type(&resp);
         if status.as_u16() == 202 {
             return Ok(());
         }
-        if ctype.starts_with("text/event-stream") && status.is_success() {
+        let (sse, json) = {
+            let ctype = content_type(&resp);
+            (is_type(ctype, "text/event-stream"), is_type(ctype, "application/json"))
+        };
+        if sse && status.is_success() {
             return self.pump_sse(resp, false, true, false).await;
         }
-        if ctype.starts_with("application/json") && (status.is_success() || status.is_client_error()) {
+        if json && (status.is_success() || status.is_client_error()) {
             let body = self.read_bounded(&mut resp).await?;
             match jsonrpc::parse_message(&body) {
                 // An error about this very request is its answer.
@@ -354,9 +357,9 @@ impl Shared {
             *slot = Some(s.clone());
         }
         let ctype = content_type(&resp);
-        if ctype.starts_with("text/event-stream") {
+        if is_type(ctype, "text/event-stream") {
             self.pump_sse(resp, is_init, forward, false).await
-        } else if ctype.starts_with("application/json") {
+        } else if is_type(ctype, "application/json") {
             let body = self.read_bounded(&mut resp).await?;
             if is_init {
                 self.learn_version(&body);
@@ -464,8 +467,15 @@ impl Shared {
     }
 }
 
-fn content_type(resp: &http1::Response) -> String {
-    resp.headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_ascii_lowercase()
+/// The response's Content-Type as sent ("" when absent or not text); compare
+/// it with [`is_type`], which ignores case as media types do.
+fn content_type(resp: &http1::Response) -> &str {
+    resp.headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("")
+}
+
+/// Whether `ctype` is the media type `mime` (lowercase), parameters aside.
+fn is_type(ctype: &str, mime: &str) -> bool {
+    ctype.get(..mime.len()).is_some_and(|head| head.eq_ignore_ascii_case(mime))
 }
 
 /// The standalone GET stream: server-initiated messages outside any request.

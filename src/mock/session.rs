@@ -49,7 +49,7 @@ impl Service for MockService {
         principal: Principal,
     ) -> Result<Arc<MockSession>, Refused> {
         let s = Arc::new(MockSession {
-            owner: principal.name,
+            owner: principal.name.to_string(),
             args: self.args.clone(),
             shared: self.shared.clone(),
             outbound,

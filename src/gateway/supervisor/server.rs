@@ -188,12 +188,19 @@ impl Server {
         if self.disabled.lock().map(|d| *d).unwrap_or(false) {
             return Status::Disabled;
         }
-        let states: Vec<Status> = self.replicas.iter().map(|r| r.status()).collect();
-        if states.contains(&Status::Ready) {
-            Status::Ready
-        } else if states.contains(&Status::Starting) {
+        // Asked on every call: one pass, nothing collected.
+        let (mut starting, mut all_stopped) = (false, true);
+        for state in self.replicas.iter().map(|r| r.status()) {
+            match state {
+                Status::Ready => return Status::Ready,
+                Status::Starting => starting = true,
+                _ => {}
+            }
+            all_stopped &= state == Status::Stopped;
+        }
+        if starting {
             Status::Starting
-        } else if states.iter().all(|s| *s == Status::Stopped) {
+        } else if all_stopped {
             Status::Stopped
         } else {
             Status::Down
