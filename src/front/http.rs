@@ -190,10 +190,12 @@ fn may_stream(method: &str) -> bool {
 async fn post_mcp<S: Service>(
     State(front): State<Arc<McpHttp<S>>>,
     principal: Option<Extension<Principal>>,
-    headers: HeaderMap,
-    body: Body,
+    // The request whole, not the `HeaderMap` extractor, which copies the headers.
+    request: axum::extract::Request,
 ) -> HttpResponse {
     let principal = principal_of(principal);
+    let (parts, body) = request.into_parts();
+    let headers = parts.headers;
     if let Err(resp) = preflight(&headers, &front.options) {
         return resp;
     }

@@ -103,7 +103,7 @@ pub struct ErrorObject {
     pub code: i64,
     pub message: String,
     /// Kept as sent, `null` included (a present `null` is not an absent member).
-    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "present")]
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "present_owned")]
     pub data: Option<Box<RawValue>>,
 }
 
@@ -284,24 +284,31 @@ impl ParseError {
 
 /// The wire shape, before classification. Unknown members are ignored, as JSON-RPC
 /// has no extension members and some peers add their own.
+/// Members are borrowed from the text; only what a message keeps (params, a
+/// result) is copied out, once it is known to be well formed.
 #[derive(Deserialize)]
-struct Envelope {
-    #[serde(default)]
-    jsonrpc: Option<Box<RawValue>>,
-    #[serde(default, deserialize_with = "present")]
-    id: Option<Box<RawValue>>,
-    #[serde(default)]
-    method: Option<Box<RawValue>>,
-    #[serde(default)]
-    params: Option<Box<RawValue>>,
-    #[serde(default, deserialize_with = "present")]
-    result: Option<Box<RawValue>>,
-    #[serde(default)]
-    error: Option<Box<RawValue>>,
+struct Envelope<'a> {
+    #[serde(borrow, default)]
+    jsonrpc: Option<&'a RawValue>,
+    #[serde(borrow, default, deserialize_with = "present")]
+    id: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    method: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    params: Option<&'a RawValue>,
+    #[serde(borrow, default, deserialize_with = "present")]
+    result: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    error: Option<&'a RawValue>,
 }
 
 /// Keeps `"id": null` as `Some(null)` so it can be told apart from a missing id.
-fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Box<RawValue>>, D::Error> {
+fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<&'de RawValue>, D::Error> {
+    <&RawValue>::deserialize(d).map(Some)
+}
+
+/// [`present`] for an owned member.
+fn present_owned<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Box<RawValue>>, D::Error> {
     Box::<RawValue>::deserialize(d).map(Some)
 }
 
@@ -398,6 +405,11 @@ pub fn take_result(mut bytes: Vec<u8>) -> Result<Response, Vec<u8>> {
 /// bytes, strings skipped. A deep message is refused before any parser
 /// recurses into it (and before serde_json's own fixed limit of 128).
 fn check_depth(bytes: &[u8], max: u32) -> Result<(), u32> {
+    // Nesting cannot go deeper than the number of openers: most messages have
+    // few, and this count runs at memory speed.
+    if bytes.iter().filter(|&&b| b == b'{' || b == b'[').count() <= max as usize {
+        return Ok(());
+    }
     let mut depth = 0u32;
     let mut in_string = false;
     let mut escaped = false;
@@ -463,7 +475,7 @@ pub fn parse_message(bytes: &[u8]) -> Result<Message, ParseError> {
         },
     };
     let invalid = |reason: &str| ParseError::Invalid { id: id.clone(), reason: reason.into() };
-    match env.jsonrpc.as_deref().map(RawValue::get) {
+    match env.jsonrpc.map(RawValue::get) {
         Some("\"2.0\"") => {}
         Some(_) => return Err(invalid("\"jsonrpc\" must be \"2.0\"")),
         None => return Err(invalid("missing \"jsonrpc\": \"2.0\"")),
@@ -481,13 +493,13 @@ pub fn parse_message(bytes: &[u8]) -> Result<Message, ParseError> {
                 return Err(invalid("a request cannot carry \"result\" or \"error\""));
             }
             match id {
-                None => Ok(Message::Notification(Notification { method, params: env.params })),
+                None => Ok(Message::Notification(Notification { method, params: env.params.map(RawValue::to_owned) })),
                 Some(Id::Null) => Err(ParseError::Invalid { id: None, reason: "a request id cannot be null".into() }),
-                Some(id) => Ok(Message::Request(Request { id, method, params: env.params })),
+                Some(id) => Ok(Message::Request(Request { id, method, params: env.params.map(RawValue::to_owned) })),
             }
         }
         (None, Some(id)) => match (env.result, env.error) {
-            (Some(result), None) => Ok(Message::Response(Response::ok(id, result))),
+            (Some(result), None) => Ok(Message::Response(Response::ok(id, result.to_owned()))),
             (None, Some(error)) => {
                 let error: ErrorObject = serde_json::from_str(error.get())
                     .map_err(|e| ParseError::Invalid { id: Some(id.clone()), reason: format!("bad \"error\": {e}") })?;
