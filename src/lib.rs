@@ -29,15 +29,20 @@
 //! - [`auth`]: who is calling (API keys, JWTs) and what they may use (`[[policy]]`).
 //! - [`config`]: the TOML configuration, with `${VAR}` substitution and errors
 //!   at file:line:column.
-//! - [`registry`]: runtime mounts persisted in SQLite under `gateway.state_dir`,
-//!   and the lock that keeps one gateway per state directory.
+//! - [`registry`]: runtime mounts persisted in SQLite under `gateway.state_dir`
+//!   or in a PostgreSQL database shared by replicas, the members list, and the
+//!   lock that keeps one gateway per state directory.
+//! - [`cluster`]: this gateway among its replicas: the stored mounts applied
+//!   to the running gateway (at start, after each write, on each revision
+//!   another replica announces), heartbeats.
 //! - [`observe`]: logs, Prometheus metrics and their summary, the audit log.
 //! - [`admin`]: the admin API on a Unix socket, and the client the CLI uses.
 //! - [`cli`]: the `vmcp` command line (the binary's `main` is a thin wrapper).
 //! - [`mock`]: `vmcp mock`, a configurable MCP server for tests and experiments.
 //! - [`mod@bench`]: `vmcp bench`, an MCP load generator.
 //!
-//! Dependencies point one way: `cli` uses everything; `admin` the gateway;
+//! Dependencies point one way: `cli` uses everything; `admin` the cluster and
+//! the gateway; `cluster` the gateway and the registry;
 //! `gateway` and `front` the service seam; `gateway` the links; links the
 //! framing; everything the protocol. `tests/architecture.rs` checks it.
 
@@ -45,6 +50,7 @@ pub mod admin;
 pub mod auth;
 pub mod bench;
 pub mod cli;
+pub mod cluster;
 pub mod config;
 pub mod framing;
 pub mod front;

@@ -27,7 +27,8 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("front", &["auth", "config", "framing", "observe", "protocol", "service"]),
     ("mock", &["auth", "config", "framing", "front", "observe", "protocol", "service"]),
     ("bench", &["config", "framing", "link", "observe", "protocol"]),
-    ("admin", &["config", "gateway", "observe", "protocol", "registry"]),
+    ("cluster", &["config", "gateway", "observe", "registry"]),
+    ("admin", &["cluster", "config", "gateway", "observe", "protocol", "registry"]),
 ];
 
 type Graph = BTreeMap<String, BTreeSet<String>>;

@@ -15,18 +15,20 @@ use serde::Deserialize;
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
-use super::status::StatusView;
+use super::status::{MemberView, StatusView};
+use crate::cluster::Cluster;
 use crate::gateway::Gateway;
 use crate::gateway::supervisor::Status;
 use crate::gateway::supervisor::{OpError, Source};
 use crate::gateway::views;
 use crate::gateway::views::ServerView;
-use crate::registry::{RegistryError, Store};
+use crate::registry::RegistryError;
 
 /// What the admin routes act on.
 pub struct Admin {
     pub gateway: Arc<Gateway>,
-    pub store: Arc<Store>,
+    /// The registry of runtime mounts, and this replica among others.
+    pub cluster: Arc<Cluster>,
     /// Cancelled by `POST /admin/v1/shutdown`.
     pub stop: CancellationToken,
     pub started: Instant,
@@ -143,7 +145,7 @@ fn registry_error(e: RegistryError) -> Response {
 }
 
 async fn status(State(a): State<Arc<Admin>>) -> Response {
-    Json(status_view(&a)).into_response()
+    Json(status_view(&a).await).into_response()
 }
 
 async fn list(State(a): State<Arc<Admin>>) -> Response {
@@ -191,50 +193,52 @@ async fn mount(
             }
         };
     config.enabled = body.enabled && config.enabled;
-    // Persist first: once acknowledged, the mount survives a crash.
-    let store = a.store.clone();
-    let (id, snippet, enabled) = (body.id.clone(), body.snippet.clone(), config.enabled);
-    let stored = tokio::task::spawn_blocking(move || store.insert(&id, &snippet, enabled)).await;
-    match stored {
-        Ok(Ok(())) => {}
-        Ok(Err(e)) => return registry_error(e),
-        Err(e) => return fail(StatusCode::INTERNAL_SERVER_ERROR, "registry", e.to_string()),
+    // Stored first, then applied from the store, as every replica applies it:
+    // once acknowledged, the mount survives a crash and is the same everywhere.
+    if let Err(e) = a.cluster.registry().insert(&body.id, &body.snippet, config.enabled).await {
+        return registry_error(e);
     }
-    match a.gateway.supervisor().mount(&body.id, config) {
-        Ok(server) => (StatusCode::CREATED, Json(views::server(&server))).into_response(),
-        Err(e) => {
-            let store = a.store.clone();
-            let id = body.id.clone();
-            let _ = tokio::task::spawn_blocking(move || store.remove(&id)).await;
-            op_error(e)
-        }
+    if let Err(e) = a.cluster.refresh().await {
+        return registry_error(e);
+    }
+    match a.gateway.supervisor().server(&body.id) {
+        Some(server) => (StatusCode::CREATED, Json(views::server(&server))).into_response(),
+        None => fail(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "not_applied",
+            format!("server `{}` is stored but could not be mounted here; see the gateway's log", body.id),
+        ),
     }
 }
 
 async fn unmount(State(a): State<Arc<Admin>>, UrlPath(id): UrlPath<String>) -> Response {
-    if let Err(e) = a.gateway.supervisor().unmount(&id).await {
-        return op_error(e);
+    match a.gateway.supervisor().server(&id) {
+        Some(s) if s.source == Source::Config => return op_error(OpError::FromConfig(id)),
+        _ => {}
     }
-    let store = a.store.clone();
-    let key = id.clone();
-    match tokio::task::spawn_blocking(move || store.remove(&key)).await {
-        Ok(Ok(())) | Ok(Err(RegistryError::Unknown(_))) => Json(json!({ "unmounted": id })).into_response(),
-        Ok(Err(e)) => registry_error(e),
-        Err(e) => fail(StatusCode::INTERNAL_SERVER_ERROR, "registry", e.to_string()),
+    match a.cluster.registry().remove(&id).await {
+        Ok(_) => {}
+        Err(RegistryError::Unknown(_)) => return op_error(OpError::Unknown(id)),
+        Err(e) => return registry_error(e),
     }
+    if let Err(e) = a.cluster.refresh().await {
+        return registry_error(e);
+    }
+    Json(json!({ "unmounted": id })).into_response()
 }
 
 async fn set_enabled(a: Arc<Admin>, id: String, enabled: bool) -> Response {
-    if let Err(e) = a.gateway.supervisor().set_enabled(&id, enabled).await {
-        return op_error(e);
-    }
-    let mounted = a.gateway.supervisor().server(&id).is_some_and(|s| s.source == Source::Mounted);
-    if mounted {
-        let store = a.store.clone();
-        let key = id.clone();
-        if let Ok(Err(e)) = tokio::task::spawn_blocking(move || store.set_enabled(&key, enabled)).await {
+    let Some(server) = a.gateway.supervisor().server(&id) else { return op_error(OpError::Unknown(id)) };
+    if server.source == Source::Mounted {
+        // Stored, then applied from the store (here and on every replica).
+        if let Err(e) = a.cluster.registry().set_enabled(&id, enabled).await {
             return registry_error(e);
         }
+        if let Err(e) = a.cluster.refresh().await {
+            return registry_error(e);
+        }
+    } else if let Err(e) = a.gateway.supervisor().set_enabled(&id, enabled).await {
+        return op_error(e);
     }
     match a.gateway.supervisor().server(&id) {
         Some(s) => Json(views::server(&s)).into_response(),
@@ -262,7 +266,10 @@ async fn restart(State(a): State<Arc<Admin>>, UrlPath(id): UrlPath<String>) -> R
 /// parse back. The Prometheus text stays where scrapers look for it, `/metrics`
 /// on the data plane (and the `vmcp/metrics` method).
 async fn metrics(State(a): State<Arc<Admin>>) -> Response {
-    Json(a.gateway.metrics().summary()).into_response()
+    let mut summary = a.gateway.metrics().summary();
+    summary.replica = Some(a.cluster.me().id.clone());
+    summary.members = a.cluster.members().await.ok().map(|m| m.len());
+    Json(summary).into_response()
 }
 
 async fn reload(State(a): State<Arc<Admin>>) -> Response {
@@ -278,9 +285,23 @@ async fn shutdown(State(a): State<Arc<Admin>>) -> Response {
     (StatusCode::ACCEPTED, Json(json!({ "stopping": true, "pid": std::process::id() }))).into_response()
 }
 
-pub fn status_view(a: &Admin) -> StatusView {
+pub async fn status_view(a: &Admin) -> StatusView {
     let servers = a.gateway.supervisor().servers();
     let not_ready = a.gateway.is_ready().err().unwrap_or_default();
+    let (members, members_error) = match a.cluster.members().await {
+        Ok(members) => (members, None),
+        Err(e) => (Vec::new(), Some(e.to_string())),
+    };
+    let members = members
+        .into_iter()
+        .map(|m| MemberView {
+            id: m.id,
+            advertise: m.advertise,
+            version: m.version,
+            started_at: m.started_at,
+            seen_ago_seconds: (m.seen_ago.as_secs_f64() * 10.0).round() / 10.0,
+        })
+        .collect();
     StatusView {
         version: env!("CARGO_PKG_VERSION").to_owned(),
         pid: std::process::id(),
@@ -293,5 +314,10 @@ pub fn status_view(a: &Admin) -> StatusView {
         sessions: a.gateway.session_count(),
         ready_for_traffic: not_ready.is_empty(),
         not_ready,
+        replica: a.cluster.me().id.clone(),
+        registry: a.cluster.registry().location(),
+        registry_revision: a.cluster.revision().await,
+        members,
+        members_error,
     }
 }

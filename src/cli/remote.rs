@@ -149,6 +149,28 @@ pub async fn status(args: ReadArgs) -> anyhow::Result<ExitCode> {
     } else {
         println!("ready: no ({})", v.not_ready.join("; "));
     }
+    if !v.replica.is_empty() {
+        let revision = v.registry_revision.map(|r| format!(", revision {r}")).unwrap_or_default();
+        println!("replica: {} (registry {}{revision})", v.replica, v.registry);
+    }
+    if let Some(e) = &v.members_error {
+        println!("members: unknown ({e})");
+    } else if v.members.len() > 1 || v.members.first().is_some_and(|m| m.id != v.replica) {
+        println!("members: {}", v.members.len());
+        let rows: Vec<Vec<String>> = v
+            .members
+            .iter()
+            .map(|m| {
+                vec![
+                    m.id.clone(),
+                    m.advertise.clone().unwrap_or_else(|| "-".into()),
+                    m.version.clone(),
+                    format!("{:.1} s ago", m.seen_ago_seconds),
+                ]
+            })
+            .collect();
+        println!("{}", table(&["replica", "advertise", "version", "seen"], &rows));
+    }
     Ok(ExitCode::SUCCESS)
 }
 
@@ -183,6 +205,14 @@ pub async fn list(args: ReadArgs) -> anyhow::Result<ExitCode> {
         "{}",
         table(&["id", "transport", "state", "protocol", "tools", "prompts", "restarts", "latency", "source"], &rows)
     );
+    // Which replica answered, when there are several.
+    if let Ok(status) = c.json("GET", "/admin/v1/status", None).await
+        && let Ok(v) = serde_json::from_value::<StatusView>(status)
+        && v.members.len() > 1
+    {
+        let ids: Vec<&str> = v.members.iter().map(|m| m.id.as_str()).collect();
+        println!("replica {} of {} ({})", v.replica, ids.len(), ids.join(", "));
+    }
     Ok(ExitCode::SUCCESS)
 }
 

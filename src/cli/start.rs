@@ -18,6 +18,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::admin::{self, Admin};
 use crate::auth::Authenticator;
+use crate::cluster::{Cluster, Replica};
 use crate::config::{self, Config};
 use crate::front::auth::{self as layer, Guard};
 use crate::front::http::McpHttp;
@@ -31,7 +32,7 @@ use crate::gateway::Gateway;
 use crate::gateway::reload::Reloader;
 use crate::observe::audit::Audit;
 use crate::observe::metrics::Metrics;
-use crate::registry::{InstanceLock, Store};
+use crate::registry::{InstanceLock, Registry};
 
 #[derive(Args, Debug)]
 pub struct StartArgs {
@@ -182,7 +183,6 @@ pub fn run(args: StartArgs) -> anyhow::Result<ExitCode> {
     // configuration: those only read the runtime mounts.
     let lock =
         if args.stdio { None } else { Some(InstanceLock::acquire(&state_dir).map_err(|e| anyhow::anyhow!("{e}"))?) };
-    let store = Arc::new(Store::open(&state_dir).map_err(|e| anyhow::anyhow!("{e}"))?);
     let pid_file = PidFile::write(args.pid_file.clone())?;
     let rt = super::runtime_with(cfg.gateway.worker_threads)?;
     let outcome = rt.block_on(async move {
@@ -193,8 +193,17 @@ pub fn run(args: StartArgs) -> anyhow::Result<ExitCode> {
                 .with_context(|| format!("cannot open the audit log {target} (gateway.audit_log)"))?,
             None => Audit::disabled(),
         };
+        let me = Replica::new(&cfg.cluster, crate::registry::now_unix());
+        let registry =
+            Arc::new(Registry::open(&cfg.registry, &state_dir, &me.id).await.map_err(|e| anyhow::anyhow!("{e}"))?);
         let gateway = Gateway::start(&cfg, audit, Metrics::new());
-        restore_mounts(&gateway, &store);
+        tracing::info!(replica = %me.id, registry = %registry.location(), "registry open");
+        let cluster = Cluster::new(gateway.clone(), registry, me);
+        // The stored mounts, before any client is served.
+        if let Err(e) = cluster.refresh().await {
+            tracing::error!("cannot read runtime mounts: {e}");
+        }
+        let cluster_task = cluster.spawn(stop.clone());
         let reloader = Reloader::new(paths.clone(), gateway.clone(), cfg.clone());
         tokio::spawn(reloader.clone().watch(Duration::from_secs(2), stop.clone()));
         tokio::spawn(reload_on_sighup(reloader.clone(), tls.clone(), stop.clone()));
@@ -203,7 +212,7 @@ pub fn run(args: StartArgs) -> anyhow::Result<ExitCode> {
         } else {
             let admin = Arc::new(Admin {
                 gateway: gateway.clone(),
-                store: store.clone(),
+                cluster: cluster.clone(),
                 stop: stop.clone(),
                 started: std::time::Instant::now(),
                 listen: Some(cfg.gateway.listen.clone()),
@@ -230,6 +239,9 @@ pub fn run(args: StartArgs) -> anyhow::Result<ExitCode> {
         stop.cancel();
         tracing::info!("stopping backends");
         gateway.shutdown().await;
+        if let Some(t) = cluster_task {
+            let _ = tokio::time::timeout(Duration::from_secs(3), t).await;
+        }
         if let Some(t) = admin_task {
             let _ = tokio::time::timeout(Duration::from_secs(2), t).await;
         }
@@ -243,34 +255,6 @@ pub fn run(args: StartArgs) -> anyhow::Result<ExitCode> {
     rt.shutdown_timeout(std::time::Duration::from_millis(100));
     outcome?;
     Ok(ExitCode::SUCCESS)
-}
-
-/// Mounts what `vmcp mount` persisted. A mount whose id the configuration now
-/// defines too is left out (the configuration wins), with a warning.
-fn restore_mounts(gateway: &Arc<Gateway>, store: &Store) {
-    let mounts = match store.mounts() {
-        Ok(m) => m,
-        Err(e) => {
-            tracing::error!("cannot read runtime mounts: {e}");
-            return;
-        }
-    };
-    let env = |k: &str| std::env::var(k).ok();
-    for m in mounts {
-        if gateway.supervisor().server(&m.id).is_some() {
-            tracing::warn!(server = %m.id, "a mounted server has the id of a configured one; the configuration wins");
-            continue;
-        }
-        match config::parse_server_snippet(&m.id, &format!("registry:{}", m.id), &m.snippet, &env) {
-            Ok(mut c) => {
-                c.enabled = c.enabled && m.enabled;
-                if let Err(e) = gateway.supervisor().mount(&m.id, c) {
-                    tracing::error!(server = %m.id, "cannot restore mount: {e}");
-                }
-            }
-            Err(e) => tracing::error!(server = %m.id, "stored mount no longer valid:\n{e}"),
-        }
-    }
 }
 
 /// SIGHUP: reload the configuration.

@@ -1,7 +1,8 @@
 //! One TOML document into a [`Layer`]: which tables a configuration has.
 //!
 //! This module owns the top level of a file: the tables that exist
-//! (`[gateway]`, `[servers.<id>]`, `[[route]]`, `[auth]`, `[[policy]]`),
+//! (`[gateway]`, `[servers.<id>]`, `[[route]]`, `[auth]`, `[[policy]]`,
+//! `[registry]`, `[cluster]`),
 //! arrays of tables, server ids, and where a key written in the wrong table
 //! belongs (it knows every table, so the unknown-key hints that name another
 //! table are given here). Reading values is the [`Reader`]'s (`reader.rs`);
@@ -12,6 +13,7 @@ use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
 use super::auth::{AUTH_KEYS, AuthLayer, JWT_KEYS, POLICY_KEYS, PolicyLayer};
+use super::cluster::{CLUSTER_KEYS, REGISTRY_KEYS};
 use super::error::{ConfigError, Pos};
 use super::gateway::GATEWAY_KEYS;
 use super::layer::Layer;
@@ -21,7 +23,7 @@ use super::server::{SERVER_KEYS, ServerLayer};
 use super::suggest;
 
 /// The top-level tables a configuration may have.
-pub const TOP_KEYS: &[&str] = &["gateway", "servers", "route", "auth", "policy"];
+pub const TOP_KEYS: &[&str] = &["gateway", "servers", "route", "auth", "policy", "registry", "cluster"];
 
 /// Whether `id` is a valid server id: `^[a-z][a-z0-9-]{0,31}$`. Server ids
 /// prefix tool names and resource URIs, so they are kept short and plain.
@@ -90,6 +92,16 @@ fn document(r: &mut Reader<'_>, root: DeTable<'_>) -> Layer {
                 layer.auth = Some(auth(r, at, value));
             }
             "policy" => policies(r, value, &mut layer),
+            "registry" => {
+                if let Some(table) = r.table("[registry]", value) {
+                    layer.registry.read_keys(r, table, "registry", "[registry]", |k| suggest::hint(k, REGISTRY_KEYS));
+                }
+            }
+            "cluster" => {
+                if let Some(table) = r.table("[cluster]", value) {
+                    layer.cluster.read_keys(r, table, "cluster", "[cluster]", |k| suggest::hint(k, CLUSTER_KEYS));
+                }
+            }
             other => {
                 let hint = if GATEWAY_KEYS.contains(&other) {
                     format!("; `{other}` belongs in [gateway]")

@@ -20,6 +20,7 @@
 use std::collections::BTreeMap;
 
 use super::auth::{AuthLayer, PolicyLayer};
+use super::cluster::{ClusterLayer, RegistryLayer};
 use super::gateway::GatewayLayer;
 use super::route::RouteLayer;
 use super::server::ServerLayer;
@@ -35,6 +36,8 @@ pub(crate) struct Layer {
     pub policies: Vec<PolicyLayer>,
     /// `[[route]]`, in file order (and, merged, in file order of the files).
     pub routes: Vec<RouteLayer>,
+    pub registry: RegistryLayer,
+    pub cluster: ClusterLayer,
 }
 
 impl Default for Layer {
@@ -45,6 +48,8 @@ impl Default for Layer {
             auth: None,
             policies: Vec::new(),
             routes: Vec::new(),
+            registry: RegistryLayer::new(),
+            cluster: ClusterLayer::new(),
         }
     }
 }
@@ -68,6 +73,8 @@ impl Layer {
         }
         self.policies.extend(later.policies);
         self.routes.extend(later.routes);
+        self.registry.merge(later.registry);
+        self.cluster.merge(later.cluster);
     }
 }
 

@@ -1,7 +1,7 @@
 //! The configuration: what vmcp reads from its TOML files, and nothing else.
 //!
 //! This module owns the file format users write (`[gateway]`, `[servers.<id>]`,
-//! `[[route]]`, `[auth]` and `[[policy]]`), the defaults, `${VAR}`
+//! `[[route]]`, `[auth]`, `[[policy]]`, `[registry]` and `[cluster]`), the defaults, `${VAR}`
 //! substitution, merging of repeated `--config` files, validation with errors
 //! that name file, line and column, the default search path, and the starter
 //! file `vmcp config init` writes. It hands the rest of vmcp a plain, validated
@@ -13,8 +13,8 @@
 //! - The tables, each declared once with `config_table!` (`table.rs`): key,
 //!   field, kind, default, own check, starter line. `gateway.rs`,
 //!   `server.rs` (and the breaker), `auth.rs` (and `[auth.jwt]`,
-//!   `api_keys`, `[[policy]]`), `route.rs`; each also says what combines
-//!   its keys.
+//!   `api_keys`, `[[policy]]`), `route.rs`, `cluster.rs` (`[registry]`,
+//!   `[cluster]`); each also says what combines its keys.
 //!
 //! The modules depend on each other one way, lowest first:
 //!
@@ -25,7 +25,7 @@
 //!    `reader`: a document's values, read with their positions.
 //! 4. `kinds`: how each kind of value is read and merged; `table`: the
 //!    `config_table!` macro.
-//! 5. The tables: `gateway`, `server`, `auth`, `route`; then `root`
+//! 5. The tables: `gateway`, `server`, `auth`, `route`, `cluster`; then `root`
 //!    ([`Config`]).
 //! 6. `layer`: every table's layer and their merge; `document`: one file
 //!    into a layer; `validate`: the merged layer into a [`Config`].
@@ -40,6 +40,7 @@
 mod at;
 mod auth;
 mod check;
+mod cluster;
 mod document;
 mod env;
 mod error;
@@ -66,6 +67,7 @@ mod tests;
 
 pub use auth::{AuthConfig, JwtConfig, Policy};
 pub use check::is_loopback_listen;
+pub use cluster::{ClusterConfig, RegistryConfig, redact_url};
 pub use document::is_valid_server_id;
 pub use error::{ConfigError, ConfigErrors};
 pub use gateway::GatewayConfig;

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use super::auth::{AuthConfig, Policy};
+use super::cluster::{ClusterConfig, RegistryConfig};
 use super::gateway::GatewayConfig;
 use super::server::ServerConfig;
 use super::values::RouteRule;
@@ -21,6 +22,10 @@ pub struct Config {
     pub auth: Option<AuthConfig>,
     /// `[[policy]]`, in file order.
     pub policies: Vec<Policy>,
+    /// `[registry]`: where runtime mounts are stored.
+    pub registry: RegistryConfig,
+    /// `[cluster]`: this replica among others.
+    pub cluster: ClusterConfig,
     /// The files it was read from, in order (later ones override earlier ones).
     pub sources: Vec<PathBuf>,
 }

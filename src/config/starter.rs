@@ -122,6 +122,14 @@ required = false                     # /readyz waits only for required servers
 # roles = ["dev"]
 # allow = ["alpha__*", "beta__*"]
 # deny = ["*__delete*"]
+
+# Several replicas behind a load balancer share runtime mounts through one
+# PostgreSQL database (default: registry.db in state_dir, this gateway alone).
+# [registry]
+# url = "postgres://vmcp@db.internal:5432/vmcp"   # a password: postgres://vmcp:${PGPASSWORD}@...
+# [cluster]
+# replica_id = "vmcp-0"              # default: the host name and a random suffix
+# advertise = "http://10.0.0.5:3000" # where other replicas reach this one
 "#;
 
 /// The column a `[gateway]` line's comment starts at, from 0, unless the key

@@ -719,7 +719,7 @@ fn starter_comments_are_valid_and_show_the_defaults() {
     for line in STARTER.lines() {
         let text = match line.strip_prefix("# ") {
             Some(rest)
-                if ["[servers.", "[[route]]", "[auth]", "[auth.jwt]", "[[policy]]"]
+                if ["[servers.", "[[route]]", "[auth]", "[auth.jwt]", "[[policy]]", "[registry]", "[cluster]"]
                     .iter()
                     .any(|header| rest.starts_with(header)) =>
             {
@@ -758,6 +758,8 @@ fn starter_comments_are_valid_and_show_the_defaults() {
     assert_eq!(fetch.rate_limit, Some(RateLimit { count: 20, per: Duration::from_secs(1) }));
     let api = &config.servers["api"];
     assert_eq!(api.urls.iter().map(|e| e.weight).collect::<Vec<_>>(), [1, 2]);
+    assert_eq!(config.registry.url.as_deref(), Some("postgres://vmcp@db.internal:5432/vmcp"));
+    assert_eq!(config.cluster.replica_id.as_deref(), Some("vmcp-0"));
     assert_eq!(config.routes.len(), 1);
     assert_eq!(config.routes[0].tool.as_deref(), Some("*delete*"));
     assert!(matches!(&config.routes[0].action, RouteAction::Deny(Some(_))));
@@ -1665,4 +1667,34 @@ fn starter_lists_the_gateway_keys_in_order() {
         let comment = line.rfind("  # ").map(|at| at + 2).unwrap_or_default();
         assert!(comment == 37 || line[..comment - 2].len() >= 35, "{line}");
     }
+}
+
+#[test]
+fn registry_and_cluster_are_read_and_checked_at_their_values() {
+    let c = ok(
+        "[registry]\nurl = \"postgres://vmcp:pw@db:5432/vmcp\"\n[cluster]\nreplica_id = \"vmcp-0\"\nadvertise = \"http://10.0.0.5:3000\"\n",
+    );
+    assert_eq!(c.registry.url.as_deref(), Some("postgres://vmcp:pw@db:5432/vmcp"));
+    assert_eq!(c.cluster.replica_id.as_deref(), Some("vmcp-0"));
+    assert_eq!(c.cluster.advertise.as_deref(), Some("http://10.0.0.5:3000"));
+    assert_eq!(ok("").registry.url, None);
+
+    let e = error("[registry]\nurl = \"mysql://root:pw@db/x\"\n");
+    assert_eq!(
+        e,
+        "t.toml:2:7: registry.url: \"mysql://root:***@db/x\" is not a PostgreSQL URL: expected \
+         \"postgres://user:password@host:5432/database\""
+    );
+    let e = error("[registry]\nurl = \"postgres://vmcp:secret@db/x?sslmode=bogus\"\n");
+    assert!(
+        e.starts_with("t.toml:2:7: registry.url: \"postgres://vmcp:***@db/x?sslmode=bogus\" is not a valid"),
+        "{e}"
+    );
+    assert!(!e.contains("secret"), "the password is not repeated: {e}");
+    let e = error("[registry]\nuri = \"postgres://db/x\"\n");
+    assert_eq!(e, "t.toml:2:1: unknown key `uri` in [registry]; did you mean `url`?");
+    let e = error("[cluster]\nreplica_id = \"Vmcp_0\"\n");
+    assert!(e.starts_with("t.toml:2:14: cluster.replica_id: \"Vmcp_0\" is not a replica id: expected 1 to 63"), "{e}");
+    let e = error("[clustre]\n");
+    assert_eq!(e, "t.toml:1:2: unknown top-level key `clustre`; did you mean `cluster`?");
 }

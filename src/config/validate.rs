@@ -36,6 +36,8 @@ pub(crate) fn finish(
     let routes = layer.routes.into_iter().filter_map(|route| check.route(route, &ids)).collect();
     let auth = layer.auth.map(|auth| check.auth(auth));
     let policies = layer.policies.into_iter().filter_map(|policy| check.policy(policy)).collect();
+    let registry = check.registry(layer.registry);
+    let cluster = check.cluster(layer.cluster);
     errors.extend(check.errors);
-    Config { gateway, servers, routes, auth, policies, sources }
+    Config { gateway, servers, routes, auth, policies, registry, cluster, sources }
 }

@@ -47,6 +47,20 @@ pub enum RegistryError {
         path.display()
     )]
     Running { path: PathBuf },
+    /// The PostgreSQL registry cannot be reached, or refused a statement.
+    #[error("registry database {url}: {}", crate::observe::errors::error_chain(&**source))]
+    Postgres {
+        /// The URL with its password hidden.
+        url: String,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync + 'static>,
+    },
+    /// The PostgreSQL registry's schema is newer than this vmcp knows.
+    #[error(
+        "the registry database {url} has schema version {found}, newer than the {current} this vmcp knows \
+         (migrated by a newer vmcp?): upgrade this replica"
+    )]
+    NewerSchema { url: String, found: i64, current: i64 },
     /// Any other SQLite failure.
     #[error("registry database error: {0}")]
     Sql(#[source] rusqlite::Error),

@@ -459,6 +459,7 @@ impl HttpClient {
 
 /// Third-party interop peers (server-everything, the Python SDK client).
 pub mod interop;
+pub mod postgres;
 
 /// A client connection that carries every message both ways on one channel (the
 /// legacy SSE transport, WebSocket), with the request helpers built on that.

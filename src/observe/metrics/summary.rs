@@ -25,6 +25,10 @@ use super::state::Inner;
 pub struct Summary {
     /// The gateway's version.
     pub version: String,
+    /// Which replica answered (`[cluster] replica_id` or its default).
+    pub replica: Option<String>,
+    /// How many replicas share its registry (1 without a shared registry).
+    pub members: Option<usize>,
     /// Resident memory, in bytes; absent where it cannot be read (not Linux).
     pub resident_memory_bytes: Option<u64>,
     /// Requests to every backend server.
@@ -220,6 +224,9 @@ pub(super) fn collect(m: &Inner) -> Summary {
         rejected: m.rejected.values(Counter::get).into_iter().collect(),
         route_cache: RouteCache { hits: m.route_hits.get(), misses: m.route_misses.get() },
         catalog: m.catalog.values(Gauge::get).into_iter().collect(),
+        // Filled in by whoever knows the cluster (the admin API).
+        replica: None,
+        members: None,
     }
 }
 
@@ -420,7 +427,9 @@ pub(super) mod tests {
             [
                 "catalog",
                 "in_flight",
+                "members",
                 "rejected",
+                "replica",
                 "requests",
                 "resident_memory_bytes",
                 "route_cache",

@@ -28,6 +28,12 @@ impl Summary {
     fn headlines(&self) -> String {
         let mut lines = Vec::new();
         let mut head = format!("vmcp {}", clean(&self.version));
+        if let Some(replica) = &self.replica {
+            head.push_str(&format!(", replica {}", clean(replica)));
+            if let Some(n) = self.members.filter(|&n| n > 1) {
+                head.push_str(&format!(" of {n}"));
+            }
+        }
         if let Some(bytes) = self.resident_memory_bytes {
             head.push_str(&format!(", {:.1} MiB resident", bytes as f64 / (1024.0 * 1024.0)));
         }

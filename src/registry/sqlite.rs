@@ -1,7 +1,7 @@
-//! The SQLite store of runtime mounts: `<state_dir>/registry.db`.
+//! The SQLite store of runtime mounts: `<state_dir>/registry.db`, the default.
 //!
 //! Durability: WAL journal with `synchronous = FULL`, so a write is on disk
-//! before [`Store::insert`], [`Store::remove`] or [`Store::set_enabled`]
+//! before [`SqliteStore::insert`], [`SqliteStore::remove`] or [`SqliteStore::set_enabled`]
 //! returns, and a process killed at any moment (even `kill -9`) loses no
 //! acknowledged write. Every write is one `BEGIN IMMEDIATE` transaction whose
 //! checks (duplicate, unknown id) run inside it, so a refused write changes
@@ -15,11 +15,12 @@
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard, PoisonError};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use rusqlite::{Connection, ErrorCode, Transaction, TransactionBehavior, params};
 
 use super::error::RegistryError;
+use super::mount::{Mount, now_unix};
 use super::state_dir::create_state_dir;
 use crate::config::is_valid_server_id;
 
@@ -49,28 +50,15 @@ fn schema_version() -> i64 {
     i64::try_from(MIGRATIONS.len()).unwrap_or(i64::MAX)
 }
 
-/// One runtime mount, as stored.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Mount {
-    /// The server id (`^[a-z][a-z0-9-]{0,31}$`).
-    pub id: String,
-    /// The server's configuration as given to `vmcp mount`: the TOML of its
-    /// `[servers.<id>]` table, stored verbatim (`${VAR}` unexpanded).
-    pub snippet: String,
-    pub enabled: bool,
-    /// When it was mounted, in Unix seconds.
-    pub mounted_at: i64,
-}
-
 /// The registry database. One connection behind a mutex: `Send + Sync`, and
 /// cheap enough for the rare writes of mounting and unmounting.
 #[derive(Debug)]
-pub struct Store {
+pub struct SqliteStore {
     conn: Mutex<Connection>,
     path: PathBuf,
 }
 
-impl Store {
+impl SqliteStore {
     /// Opens (creating) `<state_dir>/registry.db`; creates `state_dir` with
     /// mode 0700 if missing. Sets WAL and `synchronous = FULL`, checks the file
     /// (`PRAGMA quick_check`), and migrates the schema to the current version.
@@ -80,7 +68,7 @@ impl Store {
     /// holds it locked past [`BUSY_TIMEOUT`], [`RegistryError::Corrupt`] when
     /// the file is not a SQLite database, fails the check, or has a schema
     /// this version does not know.
-    pub fn open(state_dir: &Path) -> Result<Store, RegistryError> {
+    pub fn open(state_dir: &Path) -> Result<SqliteStore, RegistryError> {
         create_state_dir(state_dir)?;
         let path = state_dir.join(FILE_NAME);
         let mut conn = Connection::open(&path).map_err(|e| match classify(&path, e) {
@@ -88,7 +76,7 @@ impl Store {
             other => other,
         })?;
         setup(&mut conn, &path)?;
-        Ok(Store { conn: Mutex::new(conn), path })
+        Ok(SqliteStore { conn: Mutex::new(conn), path })
     }
 
     /// The database file.
@@ -117,9 +105,7 @@ impl Store {
         if !is_valid_server_id(id) {
             return Err(RegistryError::InvalidId(id.to_owned()));
         }
-        let mounted_at = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |since| i64::try_from(since.as_secs()).unwrap_or(i64::MAX));
+        let mounted_at = now_unix();
         self.write(|tx| {
             let exists: bool =
                 tx.query_row("SELECT EXISTS (SELECT 1 FROM mounts WHERE id = ?1)", [id], |r| r.get(0))?;
@@ -282,18 +268,18 @@ mod tests {
     use std::os::unix::fs::PermissionsExt;
     use std::process::Command;
     use std::sync::Arc;
-    use std::time::Instant;
+    use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
     use super::*;
 
-    fn open(dir: &Path) -> Store {
-        match Store::open(dir) {
+    fn open(dir: &Path) -> SqliteStore {
+        match SqliteStore::open(dir) {
             Ok(store) => store,
             Err(e) => panic!("open {}: {e}", dir.display()),
         }
     }
 
-    fn ids(store: &Store) -> Vec<(String, String, bool)> {
+    fn ids(store: &SqliteStore) -> Vec<(String, String, bool)> {
         let mounts = store.mounts().unwrap_or_else(|e| panic!("mounts: {e}"));
         mounts.into_iter().map(|m| (m.id, m.snippet, m.enabled)).collect()
     }
@@ -412,7 +398,7 @@ mod tests {
         use std::os::unix::process::ExitStatusExt;
         let dir = tempfile::tempdir().unwrap();
         let status = Command::new(std::env::current_exe().unwrap())
-            .args(["--exact", "registry::store::tests::child_mounts_then_is_killed", "--ignored", "--test-threads=1"])
+            .args(["--exact", "registry::sqlite::tests::child_mounts_then_is_killed", "--ignored", "--test-threads=1"])
             .env("VMCP_REGISTRY_KILL_TEST_DIR", dir.path())
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
@@ -458,7 +444,7 @@ mod tests {
         let other = Connection::open(&path).unwrap();
         other.execute_batch("BEGIN EXCLUSIVE; CREATE TABLE t (x);").unwrap();
         let started = Instant::now();
-        let e = Store::open(dir.path()).unwrap_err();
+        let e = SqliteStore::open(dir.path()).unwrap_err();
         assert!(matches!(&e, RegistryError::Locked { path: p, .. } if *p == path), "{e:?}");
         assert!(started.elapsed() < BUSY_TIMEOUT + Duration::from_secs(5));
         other.execute_batch("ROLLBACK").unwrap();
@@ -472,7 +458,7 @@ mod tests {
         let path = dir.path().join(FILE_NAME);
         let garbage = b"this is not a database, just text that is long enough\n".repeat(100);
         std::fs::write(&path, &garbage).unwrap();
-        let e = Store::open(dir.path()).unwrap_err();
+        let e = SqliteStore::open(dir.path()).unwrap_err();
         match &e {
             RegistryError::Corrupt { path: p, detail } => {
                 assert_eq!(*p, path);
@@ -492,7 +478,7 @@ mod tests {
         let conn = Connection::open(&path).unwrap();
         conn.pragma_update(None, "user_version", schema_version() + 1).unwrap();
         drop(conn);
-        let e = Store::open(dir.path()).unwrap_err();
+        let e = SqliteStore::open(dir.path()).unwrap_err();
         assert!(matches!(&e, RegistryError::Corrupt { detail, .. } if detail.contains("newer")), "{e:?}");
 
         // Current version, but not our table.
@@ -500,7 +486,7 @@ mod tests {
         let conn = Connection::open(&path).unwrap();
         conn.execute_batch("CREATE TABLE mounts (name TEXT); PRAGMA user_version = 1;").unwrap();
         drop(conn);
-        let e = Store::open(dir.path()).unwrap_err();
+        let e = SqliteStore::open(dir.path()).unwrap_err();
         assert!(matches!(&e, RegistryError::Corrupt { detail, .. } if detail.contains("found: name")), "{e:?}");
     }
 
@@ -516,14 +502,14 @@ mod tests {
         // Not a directory: Open, naming it.
         let file = dir.path().join("file");
         std::fs::write(&file, "x").unwrap();
-        let e = Store::open(&file).unwrap_err();
+        let e = SqliteStore::open(&file).unwrap_err();
         assert!(matches!(&e, RegistryError::Open { path, .. } if *path == file), "{e:?}");
     }
 
     #[test]
     fn store_is_shared_across_threads_and_connections() {
         fn send_sync<T: Send + Sync>() {}
-        send_sync::<Store>();
+        send_sync::<SqliteStore>();
         let dir = tempfile::tempdir().unwrap();
         let store = Arc::new(open(dir.path()));
         let threads: Vec<_> = (0..4)
