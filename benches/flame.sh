@@ -41,30 +41,35 @@ VIA_PID="$PID"; VIA_URL="$URL"
 
 # Warm the pool and the caches, then sample vmcp only while the load runs.
 timeout 60 "$VMCP" bench --url "$VIA_URL/mcp" --sessions "$SESSIONS" --duration 1s \
-  --tool echo --args '{"text":"x"}' >/dev/null
+  --tool mock__echo --args '{"text":"x"}' >/dev/null
 perf record -q -F "$FREQ" -e cpu-clock --call-graph dwarf,16384 -p "$VIA_PID" \
   -o "$WORK/perf.data" 2>"$WORK/perf.err" &
 PERF=$!
 sleep 0.5 # perf attaches; a short head start, not synchronisation of results
 timeout 120 "$VMCP" bench --url "$VIA_URL/mcp" --sessions "$SESSIONS" --duration "$DURATION" \
-  --tool echo --args '{"text":"x"}' | tail -3
+  --tool mock__echo --args '{"text":"x"}' | tail -3
 kill -INT "$PERF"; wait "$PERF" || true
 
 perf script -i "$WORK/perf.data" 2>/dev/null >"$WORK/perf.txt"
 
-# Self samples: the leaf frame of each stack, with the object it belongs to.
+# Self samples: the leaf frame of each stack, with the object it belongs to (a
+# function inlined into the leaf is named, and takes the object of the frame
+# that holds it).
 awk '
-  /^[^ \t]/ { leaf = ""; next }                  # a sample header line
-  NF == 0   { if (leaf != "") { n[leaf]++; total++ }; leaf = ""; next }
+  /^[^ \t]/ { leaf = ""; sym = ""; next }        # a sample header line
+  NF == 0   { if (leaf != "") { n[leaf]++; total++ }; leaf = ""; sym = ""; next }
   leaf == "" {
     obj = $NF; gsub(/[()]/, "", obj); sub(/.*\//, "", obj)
-    $1 = ""; $NF = ""; sym = $0; sub(/^ +/, "", sym); sub(/ +$/, "", sym)
-    sub(/\+0x[0-9a-f]+$/, "", sym)
-    leaf = obj "\t" sym
+    $1 = ""; $NF = ""; s = $0; sub(/^ +/, "", s); sub(/ +$/, "", s)
+    sub(/\+0x[0-9a-f]+$/, "", s)
+    if (sym == "") sym = s
+    if (obj != "inlined") leaf = obj "\t" sym
   }
   END {
-    for (k in n) { split(k, a, "\t"); o = a[1]
-      cls = (o ~ /kernel/) ? "kernel" : (o ~ /^libc/) ? "libc" : (o == "vmcp") ? "vmcp" : "other"
+    for (k in n) { split(k, a, "\t"); o = a[1]; f = a[2]
+      # libc functions that perf names inside frames of vmcp count as libc.
+      libc = (o ~ /^libc/) || (f ~ /^(__GI_|_int_|__libc_|tcache_|malloc|free|cfree|__mem(cpy|move|set)|mem(cpy|move|set))/)
+      cls = (o ~ /kernel/) ? "kernel" : libc ? "libc" : (o == "vmcp") ? "vmcp" : "other"
       by[cls] += n[k] }
     printf "samples: %d; kernel %.1f%%, libc %.1f%%, vmcp %.1f%%, other %.1f%%\n", total,
       100*by["kernel"]/total, 100*by["libc"]/total, 100*by["vmcp"]/total, 100*by["other"]/total
@@ -74,7 +79,7 @@ awk '
 if command -v inferno-collapse-perf >/dev/null; then
   inferno-collapse-perf <"$WORK/perf.txt" >"$WORK/folded.txt"
   if [[ -n "$OUT" ]]; then
-    inferno-flamegraph --title "vmcp: tools/call echo, HTTP -> HTTP, $SESSIONS sessions" \
+    inferno-flamegraph --minwidth 0.2 --title "vmcp: tools/call echo, HTTP -> HTTP, $SESSIONS sessions" \
       <"$WORK/folded.txt" >"$OUT"
     echo "flame graph: $OUT"
   fi
