@@ -23,6 +23,7 @@ use crate::config::{self, Config};
 use crate::front::auth::{self as layer, Guard};
 use crate::front::http::McpHttp;
 use crate::front::legacy_sse::LegacySse;
+use crate::front::seal::Sealer;
 use crate::front::serve::{self, ConnLimits};
 use crate::front::shared::HttpOptions;
 use crate::front::stdio;
@@ -234,7 +235,14 @@ pub fn run(args: StartArgs) -> anyhow::Result<ExitCode> {
         let result = if args.stdio {
             serve_stdio(&gateway, &cfg, stop.clone()).await
         } else {
-            serve_http(&gateway, &cfg, tls, stop.clone()).await
+            // With a session key, /mcp session ids carry their handshake, sealed,
+            // so that any replica with the key can resume them.
+            let sealer = cfg
+                .cluster
+                .session_key
+                .as_ref()
+                .map(|key| Arc::new(Sealer::new(key, &cfg.cluster.previous_keys, &cluster.me().id)));
+            serve_http(&gateway, &cfg, tls, sealer, stop.clone()).await
         };
         stop.cancel();
         tracing::info!("stopping backends");
@@ -311,6 +319,7 @@ async fn serve_http(
     gateway: &Arc<Gateway>,
     cfg: &Config,
     tls: Option<Arc<Tls>>,
+    sealer: Option<Arc<Sealer>>,
     stop: CancellationToken,
 ) -> anyhow::Result<()> {
     let addr = &cfg.gateway.listen;
@@ -326,6 +335,7 @@ async fn serve_http(
         session_idle_timeout: cfg.gateway.session_idle_timeout,
         read_timeout: cfg.gateway.read_timeout,
         write_timeout: cfg.gateway.write_timeout,
+        sealer,
     };
     let authenticator = match &cfg.auth {
         Some(a) => Some(Authenticator::new(a).map_err(|e| anyhow::anyhow!("[auth]: {e}"))?),

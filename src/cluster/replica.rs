@@ -66,7 +66,11 @@ mod tests {
 
     #[test]
     fn a_configured_id_wins() {
-        let config = ClusterConfig { replica_id: Some("a-1".into()), advertise: Some("http://10.0.0.5:3000".into()) };
+        let config = ClusterConfig {
+            replica_id: Some("a-1".into()),
+            advertise: Some("http://10.0.0.5:3000".into()),
+            ..ClusterConfig::default()
+        };
         let me = Replica::new(&config, 7);
         assert_eq!(me.id, "a-1");
         assert_eq!(me.member().advertise.as_deref(), Some("http://10.0.0.5:3000"));

@@ -7,8 +7,11 @@
 //! each change at once (LISTEN/NOTIFY), and appears in the members list.
 //! Both tables are declared once below (see `table.rs`).
 
+use base64::Engine;
+
+use super::at::At;
 use super::check::{Check, check_http_url};
-use super::kinds::Str;
+use super::kinds::{EachString, Str};
 use super::table::config_table;
 
 config_table! {
@@ -41,7 +44,48 @@ config_table! {
         /// The URL at which other replicas reach this one (`http://10.0.0.5:3000`),
         /// shown in the members list.
         advertise: Option<String> = Str, default None, check |v| check_http_url(v);
+        /// The key that seals handshake-era session ids, so that any replica
+        /// holding it can resume a session another one made: 32 bytes, hex or base64.
+        session_key: Option<SessionKey> = Str, default None, build |c, at, path| c.session_key(at, path);
+        /// Keys of earlier rotations: ids they sealed are still accepted.
+        previous_keys: Vec<SessionKey> = EachString, default Vec::new(),
+            build |c, at, path| {
+                at.map(|keys| keys.value.into_iter().filter_map(|k| c.session_key(Some(k), path)).collect())
+                    .unwrap_or_default()
+            };
     }
+}
+
+/// A 256-bit key that seals session ids. Its `Debug` does not show it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SessionKey(pub [u8; 32]);
+
+impl std::fmt::Debug for SessionKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SessionKey(..)")
+    }
+}
+
+/// 32 bytes from 64 hex digits or from base64 (standard or URL-safe, padded or not).
+fn decode_session_key(text: &str) -> Result<[u8; 32], String> {
+    let text = text.trim();
+    let bytes = if text.len() == 64 && text.bytes().all(|b| b.is_ascii_hexdigit()) {
+        (0..32).map(|i| u8::from_str_radix(&text[2 * i..2 * i + 2], 16).unwrap_or(0)).collect::<Vec<u8>>()
+    } else {
+        let engines = [
+            base64::engine::general_purpose::STANDARD,
+            base64::engine::general_purpose::STANDARD_NO_PAD,
+            base64::engine::general_purpose::URL_SAFE,
+            base64::engine::general_purpose::URL_SAFE_NO_PAD,
+        ];
+        engines.iter().find_map(|e| e.decode(text).ok()).ok_or_else(|| {
+            "is neither 64 hex digits nor base64: expected 32 random bytes, such as the output of \
+             `openssl rand -hex 32`"
+                .to_owned()
+        })?
+    };
+    <[u8; 32]>::try_from(bytes.as_slice())
+        .map_err(|_| format!("decodes to {} bytes: expected 32 (`openssl rand -hex 32` makes one)", bytes.len()))
 }
 
 /// `registry.url`: a PostgreSQL URL that the driver accepts.
@@ -100,6 +144,18 @@ impl Check<'_> {
         c.check_keys(self, "cluster");
         c.build(self, "cluster")
     }
+
+    /// A session key, decoded; the error at its value (which is not repeated).
+    fn session_key(&mut self, at: Option<At<String>>, path: &str) -> Option<SessionKey> {
+        let at = at?;
+        match decode_session_key(&at.value) {
+            Ok(key) => Some(SessionKey(key)),
+            Err(why) => {
+                self.fail(&at.pos, format!("{path}: the key {why}"));
+                None
+            }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -112,6 +168,18 @@ mod tests {
         assert_eq!(redact_url("postgres://vmcp@db/vmcp"), "postgres://vmcp@db/vmcp");
         assert_eq!(redact_url("postgres://db"), "postgres://db");
         assert_eq!(redact_url("postgres://a:b@db?sslmode=disable"), "postgres://a:***@db?sslmode=disable");
+    }
+
+    #[test]
+    fn session_keys_decode_from_hex_and_base64() {
+        let hex = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
+        let key = decode_session_key(hex).unwrap_or_default();
+        assert_eq!(key[1], 0x11);
+        let b64 = base64::engine::general_purpose::STANDARD.encode(key);
+        assert_eq!(decode_session_key(&b64), Ok(key));
+        assert!(decode_session_key("c2hvcnQ=").unwrap_err().contains("decodes to 5 bytes"));
+        assert!(decode_session_key("not a key!").unwrap_err().contains("neither 64 hex digits nor base64"));
+        assert_eq!(format!("{:?}", SessionKey(key)), "SessionKey(..)");
     }
 
     #[test]

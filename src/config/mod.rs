@@ -67,7 +67,7 @@ mod tests;
 
 pub use auth::{AuthConfig, JwtConfig, Policy};
 pub use check::is_loopback_listen;
-pub use cluster::{ClusterConfig, RegistryConfig, redact_url};
+pub use cluster::{ClusterConfig, RegistryConfig, SessionKey, redact_url};
 pub use document::is_valid_server_id;
 pub use error::{ConfigError, ConfigErrors};
 pub use gateway::GatewayConfig;

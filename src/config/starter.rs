@@ -130,6 +130,7 @@ required = false                     # /readyz waits only for required servers
 # [cluster]
 # replica_id = "vmcp-0"              # default: the host name and a random suffix
 # advertise = "http://10.0.0.5:3000" # where other replicas reach this one
+# session_key = "${VMCP_SESSION_KEY}"  # 32 bytes (openssl rand -hex 32), the same on every replica
 "#;
 
 /// The column a `[gateway]` line's comment starts at, from 0, unless the key

@@ -742,7 +742,11 @@ fn starter_comments_are_valid_and_show_the_defaults() {
         uncommented.push('\n');
     }
     assert_eq!(gateway_keys, GATEWAY_KEYS.len(), "{uncommented}");
-    let env = |name: &str| if name == "SEARCH_TOKEN" { Some("t".to_owned()) } else { env(name) };
+    let env = |name: &str| match name {
+        "SEARCH_TOKEN" => Some("t".to_owned()),
+        "VMCP_SESSION_KEY" => Some("ab".repeat(32)),
+        _ => env(name),
+    };
     let config = match parse_str("starter.toml", &uncommented, &env) {
         Ok(config) => config,
         Err(e) => panic!("{e}\n{uncommented}"),
@@ -760,6 +764,7 @@ fn starter_comments_are_valid_and_show_the_defaults() {
     assert_eq!(api.urls.iter().map(|e| e.weight).collect::<Vec<_>>(), [1, 2]);
     assert_eq!(config.registry.url.as_deref(), Some("postgres://vmcp@db.internal:5432/vmcp"));
     assert_eq!(config.cluster.replica_id.as_deref(), Some("vmcp-0"));
+    assert_eq!(config.cluster.session_key, Some(SessionKey([0xab; 32])));
     assert_eq!(config.routes.len(), 1);
     assert_eq!(config.routes[0].tool.as_deref(), Some("*delete*"));
     assert!(matches!(&config.routes[0].action, RouteAction::Deny(Some(_))));
@@ -1695,6 +1700,17 @@ fn registry_and_cluster_are_read_and_checked_at_their_values() {
     assert_eq!(e, "t.toml:2:1: unknown key `uri` in [registry]; did you mean `url`?");
     let e = error("[cluster]\nreplica_id = \"Vmcp_0\"\n");
     assert!(e.starts_with("t.toml:2:14: cluster.replica_id: \"Vmcp_0\" is not a replica id: expected 1 to 63"), "{e}");
+    let e = error("[cluster]\nsession_key = \"c2hvcnQ=\"\n");
+    assert_eq!(
+        e,
+        "t.toml:2:15: cluster.session_key: the key decodes to 5 bytes: expected 32 (`openssl rand -hex 32` makes one)"
+    );
+    let e = error(&format!(
+        "[cluster]\nsession_key = \"{}\"\nprevious_keys = [\"{}\", \"nope!\"]\n",
+        "1".repeat(64),
+        "2".repeat(64)
+    ));
+    assert!(e.starts_with("t.toml:3:86: cluster.previous_keys: the key is neither 64 hex digits nor base64"), "{e}");
     let e = error("[clustre]\n");
     assert_eq!(e, "t.toml:1:2: unknown top-level key `clustre`; did you mean `cluster`?");
 }

@@ -12,7 +12,7 @@
 //! checked on every request (DNS-rebinding protection): absent, a loopback
 //! origin, or one listed in `gateway.allowed_origins`.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::convert::Infallible;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
@@ -54,13 +54,25 @@ pub struct McpHttp<S: Service> {
     service: Arc<S>,
     options: HttpOptions,
     sessions: Mutex<HashMap<String, Arc<Entry<S::Session>>>>,
+    /// Sealed ids their clients deleted here: not resumed again. Bounded (it is
+    /// emptied past [`MAX_ENDED`]); other replicas do not know of them.
+    ended: Mutex<HashSet<String>>,
     epoch: Instant,
 }
+
+/// How many deleted sealed ids are remembered.
+const MAX_ENDED: usize = 10_000;
 
 impl<S: Service> McpHttp<S> {
     /// Builds the front end and starts its idle-session reaper (on the current runtime).
     pub fn new(service: Arc<S>, options: HttpOptions) -> Arc<Self> {
-        let front = Arc::new(McpHttp { service, options, sessions: Mutex::new(HashMap::new()), epoch: Instant::now() });
+        let front = Arc::new(McpHttp {
+            service,
+            options,
+            sessions: Mutex::new(HashMap::new()),
+            ended: Mutex::new(HashSet::new()),
+            epoch: Instant::now(),
+        });
         tokio::spawn(reap_idle(Arc::downgrade(&front)));
         front
     }
@@ -112,6 +124,41 @@ impl<S: Service> McpHttp<S> {
         }
     }
 
+    /// A session another replica (or this one before a restart) made, from its
+    /// sealed id: resumed here and kept under the same id. `None` when there is
+    /// no key, the id does not open, or it belongs to another principal (all
+    /// the same to the client: an unknown session).
+    fn resume(&self, id: &str, principal: &Principal) -> Option<Arc<Entry<S::Session>>> {
+        let sealer = self.options.sealer.as_ref()?;
+        if self.ended.lock().ok()?.contains(id) {
+            return None;
+        }
+        let sealed = sealer.open(id)?;
+        if sealed.principal != *principal.name {
+            tracing::debug!(owner = %sealed.owner, "a sealed session id presented by another principal");
+            return None;
+        }
+        let outbound = Outbound::new();
+        let session = match self.service.resume("http", outbound.clone(), principal.clone(), &sealed.handshake()) {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::warn!(made_by = %sealed.owner, "cannot resume a session: {e}");
+                return None;
+            }
+        };
+        let entry = Arc::new(Entry { session, outbound, last_seen: AtomicU64::new(self.now_ms()) });
+        let mut sessions = self.sessions.lock().ok()?;
+        // Two requests of one session may race here: the first one in wins.
+        let kept = sessions.entry(id.to_owned()).or_insert_with(|| entry.clone()).clone();
+        drop(sessions);
+        if Arc::ptr_eq(&kept, &entry) {
+            tracing::info!(made_by = %sealed.owner, revision = %sealed.revision, "resumed a session made elsewhere");
+        } else {
+            entry.session.close();
+        }
+        Some(kept)
+    }
+
     #[allow(clippy::result_large_err, reason = "the error is the HTTP response itself, built once per failed request")]
     fn lookup(&self, headers: &HeaderMap, principal: &Principal) -> Result<Arc<Entry<S::Session>>, HttpResponse> {
         let Some(id) = headers.get(SESSION_HEADER).and_then(|v| v.to_str().ok()) else {
@@ -121,7 +168,10 @@ impl<S: Service> McpHttp<S> {
                 "Bad Request: missing Mcp-Session-Id header (send initialize first)",
             ));
         };
-        let found = self.sessions.lock().ok().and_then(|s| s.get(id).cloned());
+        let mut found = self.sessions.lock().ok().and_then(|s| s.get(id).cloned());
+        if found.is_none() {
+            found = self.resume(id, principal);
+        }
         if let Some(e) = &found {
             if e.session.owner() != &*principal.name {
                 return Err(error(
@@ -240,7 +290,8 @@ async fn post_mcp<S: Service>(
             Err(e) => return refused(e),
         };
         let entry = Entry { session, outbound, last_seen: AtomicU64::new(front.now_ms()) };
-        (Arc::new(entry), Some(new_session_id()))
+        // The id is minted once the handshake is answered (a sealed id carries it).
+        (Arc::new(entry), Some(()))
     } else {
         match front.lookup(&headers, &principal) {
             Ok(e) => (e, None),
@@ -374,10 +425,15 @@ async fn post_mcp<S: Service>(
         }
     };
 
-    if let Some(id) = new_session {
+    if new_session.is_some() {
         // Register only once the initialize succeeded: a failed one leaves nothing behind.
         let ok = resp.status() == StatusCode::OK && !init_failed;
         if ok {
+            let sealed = front.options.sealer.as_ref().and_then(|sealer| {
+                let handshake = entry.session.handshake()?;
+                sealer.seal(entry.session.owner(), &handshake)
+            });
+            let id = sealed.unwrap_or_else(new_session_id);
             if let Ok(mut s) = front.sessions.lock() {
                 s.insert(id.clone(), entry.clone());
             }
@@ -523,6 +579,14 @@ async fn delete_mcp<S: Service>(
         && let Ok(mut s) = front.sessions.lock()
     {
         s.remove(id);
+        if front.options.sealer.is_some()
+            && let Ok(mut ended) = front.ended.lock()
+        {
+            if ended.len() >= MAX_ENDED {
+                ended.clear();
+            }
+            ended.insert(id.to_owned());
+        }
     }
     entry.outbound.detach();
     entry.session.close();

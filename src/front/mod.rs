@@ -14,11 +14,14 @@
 //! - [`serve`]: the HTTP connection loop: limits that hold before a request
 //!   exists, write deadlines, graceful shutdown.
 //! - [`tls`]: TLS for the HTTP listener, reloadable.
+//! - [`seal`]: self-contained session ids any replica holding the key can
+//!   resume (`[cluster] session_key`).
 
 pub mod auth;
 pub mod http;
 pub mod legacy_sse;
 pub mod pipe;
+pub mod seal;
 pub mod serve;
 pub mod shared;
 pub mod stdio;

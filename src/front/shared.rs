@@ -32,6 +32,10 @@ pub struct HttpOptions {
     pub read_timeout: Duration,
     /// How long a write to a WebSocket client may stay blocked.
     pub write_timeout: Duration,
+    /// Seals handshake-era session ids of `/mcp` so that other replicas can
+    /// resume them (`[cluster] session_key`); `None`: random ids, this
+    /// process's own.
+    pub sealer: Option<std::sync::Arc<super::seal::Sealer>>,
 }
 
 /// Reads a POSTed JSON-RPC body: the content type must be JSON (when given), the

@@ -101,6 +101,13 @@ impl Client {
             .unwrap_or(false)
     }
 
+    /// What the handshake settled, once it has (never for a stateless client).
+    pub fn handshake(&self) -> Option<(Revision, Box<serde_json::value::RawValue>)> {
+        let h = self.handshake.lock().ok()?;
+        let revision = h.revision.filter(|r| !r.is_stateless())?;
+        Some((revision, h.capabilities.to_raw()))
+    }
+
     /// What `initialize` negotiated.
     pub fn negotiated(&self, revision: Revision, capabilities: RawObject) {
         if let Ok(mut h) = self.handshake.lock() {

@@ -21,7 +21,7 @@ use super::error::GatewayError;
 use crate::auth::Principal;
 use crate::protocol::stateless::{self, StatelessMeta};
 use crate::protocol::{Notification, RawObject, Request, Response, Revision, jsonrpc, method};
-use crate::service::{self, InFlight, Outbound, Refused, Service, Tx};
+use crate::service::{self, Handshake, InFlight, Outbound, Refused, Service, Tx};
 
 pub struct ClientSession {
     client: Arc<Client>,
@@ -45,6 +45,28 @@ impl Service for Arc<Gateway> {
         tracing::debug!(session = client.id, front, principal = %client.principal.name, "session opened");
         let inflight = InFlight::under(client.closed_token());
         Ok(Arc::new(ClientSession { client, gateway: self.clone(), inflight, closed: AtomicBool::new(false) }))
+    }
+
+    fn resume(
+        &self,
+        front: &'static str,
+        outbound: Outbound,
+        principal: Principal,
+        state: &Handshake,
+    ) -> Result<Arc<ClientSession>, Refused> {
+        let revision = Revision::parse(&state.revision)
+            .filter(|r| !r.is_stateless())
+            .ok_or_else(|| Refused(format!("cannot resume a session of revision {:?}", state.revision)))?;
+        let capabilities = RawValue::from_string(state.capabilities.clone())
+            .ok()
+            .and_then(|raw| RawObject::parse(&raw).ok())
+            .unwrap_or_default();
+        let session = self.open(front, outbound, principal)?;
+        session.client.negotiated(revision, capabilities);
+        // Its client sent notifications/initialized long ago, perhaps elsewhere.
+        session.client.set_initialized();
+        tracing::debug!(session = session.client.id, front, revision = %revision, "session resumed");
+        Ok(session)
     }
 }
 
@@ -115,6 +137,14 @@ impl service::Session for ClientSession {
                 // No initialize waited for servers still starting: the first
                 // stateless request does (at once, once they have).
                 self.gateway.wait_started().await;
+            } else if !matches!(req.method.as_str(), method::INITIALIZE | method::PING)
+                && !self.client.is_initialized()
+                && self.client.revision().is_some()
+            {
+                // A client sends notifications/initialized before any other
+                // request; behind a load balancer it may have reached another
+                // replica. Its first real request here says it was sent.
+                self.client.set_initialized();
             }
             let outcome = tokio::select! {
                 r = self.dispatch(&req, related) => r,
@@ -171,5 +201,10 @@ impl service::Session for ClientSession {
 
     fn owner(&self) -> &str {
         &self.client.principal.name
+    }
+
+    fn handshake(&self) -> Option<Handshake> {
+        let (revision, capabilities) = self.client.handshake()?;
+        Some(Handshake { revision: revision.as_str().to_owned(), capabilities: capabilities.get().to_owned() })
     }
 }

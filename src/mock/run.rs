@@ -54,6 +54,7 @@ pub async fn run(mut args: MockArgs) -> anyhow::Result<()> {
                 session_idle_timeout: Duration::from_secs(30 * 60),
                 read_timeout: Duration::from_secs(30),
                 write_timeout: Duration::from_secs(30),
+                sealer: None,
             };
             let http = McpHttp::new(service.clone(), options.clone());
             let legacy = LegacySse::new(service.clone(), options.clone());

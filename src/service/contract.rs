@@ -21,6 +21,29 @@ pub trait Service: Send + Sync + 'static {
         outbound: Outbound,
         principal: Principal,
     ) -> Result<Arc<Self::Session>, Refused>;
+
+    /// Opens a session for a client that made its handshake elsewhere (another
+    /// replica, or this one before a restart), from what that handshake
+    /// settled. The session counts as initialized. Services that cannot
+    /// resume sessions refuse.
+    fn resume(
+        &self,
+        front: &'static str,
+        outbound: Outbound,
+        principal: Principal,
+        state: &Handshake,
+    ) -> Result<Arc<Self::Session>, Refused> {
+        let _ = (front, outbound, principal, state);
+        Err(Refused("sessions cannot be resumed here".into()))
+    }
+}
+
+/// What a handshake settled and a session needs to go on elsewhere: the
+/// negotiated revision and the client's capabilities (raw JSON, as sent).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Handshake {
+    pub revision: String,
+    pub capabilities: String,
 }
 
 /// Why a service would not open a session.
@@ -42,4 +65,9 @@ pub trait Session: Send + Sync + 'static {
     /// The name of the principal the session belongs to: a request for it from
     /// anyone else is refused, so a session id alone is not a credential.
     fn owner(&self) -> &str;
+    /// What its handshake settled, once it has (for a session id another
+    /// replica can resume); `None` before, or for services that cannot resume.
+    fn handshake(&self) -> Option<Handshake> {
+        None
+    }
 }

@@ -16,6 +16,6 @@ pub mod contract;
 pub mod outbound;
 pub mod peer;
 
-pub use contract::{Refused, Service, Session};
+pub use contract::{Handshake, Refused, Service, Session};
 pub use outbound::{Outbound, Tx, send_related};
 pub use peer::{InFlight, Outstanding, Registration};

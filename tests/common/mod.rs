@@ -458,6 +458,8 @@ impl HttpClient {
 }
 
 /// Third-party interop peers (server-everything, the Python SDK client).
+pub mod balancer;
+pub mod cluster;
 pub mod interop;
 pub mod postgres;
 

@@ -14,6 +14,7 @@ use std::process::{Command, Output};
 pub struct Postgres {
     bin: PathBuf,
     data: PathBuf,
+    sockets: PathBuf,
     pub port: u16,
     as_postgres: bool,
     _dir: tempfile::TempDir,
@@ -42,21 +43,28 @@ impl Postgres {
             run_ok(Command::new("chown").arg("postgres:").arg(dir.path()));
         }
         let port = free_port();
-        let pg = Postgres { bin, data, port, as_postgres, _dir: dir };
+        let pg = Postgres { bin, data, sockets, port, as_postgres, _dir: dir };
         pg.run(
             "initdb",
             &["-D", &pg.data.display().to_string(), "-U", "vmcp", "--auth=trust", "-E", "UTF8", "--no-sync"],
         );
+        pg.start_server();
+        Some(pg)
+    }
+
+    /// Starts the server (again) on its port, and waits until it accepts connections.
+    pub fn start_server(&self) {
         let options = format!(
-            "-p {port} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off",
-            sockets.display()
+            "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off",
+            self.port,
+            self.sockets.display()
         );
-        let log = pg.data.with_file_name("server.log");
-        pg.run(
+        let log = self.data.with_file_name("server.log");
+        self.run(
             "pg_ctl",
             &[
                 "-D",
-                &pg.data.display().to_string(),
+                &self.data.display().to_string(),
                 "-o",
                 &options,
                 "-l",
@@ -67,7 +75,11 @@ impl Postgres {
                 "start",
             ],
         );
-        Some(pg)
+    }
+
+    /// Stops the server at once (`-m fast`: connections are cut), keeping its data.
+    pub fn stop_server(&self) {
+        self.run("pg_ctl", &["-D", &self.data.display().to_string(), "-m", "fast", "-w", "stop"]);
     }
 
     /// The URL of its `postgres` database as the superuser `vmcp`.

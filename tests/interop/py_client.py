@@ -91,6 +91,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--header", action="append", default=[], metavar="K:V", help="extra HTTP header (--http only)")
     p.add_argument("--call", metavar="NAME", help="call this tool")
     p.add_argument("--args", default="{}", metavar="JSON", help="arguments for --call")
+    p.add_argument("--repeat", type=int, default=1, metavar="N", help="call --call N times (default 1)")
     p.add_argument(
         "--allow-error",
         action="store_true",
@@ -408,7 +409,12 @@ class Scenario:
             if ns.call:
 
                 async def call() -> dict[str, Any]:
-                    return {"name": ns.call, **tool_result(await client.call_tool(ns.call, ns.args))}
+                    ok = 0
+                    result = None
+                    for _ in range(max(ns.repeat, 1)):
+                        result = await client.call_tool(ns.call, ns.args)
+                        ok += 0 if result.is_error else 1
+                    return {"name": ns.call, "calls": max(ns.repeat, 1), "ok": ok, **tool_result(result)}
 
                 await self.step("call", call, allow_error=ns.allow_error)
 
